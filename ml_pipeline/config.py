@@ -1,0 +1,314 @@
+"""The typed, validated pipeline configuration read from ``pipeline.yaml``.
+
+Every default lives here. Relative paths are resolved against the folder of the
+config file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV_VAR = "ML_PIPELINE_CONFIG"
+DEFAULT_CONFIG_NAME = "pipeline.yaml"
+
+EstimatorName = Literal["linear", "random_forest", "hist_gradient_boosting"]
+ColumnKind = Literal["numeric", "categorical", "datetime"]
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    landing_dir: Path
+    file_pattern: str | list[str] = "*.csv"
+    target: str = Field(min_length=1)
+    task: Literal["regression", "classification"]
+    timestamp_column: str | None = None
+    id_columns: list[str] = []
+    drop_columns: list[str] = []
+    column_types: dict[str, ColumnKind] = {}
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self.file_pattern] if isinstance(self.file_pattern, str) else self.file_pattern
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _supported_formats(cls, value: str | list[str]) -> str | list[str]:
+        patterns = [value] if isinstance(value, str) else value
+        if not patterns:
+            raise ValueError("needs at least one pattern")
+        for pattern in patterns:
+            if not pattern.lower().endswith((".csv", ".parquet", ".csv.gz")):
+                raise ValueError(f"{pattern!r} must end in .csv, .csv.gz or .parquet")
+            if "/" in pattern or "\\" in pattern:
+                raise ValueError(f"{pattern!r} must be a file name pattern, not a path")
+        return value
+
+    @model_validator(mode="after")
+    def _target_not_reused(self) -> DatasetConfig:
+        for key in ("id_columns", "drop_columns"):
+            if self.target in getattr(self, key):
+                raise ValueError(f"{key} must not contain the target {self.target!r}")
+        if self.timestamp_column == self.target:
+            raise ValueError("timestamp_column must not be the target")
+        return self
+
+
+class StorageConfig(_Strict):
+    data_dir: Path = Path("data")
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str | None = None
+    experiment: str = Field(default="ml_pipeline", min_length=1)
+    registered_model: str = Field(default="ml_pipeline_model", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class OutlierConfig(_Strict):
+    method: Literal["iqr", "zscore", "bounds", "none"] = "iqr"
+    treatment: Literal["clip", "null", "drop"] = "null"
+    iqr_k: float = Field(default=3.0, gt=0)
+    zscore_threshold: float = Field(default=4.0, gt=0)
+    bounds: dict[str, tuple[float, float]] = {}
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for column, (low, high) in value.items():
+            if low >= high:
+                raise ValueError(f"bounds for {column!r}: low {low} must be below high {high}")
+        return value
+
+
+class CleaningConfig(_Strict):
+    missing: Literal["impute", "drop"] = "impute"
+    outliers: OutlierConfig = OutlierConfig()
+    numeric_parse_threshold: float = Field(default=0.9, gt=0, le=1)
+
+
+class HoldoutConfig(_Strict):
+    fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_rows: int = Field(default=50_000, ge=10)
+
+
+class CandidateConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    estimator: EstimatorName
+    params: dict[str, object] = {}
+    search: dict[str, list[object]] = {}
+
+    @field_validator("search")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[object]]) -> dict[str, list[object]]:
+        for key, options in value.items():
+            if not options:
+                raise ValueError(f"search option {key!r} needs at least one value")
+        return value
+
+
+def _default_candidates() -> list[CandidateConfig]:
+    return [
+        CandidateConfig(name="linear", estimator="linear", search={"alpha": [0.1, 1.0, 10.0]}),
+        CandidateConfig(
+            name="random_forest",
+            estimator="random_forest",
+            params={"n_estimators": 100},
+            search={"max_depth": [8, 16, None], "min_samples_leaf": [1, 5]},
+        ),
+        CandidateConfig(
+            name="hist_gradient_boosting",
+            estimator="hist_gradient_boosting",
+            search={"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63]},
+        ),
+    ]
+
+
+class TrainingConfig(_Strict):
+    sample_rows: int = Field(default=200_000, ge=100)
+    random_seed: int = 42
+    cv_folds: int = Field(default=3, ge=2, le=20)
+    search_iterations: int = Field(default=4, ge=1)
+    n_jobs: int = Field(default=2, ge=1)
+    candidates: Annotated[list[CandidateConfig], Field(min_length=1)] = _default_candidates()
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, value: list[CandidateConfig]) -> list[CandidateConfig]:
+        names = [candidate.name for candidate in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"candidate names must be unique, repeated: {duplicates}")
+        return value
+
+
+RegressionMetric = Literal["rmse", "mae", "r2"]
+ClassificationMetric = Literal["accuracy", "f1_macro", "roc_auc", "log_loss"]
+
+
+class PromotionConfig(_Strict):
+    metric: RegressionMetric | ClassificationMetric | None = None
+    min_improvement: float = Field(default=0.0, ge=0)
+    thresholds: dict[RegressionMetric | ClassificationMetric, float] = {}
+
+
+class ScheduleConfig(_Strict):
+    retrain_cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a 5-field cron expression")
+        return value
+
+
+class RetrainingConfig(_Strict):
+    min_new_partitions: int = Field(default=1, ge=1)
+
+
+class SensorConfig(_Strict):
+    interval_seconds: int = Field(default=30, ge=1)
+    settle_seconds: float = Field(default=2.0, ge=0)
+
+
+class PipelineConfig(_Strict):
+    dataset: DatasetConfig
+    storage: StorageConfig = StorageConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    cleaning: CleaningConfig = CleaningConfig()
+    holdout: HoldoutConfig = HoldoutConfig()
+    training: TrainingConfig = TrainingConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
+    sensor: SensorConfig = SensorConfig()
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> PipelineConfig:
+        regression = set(RegressionMetric.__args__)
+        fits = (
+            (lambda m: m in regression)
+            if self.dataset.task == "regression"
+            else (lambda m: m not in regression)
+        )
+        used = [self.promotion.metric] if self.promotion.metric else []
+        for metric in [*used, *self.promotion.thresholds]:
+            if not fits(metric):
+                raise ValueError(
+                    f"promotion metric {metric!r} does not apply to task {self.dataset.task!r}"
+                )
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        return self.storage.data_dir
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def deploy_dir(self) -> Path:
+        return self.data_dir / "deploy"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """Config wins, then MLFLOW_TRACKING_URI, then sqlite under the data folder."""
+        if self.mlflow.tracking_uri:
+            return self.mlflow.tracking_uri
+        from_env = os.environ.get("MLFLOW_TRACKING_URI")
+        if from_env:
+            return from_env
+        return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').as_posix()}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.data_dir / "mlflow" / "artifacts"
+
+    @property
+    def promotion_metric(self) -> str:
+        if self.promotion.metric:
+            return self.promotion.metric
+        return "rmse" if self.dataset.task == "regression" else "f1_macro"
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--config`` beats ``ML_PIPELINE_CONFIG``, which beats ``./pipeline.yaml``."""
+    chosen = explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_NAME
+    return Path(chosen).expanduser().resolve()
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: object, source_path: Path) -> PipelineConfig:
+    """Validate a parsed YAML document and resolve its paths against the file's folder."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source_path}: the file must hold a mapping with a 'dataset' section")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(source_path, error)) from None
+    base = source_path.parent
+
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else (base / path).resolve()
+
+    return config.model_copy(
+        update={
+            "source_path": source_path,
+            "dataset": config.dataset.model_copy(
+                update={"landing_dir": absolute(config.dataset.landing_dir)}
+            ),
+            "storage": config.storage.model_copy(
+                update={"data_dir": absolute(config.storage.data_dir)}
+            ),
+        }
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
+    source = resolve_config_path(path)
+    if not source.is_file():
+        raise ConfigError(
+            f"{source}: config file not found (pass --config PATH or set {CONFIG_ENV_VAR})"
+        )
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}:{where} is not valid YAML: {error}") from None
+    return parse_config(raw, source)
