@@ -1,0 +1,123 @@
+"""Feature engineering shared by the ``features`` asset and the deployed model.
+
+:class:`FeatureBuilder` is the first step of every trained pipeline, so scoring
+takes the same raw columns as a landed file and derives features with the very
+code that built the training table. It is stateless apart from the input
+contract it records in ``fit``. This module imports only pandas, numpy and
+scikit-learn: it is shipped inside the exported model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
+CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
+
+
+class FeatureBuilder(TransformerMixin, BaseEstimator):
+    """Coerce raw columns to the types seen in training and add calendar features.
+
+    Parameters
+    ----------
+    timestamp_column:
+        Expanded into calendar parts and their cycles, then dropped.
+    ignored_columns:
+        Identifiers and leakage columns: accepted in the input, never used.
+    """
+
+    def __init__(
+        self, timestamp_column: str | None = None, ignored_columns: list[str] | None = None
+    ):
+        self.timestamp_column = timestamp_column
+        self.ignored_columns = ignored_columns
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> FeatureBuilder:
+        ignored = set(self.ignored_columns or [])
+        used = [c for c in X.columns if c not in ignored]
+        self.numeric_columns_ = [
+            c for c in used if c != self.timestamp_column and pd.api.types.is_numeric_dtype(X[c])
+        ]
+        self.categorical_columns_ = [
+            c for c in used if c != self.timestamp_column and c not in self.numeric_columns_
+        ]
+        if self.timestamp_column is not None and self.timestamp_column not in X.columns:
+            raise ValueError(f"timestamp column {self.timestamp_column!r} is missing")
+        self.n_features_in_ = len(X.columns)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    @property
+    def required_columns(self) -> list[str]:
+        timestamp = [self.timestamp_column] if self.timestamp_column else []
+        return [*timestamp, *self.numeric_columns_, *self.categorical_columns_]
+
+    def calendar_columns(self) -> list[str]:
+        if not self.timestamp_column:
+            return []
+        prefix = self.timestamp_column
+        parts = [f"{prefix}_{part}" for part in CALENDAR_PARTS]
+        cycles = [f"{prefix}_{part}_{fn}" for part in CYCLES for fn in ("sin", "cos")]
+        return [*parts, f"{prefix}_is_weekend", *cycles]
+
+    def numeric_output_columns(self) -> list[str]:
+        return [*self.numeric_columns_, *self.calendar_columns()]
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(
+            [*self.numeric_output_columns(), *self.categorical_columns_], dtype=object
+        )
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.required_columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"input is missing required columns: {', '.join(missing)}")
+        out: dict[str, object] = {}
+        for column in self.numeric_columns_:
+            out[column] = pd.to_numeric(X[column], errors="coerce").astype("float64").to_numpy()
+        if self.timestamp_column:
+            out.update(self._calendar(X[self.timestamp_column]))
+        for column in self.categorical_columns_:
+            values = X[column]
+            text = values.astype("object").map(str).to_numpy(dtype=object)
+            text[values.isna().to_numpy()] = np.nan
+            out[column] = text
+        return pd.DataFrame(out, index=X.index)[list(self.get_feature_names_out())]
+
+    def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:
+        stamps = pd.to_datetime(raw, errors="coerce", format="mixed")
+        prefix = self.timestamp_column
+        parts = {part: getattr(stamps.dt, part).astype("float64") for part in CALENDAR_PARTS}
+        out = {f"{prefix}_{part}": values.to_numpy() for part, values in parts.items()}
+        out[f"{prefix}_is_weekend"] = (
+            (parts["dayofweek"] >= 5).astype("float64").where(stamps.notna()).to_numpy()
+        )
+        for part, period in CYCLES.items():
+            angle = 2 * np.pi * parts[part].to_numpy() / period
+            out[f"{prefix}_{part}_sin"] = np.sin(angle)
+            out[f"{prefix}_{part}_cos"] = np.cos(angle)
+        return out
+
+
+def build_feature_table(
+    frame: pd.DataFrame, target: str, timestamp_column: str | None, ignored_columns: list[str]
+) -> pd.DataFrame:
+    """The model's raw inputs, the features derived from them, and the target.
+
+    Derived columns are prefixed ``feature__`` so they never collide with raw ones;
+    training fits on the raw columns and recomputes the same features inside the
+    model, which is what makes scoring take raw landed rows.
+    """
+    inputs = frame.drop(columns=[target])
+    builder = FeatureBuilder(timestamp_column, ignored_columns).fit(inputs)
+    derived = builder.transform(inputs).add_prefix(FEATURE_PREFIX)
+    return pd.concat([inputs, derived, frame[[target]]], axis=1)
+
+
+FEATURE_PREFIX = "feature__"
+
+
+def raw_input_columns(table_columns: list[str], target: str) -> list[str]:
+    return [c for c in table_columns if c != target and not c.startswith(FEATURE_PREFIX)]

@@ -1,0 +1,114 @@
+"""Atomic file writes and reading of landed batch files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+
+class LandingFileError(ValueError):
+    """A landed file cannot be read; the message names the file and the problem."""
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``target``; rename it into place on success.
+
+    A crash or kill before the rename leaves ``target`` as it was. The temporary name
+    starts with a dot so that folder scanners never mistake it for a landed file.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    os.close(handle)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield an empty hidden directory beside ``target``; rename it to ``target`` on success.
+
+    ``target`` must not exist yet: directories cannot be replaced atomically, so callers
+    write versioned directories and switch a symlink (see :func:`atomic_symlink`).
+    """
+    if target.exists():
+        raise FileExistsError(f"{target} already exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield temporary
+        os.rename(temporary, target)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def atomic_symlink(link: Path, points_to: str) -> None:
+    """Point ``link`` at ``points_to`` in one rename, so readers never see it missing."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temporary = link.parent / f".{link.name}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    temporary.symlink_to(points_to)
+    os.replace(temporary, link)
+
+
+def _writer(path: Path) -> Callable[[pd.DataFrame, Path], None]:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return lambda frame, out: frame.to_parquet(out, index=False)
+    if name.endswith((".csv", ".csv.gz")):
+        compression = "gzip" if name.endswith(".gz") else None
+        return lambda frame, out: frame.to_csv(out, index=False, compression=compression)
+    raise ValueError(f"{path}: unsupported file type (use .csv, .csv.gz or .parquet)")
+
+
+def atomic_write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    write = _writer(path)
+    with atomic_path(path) as temporary:
+        write(frame, temporary)
+    return path
+
+
+def atomic_write_text(text: str, path: Path) -> Path:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_landing_file(path: Path) -> pd.DataFrame:
+    """Read a landed CSV or Parquet file with every CSV column as text.
+
+    Reading CSV columns as text keeps mistyped values visible to cleaning, which
+    coerces types itself and counts what it could not parse.
+    """
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+        if name.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
+    except FileNotFoundError:
+        raise LandingFileError(f"{path}: file not found") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
+        raise LandingFileError(f"{path.name}: cannot be read: {first_line}") from error
+    except Exception as error:  # pyarrow raises several unrelated types for a bad Parquet file
+        if type(error).__module__.startswith("pyarrow"):
+            raise LandingFileError(f"{path.name}: not a readable Parquet file: {error}") from error
+        raise
+    raise LandingFileError(f"{path.name}: unsupported file type (use .csv, .csv.gz or .parquet)")

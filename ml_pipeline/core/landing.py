@@ -1,0 +1,172 @@
+"""Finding landed batch files and naming their partitions."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+# Editors and copy tools write under these names before renaming into place.
+_IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    path: Path
+    partition_key: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        return (self.size, self.mtime_ns)
+
+
+def _stem(file_name: str) -> str:
+    lower = file_name.lower()
+    for suffix in _SUFFIXES:
+        if lower.endswith(suffix):
+            return file_name[: -len(suffix)]
+    return file_name
+
+
+def partition_key_for(file_name: str) -> str:
+    """A partition key made of ``[A-Za-z0-9_.-]`` only, stable for a given file name.
+
+    Names that needed changing (spaces, unicode, ``..``) get a short hash of the
+    original name, so two different files can never share a key by sanitising alike.
+    """
+    stem = _stem(file_name)
+    safe = _UNSAFE.sub("_", stem)
+    while ".." in safe:
+        safe = safe.replace("..", "_")
+    safe = safe.strip("._-") or "file"
+    if safe == stem:
+        return safe
+    digest = hashlib.sha256(file_name.encode("utf-8")).hexdigest()[:8]
+    return f"{safe[:80]}-{digest}"
+
+
+def matches(file_name: str, patterns: list[str]) -> bool:
+    if file_name.startswith(".") or file_name.lower().endswith(_IN_PROGRESS_SUFFIXES):
+        return False
+    return any(fnmatch.fnmatchcase(file_name.lower(), pattern.lower()) for pattern in patterns)
+
+
+def scan_landing(
+    landing_dir: Path,
+    patterns: list[str],
+    settle_seconds: float = 0.0,
+    now: float | None = None,
+) -> list[LandedFile]:
+    """Landed files matching ``patterns``, oldest name first.
+
+    A file modified less than ``settle_seconds`` ago may still be being written and
+    is left for a later scan. Hidden and temporary names are never picked up.
+    """
+    if not landing_dir.is_dir():
+        return []
+    now_ns = int((time.time() if now is None else now) * 1e9)
+    settle_ns = int(settle_seconds * 1e9)
+    found = []
+    with os.scandir(landing_dir) as entries:
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False) or not matches(entry.name, patterns):
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            if now_ns - stat.st_mtime_ns < settle_ns:
+                continue
+            found.append(
+                LandedFile(
+                    path=Path(entry.path),
+                    partition_key=partition_key_for(entry.name),
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                )
+            )
+    return sorted(found, key=lambda landed: landed.path.name)
+
+
+def find_landed_file(landing_dir: Path, patterns: list[str], partition_key: str) -> Path:
+    """The file behind ``partition_key``; raises FileNotFoundError naming the key."""
+    matching = [f for f in scan_landing(landing_dir, patterns) if f.partition_key == partition_key]
+    if not matching:
+        raise FileNotFoundError(
+            f"partition {partition_key!r}: no file matching {patterns} in {landing_dir}"
+        )
+    if len(matching) > 1:
+        names = ", ".join(f.path.name for f in matching)
+        raise ValueError(f"partition {partition_key!r}: several files share it ({names})")
+    return matching[0].path
+
+
+def content_digest(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def digests_with_cache(
+    files: list[LandedFile], cache: dict[str, tuple[int, int, str]]
+) -> dict[str, tuple[int, int, str]]:
+    """Content digests per partition key, hashing only files whose size or mtime changed."""
+    updated = {}
+    for landed in files:
+        cached = cache.get(landed.partition_key)
+        if cached is not None and (cached[0], cached[1]) == landed.stamp:
+            updated[landed.partition_key] = cached
+        else:
+            updated[landed.partition_key] = (*landed.stamp, content_digest(landed.path))
+    return updated
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    new_partitions: list[str]
+    runs: list[tuple[str, str]]  # (partition key, run key)
+    digests: dict[str, tuple[int, int, str]]
+    conflicts: list[str]
+
+
+def plan_ingest(
+    files: list[LandedFile],
+    known_partitions: set[str],
+    requested: dict[str, tuple[int, int, str]],
+) -> IngestPlan:
+    """Partitions to add, and ingest runs for file contents not requested before.
+
+    ``requested`` maps each partition key to the (size, mtime, digest) last asked
+    for; the returned ``digests`` is its next value. The run key carries the content
+    digest, so an unchanged file never runs twice (touching it only re-hashes it)
+    and a file re-delivered with new content runs again. Two files whose names map
+    to one key are reported and left alone rather than guessed between.
+    """
+    by_key: dict[str, list[LandedFile]] = {}
+    for landed in files:
+        by_key.setdefault(landed.partition_key, []).append(landed)
+    conflicts = sorted(
+        f"{key}: " + ", ".join(f.path.name for f in group)
+        for key, group in by_key.items()
+        if len(group) > 1
+    )
+    unique = [group[0] for group in by_key.values() if len(group) == 1]
+    digests = digests_with_cache(unique, requested)
+    runs = [
+        (f.partition_key, f"{f.partition_key}@{digests[f.partition_key][2]}")
+        for f in unique
+        if requested.get(f.partition_key, (0, 0, ""))[2] != digests[f.partition_key][2]
+    ]
+    return IngestPlan(
+        new_partitions=[f.partition_key for f in unique if f.partition_key not in known_partitions],
+        runs=runs,
+        digests={**requested, **digests},
+        conflicts=conflicts,
+    )

@@ -1,0 +1,66 @@
+"""Which rows are withheld from training.
+
+With a timestamp the holdout is the latest rows, so validation looks like the
+future the model will meet. Without one it is a stable hash of the row's
+identity, so a row stays on its side of the split as new batches arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.core.warehouse import Warehouse
+
+HASH_BUCKETS = 10_000
+
+
+@dataclass(frozen=True)
+class HoldoutSpec:
+    kind: str  # "time" or "hash"
+    fraction: float
+    column: str | None = None
+    cutoff: str | None = None
+    hash_columns: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "time":
+            return f"rows with {self.column} after {self.cutoff} (latest {self.fraction:.0%})"
+        return f"stable hash of {', '.join(self.hash_columns)} ({self.fraction:.0%} of rows)"
+
+
+def plan_holdout(
+    warehouse: Warehouse,
+    table: str,
+    partition_keys: list[str],
+    fraction: float,
+    timestamp_column: str | None,
+    hash_columns: list[str],
+) -> HoldoutSpec:
+    if timestamp_column is None:
+        return HoldoutSpec(kind="hash", fraction=fraction, hash_columns=tuple(hash_columns))
+    stamps = [
+        frame[timestamp_column].dropna().to_numpy(dtype="datetime64[ns]")
+        for _, frame in warehouse.iter_frames(table, partition_keys, [timestamp_column])
+    ]
+    values = np.concatenate(stamps) if stamps else np.array([], dtype="datetime64[ns]")
+    if values.size == 0:
+        raise ValueError(f"no timestamps in column {timestamp_column!r} to split on")
+    cutoff = np.quantile(values.astype("int64"), 1 - fraction, method="lower")
+    return HoldoutSpec(
+        kind="time",
+        fraction=fraction,
+        column=timestamp_column,
+        cutoff=pd.Timestamp(int(cutoff)).isoformat(),
+    )
+
+
+def holdout_mask(frame: pd.DataFrame, spec: HoldoutSpec) -> pd.Series:
+    if spec.kind == "time":
+        return pd.to_datetime(frame[spec.column]) > pd.Timestamp(spec.cutoff)
+    hashed = pd.util.hash_pandas_object(frame[list(spec.hash_columns)].astype(str), index=False)
+    return pd.Series(
+        (hashed.to_numpy() % HASH_BUCKETS) < spec.fraction * HASH_BUCKETS, index=frame.index
+    )

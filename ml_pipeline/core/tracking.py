@@ -1,0 +1,191 @@
+"""MLflow tracking, the model registry, and the exported champion artifact.
+
+MLflow is imported inside the functions: importing it costs seconds, and the
+Dagster code location should load without paying for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ml_pipeline.core.fileio import atomic_directory, atomic_symlink
+from ml_pipeline.core.training import SKOPS_TRUSTED_TYPES
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.models import ModelSignature
+
+CHAMPION_ALIAS = "champion"
+PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
+CURRENT_LINK = "current"
+
+
+@dataclass(frozen=True)
+class MlflowStore:
+    tracking_uri: str
+    experiment: str
+    registered_model: str
+    artifact_root: Path | None = None
+
+    def activate(self) -> str:
+        """Point the MLflow client at this store and return the experiment id."""
+        import mlflow
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        found = mlflow.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        location = self.artifact_root.resolve().as_uri() if self.artifact_root else None
+        return mlflow.create_experiment(self.experiment, artifact_location=location)
+
+    def client(self) -> MlflowClient:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def champion(self) -> ModelVersion | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client().get_model_version_by_alias(self.registered_model, CHAMPION_ALIAS)
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def load_version(self, version: str) -> object:
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(f"models:/{self.registered_model}/{version}")
+
+    def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+        import mlflow
+
+        return mlflow.register_model(model_uri, self.registered_model, tags=tags)
+
+    def promote(self, version: str) -> str | None:
+        """Make ``version`` the champion; return the version it replaces."""
+        client = self.client()
+        previous = self.champion()
+        if previous is not None and previous.version != version:
+            client.set_model_version_tag(
+                self.registered_model, version, PREVIOUS_CHAMPION_TAG, previous.version
+            )
+        client.set_registered_model_alias(self.registered_model, CHAMPION_ALIAS, version)
+        return previous.version if previous is not None else None
+
+
+def as_landed(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with timestamps as text, the way CSV files and JSON requests carry them."""
+    datetimes = [c for c in X.columns if pd.api.types.is_datetime64_any_dtype(X[c])]
+    if not datetimes:
+        return X
+    converted = X.copy()
+    for column in datetimes:
+        converted[column] = X[column].dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)
+    return converted
+
+
+def _landed_type(values: pd.Series, inferred: object) -> object:
+    """``long`` for numbers that are whole and never missing, as CSV readers load them.
+
+    MLflow will not cast int64 to double, so a whole-number column declared double
+    would reject the very rows a landed file holds.
+    """
+    from mlflow.types import DataType
+
+    if inferred == DataType.double and values.notna().all():
+        finite = values.to_numpy(dtype="float64")
+        if (finite == finite.round()).all():
+            return DataType.long
+    return inferred
+
+
+def signature_for(
+    X: pd.DataFrame, predictions: object, optional_columns: list[str]
+) -> ModelSignature:
+    """The raw landing columns (without the target) as the model's input schema.
+
+    Timestamps are declared as strings: the model parses them itself, and MLflow
+    would otherwise reject the text that landed files and JSON clients send.
+    Identifier and leakage columns are optional: callers may send landed rows as
+    they are, or leave out columns that are unknown at prediction time.
+    """
+    from mlflow.models import infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inferred = infer_signature(as_landed(X), predictions)
+    inferred.inputs = Schema(
+        [
+            ColSpec(
+                _landed_type(X[spec.name], spec.type),
+                spec.name,
+                required=spec.name not in optional_columns,
+            )
+            for spec in inferred.inputs.inputs
+        ]
+    )
+    return inferred
+
+
+def _shippable_feature_code(into: Path) -> Path:
+    """A minimal copy of the package with just the feature code the model imports."""
+    import ml_pipeline.core.features as features
+
+    package = into / "ml_pipeline"
+    (package / "core").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "core" / "__init__.py").write_text("")
+    shutil.copy2(features.__file__, package / "core" / "features.py")
+    return package
+
+
+def log_sklearn_model(model: object, signature: ModelSignature, input_example: pd.DataFrame) -> str:
+    """Log ``model`` to the active run with skops and the feature code; return its URI."""
+    import mlflow.sklearn
+
+    with tempfile.TemporaryDirectory() as scratch:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=input_example,
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            code_paths=[str(_shippable_feature_code(Path(scratch)))],
+        )
+    return info.model_uri
+
+
+def export_version(store: MlflowStore, version: str, deploy_dir: Path) -> Path:
+    """Copy a registered version to ``deploy_dir/v<version>`` and point ``current`` at it.
+
+    The copy is built in a temporary folder and renamed, then the ``current`` link
+    is switched in one rename: a killed export leaves the previous artifact serving.
+    """
+    import mlflow.artifacts
+
+    target = deploy_dir / f"v{version}"
+    if not target.exists():
+        with atomic_directory(target) as building:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{store.registered_model}/{version}",
+                dst_path=str(building),
+                tracking_uri=store.tracking_uri,
+            )
+    atomic_symlink(deploy_dir / CURRENT_LINK, target.name)
+    return deploy_dir / CURRENT_LINK

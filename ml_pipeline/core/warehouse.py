@@ -1,0 +1,100 @@
+"""An embedded warehouse: one Parquet file per table partition.
+
+Each partition is its own file, written to a temporary name and renamed into
+place, so concurrent partition runs never contend for a lock and a killed run
+leaves either the old file or the new one. Readers go partition by partition,
+which bounds memory by the largest partition plus the sample being drawn.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ml_pipeline.core.fileio import atomic_path
+
+RowFilter = Callable[[pd.DataFrame], "pd.Series[bool]"]
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    root: Path
+
+    def path(self, table: str, partition_key: str) -> Path:
+        return self.root / table / f"{partition_key}.parquet"
+
+    def write(self, table: str, partition_key: str, frame: pd.DataFrame) -> Path:
+        target = self.path(table, partition_key)
+        with atomic_path(target) as temporary:
+            frame.to_parquet(temporary, index=False)
+        return target
+
+    def exists(self, table: str, partition_key: str) -> bool:
+        return self.path(table, partition_key).is_file()
+
+    def read(
+        self, table: str, partition_key: str, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        path = self.path(table, partition_key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{table}: partition {partition_key!r} is not in the warehouse")
+        return pd.read_parquet(path, columns=columns)
+
+    def partitions(self, table: str) -> list[str]:
+        folder = self.root / table
+        if not folder.is_dir():
+            return []
+        return sorted(
+            path.stem for path in folder.glob("*.parquet") if not path.name.startswith(".")
+        )
+
+    def row_count(self, table: str, partition_key: str) -> int:
+        return pq.ParquetFile(self.path(table, partition_key)).metadata.num_rows
+
+    def columns(self, table: str, partition_key: str) -> list[str]:
+        return list(pq.read_schema(self.path(table, partition_key)).names)
+
+    def iter_frames(
+        self, table: str, partition_keys: list[str], columns: list[str] | None = None
+    ) -> Iterator[tuple[str, pd.DataFrame]]:
+        for key in partition_keys:
+            yield key, self.read(table, key, columns)
+
+    def sample(
+        self,
+        table: str,
+        partition_keys: list[str],
+        max_rows: int,
+        seed: int,
+        row_filter: RowFilter | None = None,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """At most ``max_rows`` rows drawn evenly from the partitions, one partition in memory.
+
+        Each row is kept with the same probability, from a generator seeded by the
+        partition key, so a partition contributes the same rows whatever else is in
+        the warehouse (for a given overall sampling rate).
+        """
+        total = sum(self.row_count(table, key) for key in partition_keys)
+        if total == 0:
+            return pd.DataFrame(columns=columns or [])
+        rate = min(1.0, max_rows / total)
+        pieces = []
+        for key, frame in self.iter_frames(table, partition_keys, columns):
+            if row_filter is not None:
+                frame = frame[row_filter(frame).to_numpy()]
+            if rate < 1.0:
+                draws = np.random.default_rng([seed, zlib.crc32(key.encode())]).random(len(frame))
+                frame = frame[draws < rate]
+            pieces.append(frame)
+        non_empty = [piece for piece in pieces if len(piece)]
+        combined = pd.concat(non_empty, ignore_index=True) if non_empty else pieces[0].iloc[:0]
+        if len(combined) > max_rows:
+            combined = combined.sample(n=max_rows, random_state=seed).sort_index()
+        return combined.reset_index(drop=True)
