@@ -1,0 +1,29 @@
+"""The composition root: every asset, job, sensor, schedule and resource, wired once."""
+
+import dagster as dg
+
+from ml_pipeline.assets.ingest import cleaned_data, features, raw_samples
+from ml_pipeline.assets.modeling import deployed_model, trained_model, validation_metrics
+from ml_pipeline.config import PipelineConfig, load_config
+from ml_pipeline.jobs import ingest_job, training_job
+from ml_pipeline.resources import resources_for
+from ml_pipeline.schedules import build_retrain_schedule
+from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
+
+ASSETS = [raw_samples, cleaned_data, features, trained_model, validation_metrics, deployed_model]
+
+
+def build_definitions(config: PipelineConfig) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=[ingest_job, training_job],
+        sensors=[build_landing_sensor(config), build_retrain_sensor(config)],
+        schedules=[build_retrain_schedule(config)],
+        resources=resources_for(config),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by ``dagster dev``; reads the config chosen by ``ML_PIPELINE_CONFIG``."""
+    return build_definitions(load_config())
