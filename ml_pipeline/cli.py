@@ -1,0 +1,222 @@
+"""The ``ml-pipeline`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ml_pipeline.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
+
+
+def _config_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"pipeline config file (default: ${CONFIG_ENV_VAR}, else ./pipeline.yaml)",
+    )
+    return parent
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = _config_parent()
+    parser = argparse.ArgumentParser(
+        prog="ml-pipeline", description="Landed batch files to a deployed, monitored model."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo-data", parents=[parent], help="write demo batch files")
+    demo.add_argument("--batches", type=_positive, default=60)
+    demo.add_argument("--rows-per-batch", type=_positive, default=240)
+    demo.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--drift", action="store_true", help="drift gradually in later batches")
+    demo.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing if the landing folder has files"
+    )
+
+    run = commands.add_parser("run", parents=[parent], help="ingest, train and deploy once")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument(
+        "--reingest", action="store_true", help="ingest every file again, changed or not"
+    )
+
+    ui = commands.add_parser("ui", parents=[parent], help="start the Dagster UI and daemon")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+
+    mlflow_ui = commands.add_parser("mlflow-ui", parents=[parent], help="start the MLflow UI")
+    mlflow_ui.add_argument("--host", default="127.0.0.1")
+    mlflow_ui.add_argument("--port", type=int, default=5000)
+
+    commands.add_parser("check-config", parents=[parent], help="validate the config and exit")
+    return parser
+
+
+def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core.demo_data import DemoSpec, batch_name, write_demo_data
+    from ml_pipeline.core.landing import scan_landing
+
+    landing = config.dataset.landing_dir
+    if args.if_empty and scan_landing(landing, config.dataset.patterns):
+        print(f"{landing} already has landed files; no demo data written")
+        return 0
+    spec = DemoSpec(
+        batches=args.batches,
+        rows_per_batch=args.rows_per_batch,
+        start=args.start,
+        seed=args.seed,
+        drift=args.drift,
+        file_format=args.format,
+    )
+    clashes = [
+        batch_name(spec, i) for i in range(spec.batches) if (landing / batch_name(spec, i)).exists()
+    ]
+    if clashes:
+        print(
+            f"error: {landing / clashes[0]} exists; demo data never overwrites landed files",
+            file=sys.stderr,
+        )
+        return 2
+    written = write_demo_data(spec, landing, config.data_dir / "demo_truth")
+    print(
+        f"wrote {len(written)} batch files to {landing} "
+        f"(ground truth of injected faults in {config.data_dir / 'demo_truth'})"
+    )
+    return 0
+
+
+def _format_metrics(metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return "-"
+    return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+
+
+def print_summary(summary: object) -> None:
+    data = summary.as_json()
+    parts = data["partitions"]
+    print(
+        f"partitions: {len(parts['ingested'])} ingested, {len(parts['unchanged'])} unchanged, "
+        f"{len(parts['failed'])} failed"
+    )
+    for failure in parts["failed"]:
+        print(f"  failed {failure['partition']}: {failure['error']}")
+    for conflict in parts["conflicts"]:
+        print(f"  skipped, several files share a partition: {conflict}")
+    print("rows: " + ", ".join(f"{k}={v}" for k, v in data["rows"].items()))
+    if data["training"]:
+        training = data["training"]
+        print(f"candidates (holdout: {training['holdout']}):")
+        for row in training["candidates"]:
+            params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+            scores = {k: v for k, v in row.items() if k.startswith("cv_")}
+            print(f"  {row['candidate']:<24} {_format_metrics(scores)}  [{params}]")
+        print(f"challenger: {training['challenger']}")
+    if data["validation"]:
+        validation = data["validation"]
+        print(f"holdout  challenger: {_format_metrics(validation['challenger'])}")
+        print(f"holdout  baseline:   {_format_metrics(validation['baseline'])}")
+        print(f"holdout  champion:   {_format_metrics(validation['champion_before'])}")
+        decision = validation["decision"]
+        print(
+            f"decision: {'promote' if decision['promote'] else 'keep champion'} "
+            f"({decision['reason']})"
+        )
+    if data["champion"]:
+        print(f"champion: version {data['champion']['version']}")
+    if data["artifact_path"]:
+        print(f"artifact: {data['artifact_path']}")
+    if data["error"]:
+        print(f"error: {data['error']}")
+
+
+def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.runner import project_instance, run_pipeline
+
+    with project_instance(config) as instance:
+        summary = run_pipeline(config, instance, reingest=args.reingest)
+    if args.json:
+        print(json.dumps(summary.as_json(), indent=2, default=str))
+    else:
+        print_summary(summary)
+    return 1 if summary.error else 0
+
+
+def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.runner import ensure_dagster_home
+
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
+    os.environ[CONFIG_ENV_VAR] = str(config.source_path)
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    command = [
+        dagster,
+        "dev",
+        "-m",
+        "ml_pipeline.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    os.execvp(command[0], command)
+    return 0  # unreachable: execvp replaces this process
+
+
+def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
+    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    command = [
+        mlflow,
+        "ui",
+        "--backend-store-uri",
+        config.mlflow_tracking_uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    os.execvp(command[0], command)
+    return 0
+
+
+def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
+    print(
+        f"{config.source_path}: valid ({config.dataset.task} on target "
+        f"{config.dataset.target!r}, landing {config.dataset.landing_dir})"
+    )
+    return 0
+
+
+COMMANDS = {
+    "demo-data": cmd_demo_data,
+    "run": cmd_run,
+    "ui": cmd_ui,
+    "mlflow-ui": cmd_mlflow_ui,
+    "check-config": cmd_check_config,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](config, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

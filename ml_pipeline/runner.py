@@ -1,0 +1,181 @@
+"""Run the pipeline once through Dagster: register landed files, ingest, train, deploy."""
+
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import dagster as dg
+
+from ml_pipeline.assets.ingest import landed_files, raw_samples
+from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core.landing import plan_ingest, scan_landing
+from ml_pipeline.core.lifecycle import DeploymentOutcome, TrainingOutcome, ValidationOutcome
+from ml_pipeline.definitions import build_definitions
+from ml_pipeline.history import iter_materializations
+from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
+
+# The CLI prints its own summary; Dagster's step-by-step log stays in the run history.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RunSummary:
+    ingested: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    training: dict[str, object] | None = None
+    validation: dict[str, object] | None = None
+    champion: dict[str, object] | None = None
+    artifact_path: str | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "partitions": {
+                "ingested": self.ingested,
+                "unchanged": self.unchanged,
+                "failed": [{"partition": k, "error": v} for k, v in self.failed.items()],
+                "conflicts": self.conflicts,
+            },
+            "rows": self.rows,
+            "training": self.training,
+            "validation": self.validation,
+            "champion": self.champion,
+            "artifact_path": self.artifact_path,
+            "error": self.error,
+        }
+
+
+def ensure_dagster_home(config: PipelineConfig) -> Path:
+    """Create the project-local instance folder with its dagster.yaml, if missing."""
+    home = config.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        template = resources.files("ml_pipeline") / "templates" / "dagster.yaml"
+        settings.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    return home
+
+
+def project_instance(config: PipelineConfig) -> dg.DagsterInstance:
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
+    return dg.DagsterInstance.get()
+
+
+def _ingested_digests(instance: dg.DagsterInstance) -> dict[str, str]:
+    """The source digest each partition was last ingested from."""
+    digests = {}
+    for record in iter_materializations(instance, raw_samples.key):
+        materialization = record.asset_materialization
+        value = materialization.metadata.get("source_digest") if materialization else None
+        if value is not None:
+            digests[record.partition_key] = value.value
+    return digests
+
+
+def _first_error(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name.startswith("Dagster"):
+                error = error.cause
+            return error.message.strip().splitlines()[0]
+    return "run failed"
+
+
+def ingest_landed_files(
+    config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, reingest: bool
+) -> None:
+    dataset = config.dataset
+    files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
+    known = set(instance.get_dynamic_partitions(landed_files.name))
+    plan = plan_ingest(files, known, {})
+    summary.conflicts = plan.conflicts
+    if plan.new_partitions:
+        instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
+    done = {} if reingest else _ingested_digests(instance)
+    materialized = instance.get_materialized_partitions(dg.AssetKey("features"))
+    job = build_definitions(config).resolve_job_def(INGEST_JOB)
+    for key, _run_key in plan.runs:
+        digest = plan.digests[key][2]
+        if done.get(key) == digest and key in materialized:
+            summary.unchanged.append(key)
+            continue
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={"ml_pipeline/trigger": "cli"},
+        )
+        if result.success:
+            summary.ingested.append(key)
+        else:
+            summary.failed[key] = _first_error(result)
+
+
+def train_and_deploy(
+    config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary
+) -> None:
+    job = build_definitions(config).resolve_job_def(TRAINING_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config=QUIET,
+        tags={"ml_pipeline/trigger": "cli"},
+    )
+    if not result.success:
+        summary.error = f"training run {result.run_id} failed: {_first_error(result)}"
+        return
+    training: TrainingOutcome = result.output_for_node("trained_model")
+    validation: ValidationOutcome = result.output_for_node("validation_metrics")
+    deployment: DeploymentOutcome = result.output_for_node("deployed_model")
+    summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
+    summary.training = {
+        "mlflow_run_id": training.mlflow_run_id,
+        "challenger": training.challenger,
+        "candidates": training.candidates,
+        "holdout": training.holdout.describe(),
+        "partitions": len(training.partitions),
+    }
+    summary.validation = {
+        "metric": validation.metric,
+        "challenger": validation.challenger,
+        "baseline": validation.baseline,
+        "champion_before": validation.champion,
+        "decision": asdict(validation.decision),
+    }
+    metrics = validation.challenger if deployment.promoted else validation.champion
+    summary.champion = {
+        "version": deployment.version,
+        "promoted": deployment.promoted,
+        "metrics": metrics,
+        "baseline": validation.baseline,
+    }
+    summary.artifact_path = str(deployment.artifact_path) if deployment.artifact_path else None
+
+
+def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
+    from ml_pipeline.core.warehouse import Warehouse
+
+    warehouse = Warehouse(config.warehouse_dir)
+    for table in ("raw_samples", "cleaned_data"):
+        summary.rows[table] = sum(
+            warehouse.row_count(table, key) for key in warehouse.partitions(table)
+        )
+
+
+def run_pipeline(
+    config: PipelineConfig, instance: dg.DagsterInstance, reingest: bool = False
+) -> RunSummary:
+    summary = RunSummary()
+    ingest_landed_files(config, instance, summary, reingest)
+    count_rows(config, summary)
+    if not summary.ingested and not summary.unchanged:
+        summary.error = f"no landed file could be ingested from {config.dataset.landing_dir}"
+        return summary
+    train_and_deploy(config, instance, summary)
+    return summary
