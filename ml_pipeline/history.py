@@ -23,3 +23,11 @@ def iter_materializations(
         if not page.has_more:
             return
         cursor = page.cursor
+
+
+def latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> int | None:
+    """Where the newest materialization of ``asset_key`` sits in the event log."""
+    page = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key), limit=1, ascending=False
+    )
+    return page.records[0].storage_id if page.records else None

@@ -8,7 +8,7 @@ from ml_pipeline.assets.ingest import features, landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.landing import plan_ingest, scan_landing
 from ml_pipeline.core.retraining import retrain_reason
-from ml_pipeline.history import iter_materializations
+from ml_pipeline.history import iter_materializations, latest_storage_id
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 
 ACTIVE_STATUSES = [
@@ -66,8 +66,7 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     )
     def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
-        last_training = instance.get_latest_materialization_event(dg.AssetKey("trained_model"))
-        after = last_training.storage_id if last_training else None
+        after = latest_storage_id(instance, dg.AssetKey("trained_model"))
         records = list(iter_materializations(instance, features.key, after))
         new_partitions = {record.partition_key for record in records}
         reason = retrain_reason(

@@ -256,7 +256,7 @@ def validate_challenger(
         challenger=challenger,
         baseline=baseline,
         champion=champion,
-        champion_version=champion_version.version if champion_version else None,
+        champion_version=str(champion_version.version) if champion_version else None,
         decision=decision,
     )
 
@@ -279,11 +279,11 @@ def deploy(
                 "ml_pipeline.partitions": ",".join(outcome.partitions)[:5000],
                 "ml_pipeline.data_fingerprint": outcome.data_fingerprint,
             },
-        ).version
+        )
         replaced = store.promote(version)
     else:
         current = store.champion()
-        version = current.version if current else None
+        version = str(current.version) if current else None
         replaced = None
     artifact = tracking.export_version(store, version, deploy_dir) if version else None
     return DeploymentOutcome(

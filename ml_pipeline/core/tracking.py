@@ -72,21 +72,23 @@ class MlflowStore:
 
         return mlflow.sklearn.load_model(f"models:/{self.registered_model}/{version}")
 
-    def register(self, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+    def register(self, model_uri: str, tags: dict[str, str]) -> str:
+        """Register ``model_uri`` and return its version (MLflow mixes int and str)."""
         import mlflow
 
-        return mlflow.register_model(model_uri, self.registered_model, tags=tags)
+        return str(mlflow.register_model(model_uri, self.registered_model, tags=tags).version)
 
     def promote(self, version: str) -> str | None:
         """Make ``version`` the champion; return the version it replaces."""
         client = self.client()
         previous = self.champion()
-        if previous is not None and previous.version != version:
+        previous_version = str(previous.version) if previous is not None else None
+        if previous_version is not None and previous_version != version:
             client.set_model_version_tag(
-                self.registered_model, version, PREVIOUS_CHAMPION_TAG, previous.version
+                self.registered_model, version, PREVIOUS_CHAMPION_TAG, previous_version
             )
         client.set_registered_model_alias(self.registered_model, CHAMPION_ALIAS, version)
-        return previous.version if previous is not None else None
+        return previous_version
 
 
 def as_landed(X: pd.DataFrame) -> pd.DataFrame:

@@ -64,12 +64,26 @@ class CandidateResult:
         }
 
 
+def estimator_params(name: str, task: str, params: dict[str, object]) -> dict[str, object]:
+    """Config uses one regularisation knob, ``alpha``, for the linear model of either task.
+
+    LogisticRegression calls its inverse ``C``; translating here keeps configs portable.
+    """
+    if name != "linear" or task == "regression" or "alpha" not in params:
+        return params
+    translated = {k: v for k, v in params.items() if k != "alpha"}
+    alpha = params["alpha"]
+    translated["C"] = [1.0 / a for a in alpha] if isinstance(alpha, list) else 1.0 / alpha
+    return translated
+
+
 def make_estimator(name: str, task: str, params: dict[str, object], seed: int) -> object:
     regression = task == "regression"
+    params = estimator_params(name, task, params)
     if name == "linear":
         if regression:
             return Ridge(**params)
-        return LogisticRegression(max_iter=2000, **{"C": 1.0, **params})
+        return LogisticRegression(max_iter=2000, **params)
     if name == "random_forest":
         cls = RandomForestRegressor if regression else RandomForestClassifier
         # One job per forest: the search already spreads candidates over the cores.
@@ -147,7 +161,11 @@ def tune_candidate(
     pipeline = build_pipeline(candidate, task, X, timestamp_column, ignored_columns, seed)
     search = RandomizedSearchCV(
         pipeline,
-        param_distributions={f"model__{k}": v for k, v in candidate.search.items()} or [{}],
+        param_distributions={
+            f"model__{k}": v
+            for k, v in estimator_params(candidate.estimator, task, candidate.search).items()
+        }
+        or [{}],
         n_iter=min(iterations, _search_size(candidate.search)),
         scoring=CV_SCORING[metric],
         cv=cross_validator(task, folds, timestamp_column is not None, seed),
