@@ -1,0 +1,78 @@
+"""Shared fixtures: configs written to temp folders, small demo data, fast training."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_pipeline.config import PipelineConfig, load_config
+from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+
+# Small enough for a test to train in seconds, still exercising every code path.
+FAST_TRAINING = {
+    "sample_rows": 5000,
+    "cv_folds": 2,
+    "search_iterations": 1,
+    "n_jobs": 1,
+    "candidates": [
+        {"name": "ridge", "estimator": "linear", "search": {"alpha": [1.0]}},
+        {
+            "name": "hgb",
+            "estimator": "hist_gradient_boosting",
+            "params": {"max_iter": 60},
+            "search": {"learning_rate": [0.1]},
+        },
+    ],
+}
+
+BIKE_DATASET = {
+    "landing_dir": "landing",
+    "file_pattern": ["*.csv", "*.parquet"],
+    "target": "count",
+    "task": "regression",
+    "timestamp_column": "timestamp",
+    "id_columns": ["record_id"],
+    "drop_columns": ["casual", "registered"],
+}
+
+
+def write_config(folder: Path, document: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def bike_document(**sections: dict) -> dict:
+    document = {
+        "dataset": dict(BIKE_DATASET),
+        "mlflow": {"experiment": "bikes_test", "registered_model": "bikes_test"},
+        "training": dict(FAST_TRAINING),
+        "sensor": {"settle_seconds": 0},
+    }
+    document.update(sections)
+    return document
+
+
+@pytest.fixture
+def bike_config(tmp_path: Path) -> PipelineConfig:
+    return load_config(write_config(tmp_path / "project", bike_document()))
+
+
+@pytest.fixture
+def landed_bikes(bike_config: PipelineConfig) -> PipelineConfig:
+    """The bike config with eight demo batches landed."""
+    write_demo_data(
+        DemoSpec(batches=8, rows_per_batch=240),
+        bike_config.dataset.landing_dir,
+        bike_config.data_dir / "demo_truth",
+    )
+    return bike_config
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may read the developer's config, MLflow server or Dagster home."""
+    for name in ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")

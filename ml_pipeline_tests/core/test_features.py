@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_pipeline.core.features import (
+    FEATURE_PREFIX,
+    FeatureBuilder,
+    build_feature_table,
+    raw_input_columns,
+)
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "when": pd.to_datetime(["2024-03-02 08:00", "2024-03-04 17:00", None]),
+            "temp": [10.0, np.nan, 30.0],
+            "kind": ["x", None, "y"],
+            "target": [1.0, 2.0, 3.0],
+        }
+    )
+
+
+def test_calendar_features_from_the_timestamp() -> None:
+    inputs = frame().drop(columns=["target"])
+    out = FeatureBuilder("when", ["id"]).fit(inputs).transform(inputs)
+    assert out.loc[0, "when_hour"] == 8 and out.loc[0, "when_dayofweek"] == 5
+    assert out.loc[0, "when_is_weekend"] == 1 and out.loc[1, "when_is_weekend"] == 0
+    assert out.loc[0, "when_hour_sin"] == pytest.approx(np.sin(2 * np.pi * 8 / 24))
+    assert out.iloc[2][["when_hour", "when_is_weekend"]].isna().all()
+    assert "id" not in out and "when" not in out
+
+
+def test_serving_text_gives_the_same_features_as_training_types() -> None:
+    inputs = frame().drop(columns=["target"])
+    builder = FeatureBuilder("when", ["id"]).fit(inputs)
+    as_text = inputs.astype({"when": str, "temp": str}).replace({"NaT": None, "nan": None})
+    pd.testing.assert_frame_equal(builder.transform(inputs), builder.transform(as_text))
+
+
+def test_missing_required_column_is_named() -> None:
+    inputs = frame().drop(columns=["target"])
+    builder = FeatureBuilder("when", ["id"]).fit(inputs)
+    with pytest.raises(ValueError, match="missing required columns: temp"):
+        builder.transform(inputs.drop(columns=["temp"]))
+    builder.transform(inputs.drop(columns=["id"]))  # ignored columns are optional
+
+
+def test_feature_table_keeps_raw_inputs_derived_features_and_target() -> None:
+    table = build_feature_table(frame(), "target", "when", ["id"])
+    assert raw_input_columns(list(table.columns), "target") == ["id", "when", "temp", "kind"]
+    assert f"{FEATURE_PREFIX}when_month" in table
+    assert table.columns[-1] == "target"

@@ -1,0 +1,62 @@
+import pandas as pd
+import pytest
+
+from ml_pipeline.core.fileio import (
+    LandingFileError,
+    atomic_directory,
+    atomic_path,
+    atomic_symlink,
+    atomic_write_frame,
+    read_landing_file,
+)
+
+
+def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_directory_appears_whole_or_not_at_all(tmp_path) -> None:
+    target = tmp_path / "v1"
+    with pytest.raises(RuntimeError), atomic_directory(target) as building:
+        (building / "part").write_text("x")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_directory(target) as building:
+        (building / "MLmodel").write_text("x")
+    assert (target / "MLmodel").is_file()
+    with pytest.raises(FileExistsError):
+        atomic_directory(target).__enter__()
+
+
+def test_atomic_symlink_switches_target(tmp_path) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    atomic_symlink(tmp_path / "current", "v1")
+    atomic_symlink(tmp_path / "current", "v2")
+    assert (tmp_path / "current").resolve() == (tmp_path / "v2").resolve()
+
+
+def test_csv_and_parquet_round_trip(tmp_path) -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    csv = read_landing_file(atomic_write_frame(frame, tmp_path / "f.csv"))
+    assert csv["a"].tolist() == ["1", "2"]  # CSV columns are read as text
+    assert pd.isna(csv["b"][1])
+    parquet = read_landing_file(atomic_write_frame(frame, tmp_path / "f.parquet"))
+    assert parquet["a"].tolist() == [1, 2]
+
+
+def test_unreadable_file_error_names_the_file(tmp_path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(LandingFileError, match=r"^empty\.csv: cannot be read"):
+        read_landing_file(empty)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(LandingFileError, match=r"^bad\.parquet: not a readable Parquet file"):
+        read_landing_file(bad)

@@ -1,0 +1,109 @@
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from ml_pipeline.config import CandidateConfig
+from ml_pipeline.core import evaluation
+from ml_pipeline.core.training import (
+    SKOPS_TRUSTED_TYPES,
+    build_pipeline,
+    pick_challenger,
+    tune_candidate,
+)
+
+ESTIMATORS = ["linear", "random_forest", "hist_gradient_boosting"]
+
+
+def data(task: str, n: int = 300) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "a": rng.normal(size=n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "id": [f"r{i}" for i in range(n)],
+        }
+    )
+    signal = 3 * X["a"] + (X["c"] == "x") * 2
+    if task == "regression":
+        return X, signal + rng.normal(0, 0.3, n)
+    return X, pd.Series(np.where(signal > 1, "high", "low"))
+
+
+def test_skops_trusted_types_are_exactly_those_used() -> None:
+    used = set()
+    for task in ("regression", "classification"):
+        X, y = data(task)
+        for estimator in ESTIMATORS:
+            candidate = CandidateConfig(name=estimator, estimator=estimator)
+            model = build_pipeline(candidate, task, X, "ts", ["id"], 0).fit(X, y)
+            found = set(sio.get_untrusted_types(data=sio.dumps(model)))
+            assert found <= set(SKOPS_TRUSTED_TYPES), found - set(SKOPS_TRUSTED_TYPES)
+            used |= found
+    assert used == set(SKOPS_TRUSTED_TYPES)
+
+
+@pytest.mark.parametrize("task,metric", [("regression", "rmse"), ("classification", "f1_macro")])
+def test_tuning_is_reproducible_and_beats_the_baseline(task, metric) -> None:
+    X, y = data(task)
+    candidate = CandidateConfig(
+        name="hgb", estimator="hist_gradient_boosting", search={"learning_rate": [0.05, 0.1]}
+    )
+    kwargs = dict(
+        metric=metric,
+        timestamp_column="ts",
+        ignored_columns=["id"],
+        folds=2,
+        iterations=2,
+        n_jobs=1,
+        seed=3,
+    )
+    first = tune_candidate(candidate, task, X, y, **kwargs)
+    second = tune_candidate(candidate, task, X, y, **kwargs)
+    assert first.cv_score == second.cv_score and first.params == second.params
+    model_scores = evaluation.score(first.model, X, y, task)
+    baseline_scores = evaluation.score(evaluation.fit_baseline(task, y), X, y, task)
+    better = evaluation.higher_is_better(metric)
+    assert (model_scores[metric] > baseline_scores[metric]) == better
+
+
+def test_classification_metrics_cover_probabilities() -> None:
+    X, y = data("classification")
+    model = build_pipeline(
+        CandidateConfig(name="l", estimator="linear"), "classification", X, "ts", ["id"], 0
+    ).fit(X, y)
+    scores = evaluation.score(model, X, y, "classification")
+    assert set(scores) == {"accuracy", "f1_macro", "log_loss", "roc_auc"}
+    assert scores["roc_auc"] > 0.9
+
+
+def test_pick_challenger_prefers_better_then_earlier() -> None:
+    class R:
+        def __init__(self, name, score):
+            self.name, self.cv_score = name, score
+
+    results = [R("a", 2.0), R("b", 1.0), R("c", 1.0)]
+    assert pick_challenger(results, higher_better=False).name == "b"
+    assert pick_challenger(results, higher_better=True).name == "a"
+
+
+def test_linear_alpha_means_the_same_for_both_tasks() -> None:
+    X, y = data("classification")
+    candidate = CandidateConfig(
+        name="l", estimator="linear", params={"alpha": 4.0}, search={"alpha": [0.5, 2.0]}
+    )
+    result = tune_candidate(
+        candidate,
+        "classification",
+        X,
+        y,
+        metric="f1_macro",
+        timestamp_column="ts",
+        ignored_columns=["id"],
+        folds=2,
+        iterations=2,
+        n_jobs=1,
+        seed=0,
+    )
+    assert result.model.named_steps["model"].C in (2.0, 0.5)

@@ -1,0 +1,35 @@
+import dagster as dg
+
+from ml_pipeline.config import load_config
+from ml_pipeline.definitions import build_definitions, defs
+from ml_pipeline_tests.conftest import bike_document, write_config
+
+EXPECTED_ASSETS = {
+    "raw_samples",
+    "cleaned_data",
+    "features",
+    "trained_model",
+    "validation_metrics",
+    "deployed_model",
+}
+
+
+def test_definitions_load_from_the_configured_file(tmp_path, monkeypatch) -> None:
+    path = write_config(tmp_path, bike_document(schedule={"retrain_cron": "15 4 * * 1"}))
+    monkeypatch.setenv("ML_PIPELINE_CONFIG", str(path))
+    loaded = defs()
+    graph = loaded.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == EXPECTED_ASSETS
+    assert loaded.resolve_schedule_def("retrain_schedule").cron_schedule == "15 4 * * 1"
+    for name in ("landing_sensor", "retrain_sensor"):
+        sensor = loaded.resolve_sensor_def(name)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert {job.name for job in loaded.resolve_all_job_defs()} >= {"ingest_job", "training_job"}
+
+
+def test_every_asset_has_a_description_and_group(tmp_path) -> None:
+    definitions = build_definitions(load_config(write_config(tmp_path, bike_document())))
+    for assets_def in definitions.resolve_asset_graph().assets_defs:
+        for key in assets_def.keys:
+            assert assets_def.descriptions_by_key.get(key), key
+            assert assets_def.group_names_by_key[key] in {"ingest", "model"}, key

@@ -1,0 +1,58 @@
+import dagster as dg
+
+from ml_pipeline.assets.ingest import landed_files
+from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
+
+
+def evaluate(sensor, instance, cursor=None):
+    """The sensor's own result, before Dagster resolves its run requests."""
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_new_files_give_partitions_and_runs_once(landed_bikes) -> None:
+    sensor = build_landing_sensor(landed_bikes)
+    with dg.instance_for_test() as instance:
+        first = evaluate(sensor, instance)
+        keys = [f"bikes_2024-01-0{d}" for d in range(1, 9)]
+        assert [r.partition_key for r in first.run_requests] == keys
+        assert len({r.run_key for r in first.run_requests}) == 8
+        added = first.dynamic_partitions_requests[0]
+        assert added.partitions_def_name == landed_files.name
+        assert list(added.partition_keys) == keys
+
+        instance.add_dynamic_partitions(landed_files.name, keys)
+        again = evaluate(sensor, instance, first.cursor)
+        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+        newest = landed_bikes.dataset.landing_dir / "bikes_2024-01-08.csv"
+        newest.write_text(newest.read_text().replace("clear", "mist", 1))
+        changed = evaluate(sensor, instance, again.cursor)
+        assert [r.partition_key for r in changed.run_requests] == ["bikes_2024-01-08"]
+
+
+def test_files_still_being_written_are_left_for_later(bike_config) -> None:
+    config = bike_config.model_copy(
+        update={"sensor": bike_config.sensor.model_copy(update={"settle_seconds": 3600})}
+    )
+    landing = config.dataset.landing_dir
+    landing.mkdir(parents=True)
+    (landing / "growing.csv").write_text("a,count\n1,2\n")
+    with dg.instance_for_test() as instance:
+        assert evaluate(build_landing_sensor(config), instance).run_requests == []
+
+
+def test_retrain_waits_for_new_partitions(bike_config) -> None:
+    sensor = build_retrain_sensor(bike_config)
+    with dg.instance_for_test() as instance:
+        idle = evaluate(sensor, instance)
+        assert isinstance(idle, dg.SkipReason) and "0 new partitions" in idle.skip_message
+        instance.add_dynamic_partitions(landed_files.name, ["a", "b"])
+        for key in ("a", "b"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="features", partition=key)
+            )
+        wave = evaluate(sensor, instance)
+        assert len(wave.run_requests) == 1
+        assert wave.run_requests[0].tags["ml_pipeline/trigger"] == "new_partitions:2"
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="trained_model"))
+        assert isinstance(evaluate(sensor, instance), dg.SkipReason)
