@@ -31,3 +31,19 @@ def latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> i
         dg.AssetRecordsFilter(asset_key=asset_key), limit=1, ascending=False
     )
     return page.records[0].storage_id if page.records else None
+
+
+def ingested_digests(instance: dg.DagsterInstance) -> dict[str, str]:
+    """The source digest each fully ingested partition was last read from.
+
+    A partition counts once its features exist; the digest is the one raw_samples
+    recorded, so the CLI, the sensor and the UI agree on what needs ingesting.
+    """
+    finished = instance.get_materialized_partitions(dg.AssetKey("features"))
+    digests = {}
+    for record in iter_materializations(instance, dg.AssetKey("raw_samples")):
+        materialization = record.asset_materialization
+        value = materialization.metadata.get("source_digest") if materialization else None
+        if value is not None and record.partition_key in finished:
+            digests[record.partition_key] = value.value
+    return digests

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files, raw_samples
+from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.landing import plan_ingest, scan_landing
 from ml_pipeline.core.lifecycle import DeploymentOutcome, TrainingOutcome, ValidationOutcome
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.history import iter_materializations
+from ml_pipeline.history import ingested_digests
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 
 # The CLI prints its own summary; Dagster's step-by-step log stays in the run history.
@@ -65,17 +65,6 @@ def project_instance(config: PipelineConfig) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def _ingested_digests(instance: dg.DagsterInstance) -> dict[str, str]:
-    """The source digest each partition was last ingested from."""
-    digests = {}
-    for record in iter_materializations(instance, raw_samples.key):
-        materialization = record.asset_materialization
-        value = materialization.metadata.get("source_digest") if materialization else None
-        if value is not None:
-            digests[record.partition_key] = value.value
-    return digests
-
-
 def _first_error(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
@@ -92,18 +81,14 @@ def ingest_landed_files(
     dataset = config.dataset
     files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
     known = set(instance.get_dynamic_partitions(landed_files.name))
-    plan = plan_ingest(files, known, {})
+    plan = plan_ingest(files, known, {}, {} if reingest else ingested_digests(instance))
     summary.conflicts = plan.conflicts
     if plan.new_partitions:
         instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
-    done = {} if reingest else _ingested_digests(instance)
-    materialized = instance.get_materialized_partitions(dg.AssetKey("features"))
+    to_run = {key for key, _run_key in plan.runs}
+    summary.unchanged = [key for key in plan.digests if key not in to_run]
     job = build_definitions(config).resolve_job_def(INGEST_JOB)
     for key, _run_key in plan.runs:
-        digest = plan.digests[key][2]
-        if done.get(key) == digest and key in materialized:
-            summary.unchanged.append(key)
-            continue
         result = job.execute_in_process(
             instance=instance,
             partition_key=key,

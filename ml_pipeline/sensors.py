@@ -8,7 +8,7 @@ from ml_pipeline.assets.ingest import features, landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.landing import plan_ingest, scan_landing
 from ml_pipeline.core.retraining import retrain_reason
-from ml_pipeline.history import iter_materializations, latest_storage_id
+from ml_pipeline.history import ingested_digests, iter_materializations, latest_storage_id
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 
 ACTIVE_STATUSES = [
@@ -37,7 +37,11 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         cache = {k: tuple(v) for k, v in json.loads(context.cursor or "{}").items()}
         files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
         known = set(context.instance.get_dynamic_partitions(landed_files.name))
-        plan = plan_ingest(files, known, cache)
+        # Runs started elsewhere (CLI, UI, backfills) are in the history, not the cursor.
+        unseen = any(landed.partition_key not in cache for landed in files)
+        plan = plan_ingest(
+            files, known, cache, ingested_digests(context.instance) if unseen else {}
+        )
         for conflict in plan.conflicts:
             context.log.warning(f"several landed files map to one partition, skipped: {conflict}")
         return dg.SensorResult(

@@ -1,3 +1,5 @@
+import json
+
 import dagster as dg
 
 from ml_pipeline.assets.ingest import landed_files
@@ -56,3 +58,18 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
         assert wave.run_requests[0].tags["ml_pipeline/trigger"] == "new_partitions:2"
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="trained_model"))
         assert isinstance(evaluate(sensor, instance), dg.SkipReason)
+
+
+def test_partitions_ingested_by_other_runs_are_not_requested(landed_bikes) -> None:
+    sensor = build_landing_sensor(landed_bikes)
+    with dg.instance_for_test() as instance:
+        first = evaluate(sensor, instance)
+        digests = json.loads(first.cursor)
+        instance.add_dynamic_partitions(landed_files.name, list(digests))
+        for key, (_size, _mtime, digest) in list(digests.items())[:5]:
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key="raw_samples", partition=key, metadata={"source_digest": digest}))
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="features", partition=key))
+        fresh_cursor = evaluate(sensor, instance)
+        assert len(fresh_cursor.run_requests) == 3

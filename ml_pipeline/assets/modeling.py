@@ -1,5 +1,6 @@
 """Whole-history assets: trained_model → validation_metrics → deployed_model."""
 
+import time
 from typing import Literal
 
 import dagster as dg
@@ -90,6 +91,7 @@ def validation_metrics(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.Output[lifecycle.ValidationOutcome]:
+    started = time.perf_counter()
     override = None if config.decision == "auto" else config.decision
     outcome = lifecycle.validate_challenger(
         trained_model, warehouse.get(), settings.load(), mlflow.get(), override
@@ -109,6 +111,7 @@ def validation_metrics(
             **{f"baseline_{k}": v for k, v in outcome.baseline.items()},
             "promote": outcome.decision.promote,
             "decision": outcome.decision.reason,
+            "seconds": round(time.perf_counter() - started, 2),
         },
     )
 
@@ -128,6 +131,7 @@ def deployed_model(
     settings: PipelineSettings,
     mlflow: MlflowResource,
 ) -> dg.Output[lifecycle.DeploymentOutcome]:
+    started = time.perf_counter()
     config = settings.load()
     outcome = lifecycle.deploy(
         trained_model, validation_metrics, mlflow.get(), config.deploy_dir, _run_tags(context)
@@ -140,5 +144,6 @@ def deployed_model(
             "replaced_version": outcome.replaced_version or "none",
             "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path or "")),
             "reason": outcome.reason,
+            "seconds": round(time.perf_counter() - started, 2),
         },
     )

@@ -16,6 +16,13 @@ class LandingFileError(ValueError):
     """A landed file cannot be read; the message names the file and the problem."""
 
 
+def _default_mode(base: int) -> int:
+    """``base`` less the process umask, the mode open() and mkdir() would have used."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``target``; rename it into place on success.
@@ -29,6 +36,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     )
     os.close(handle)
     temporary_path = Path(temporary)
+    # mkstemp creates 0600; published files should read like any other the user writes.
+    os.chmod(temporary_path, _default_mode(0o666))
     try:
         yield temporary_path
         os.replace(temporary_path, target)
@@ -48,6 +57,7 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         raise FileExistsError(f"{target} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(temporary, _default_mode(0o777))
     try:
         yield temporary
         os.rename(temporary, target)

@@ -140,15 +140,19 @@ def plan_ingest(
     files: list[LandedFile],
     known_partitions: set[str],
     requested: dict[str, tuple[int, int, str]],
+    ingested: dict[str, str] | None = None,
 ) -> IngestPlan:
     """Partitions to add, and ingest runs for file contents not requested before.
 
     ``requested`` maps each partition key to the (size, mtime, digest) last asked
-    for; the returned ``digests`` is its next value. The run key carries the content
-    digest, so an unchanged file never runs twice (touching it only re-hashes it)
-    and a file re-delivered with new content runs again. Two files whose names map
-    to one key are reported and left alone rather than guessed between.
+    for; the returned ``digests`` is its next value. ``ingested`` maps partition
+    keys to the digest they were last fully ingested from, by whatever started the
+    run. The run key carries the content digest, so an unchanged file never runs
+    twice (touching it only re-hashes it) and a file re-delivered with new content
+    runs again. Two files whose names map to one key are reported and left alone
+    rather than guessed between.
     """
+    ingested = ingested or {}
     by_key: dict[str, list[LandedFile]] = {}
     for landed in files:
         by_key.setdefault(landed.partition_key, []).append(landed)
@@ -162,7 +166,8 @@ def plan_ingest(
     runs = [
         (f.partition_key, f"{f.partition_key}@{digests[f.partition_key][2]}")
         for f in unique
-        if requested.get(f.partition_key, (0, 0, ""))[2] != digests[f.partition_key][2]
+        if digests[f.partition_key][2]
+        not in (requested.get(f.partition_key, (0, 0, ""))[2], ingested.get(f.partition_key))
     ]
     return IngestPlan(
         new_partitions=[f.partition_key for f in unique if f.partition_key not in known_partitions],

@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pandas as pd
 import pytest
 
@@ -60,3 +63,15 @@ def test_unreadable_file_error_names_the_file(tmp_path) -> None:
     bad.write_bytes(b"not parquet")
     with pytest.raises(LandingFileError, match=r"^bad\.parquet: not a readable Parquet file"):
         read_landing_file(bad)
+
+
+def test_published_files_and_folders_get_ordinary_permissions(tmp_path) -> None:
+    umask = os.umask(0o022)
+    try:
+        written = atomic_write_frame(pd.DataFrame({"a": [1]}), tmp_path / "f.csv")
+        with atomic_directory(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -83,3 +83,12 @@ def test_plan_ingest_reports_name_conflicts(tmp_path) -> None:
     plan = plan_ingest(scan_landing(tmp_path, ["*.csv", "*.parquet"]), set(), {})
     assert plan.runs == [] and plan.new_partitions == []
     assert plan.conflicts == ["x: x.csv, x.parquet"]
+
+
+def test_plan_ingest_skips_contents_ingested_elsewhere(tmp_path) -> None:
+    land(tmp_path, "a.csv")
+    land(tmp_path, "b.csv")
+    files = scan_landing(tmp_path, ["*.csv"])
+    digest_a = plan_ingest(files, set(), {}).digests["a"][2]
+    plan = plan_ingest(files, {"a", "b"}, {}, ingested={"a": digest_a, "b": "old-content"})
+    assert [key for key, _ in plan.runs] == ["b"]

@@ -1,0 +1,77 @@
+"""The ml-pipeline command as a user runs it, in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ml_pipeline_tests.conftest import bike_document, write_config
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ml_pipeline.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_config_error_is_one_line_and_exit_code_2(tmp_path) -> None:
+    document = bike_document()
+    document["dataset"]["task"] = "ranking"
+    path = write_config(tmp_path, document)
+    done = cli("check-config", "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "dataset.task" in lines[0] and str(path) in lines[0]
+
+
+def test_config_comes_from_the_environment_when_no_flag(tmp_path) -> None:
+    path = write_config(tmp_path / "somewhere", bike_document())
+    done = cli("check-config", cwd=tmp_path, env={"ML_PIPELINE_CONFIG": str(path)})
+    assert done.returncode == 0 and "valid (regression on target 'count'" in done.stdout
+
+
+def test_demo_data_never_overwrites_landed_files(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    assert cli("demo-data", "--batches", "2", "--config", str(path), cwd=tmp_path).returncode == 0
+    landed = tmp_path / "landing" / "bikes_2024-01-01.csv"
+    landed.write_text("mine")
+    refused = cli("demo-data", "--batches", "2", "--config", str(path), cwd=tmp_path)
+    assert refused.returncode == 2 and "never overwrites" in refused.stderr
+    assert landed.read_text() == "mine"
+    skipped = cli("demo-data", "--if-empty", "--config", str(path), cwd=tmp_path)
+    assert skipped.returncode == 0 and "already has landed files" in skipped.stdout
+
+
+@pytest.mark.slow
+def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
+    path = write_config(tmp_path, bike_document())
+    assert cli("demo-data", "--batches", "6", "--config", str(path), cwd=tmp_path).returncode == 0
+    (tmp_path / "landing" / "broken.csv").write_bytes(b"")
+    done = cli("run", "--json", "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert len(summary["partitions"]["ingested"]) == 6
+    [failure] = summary["partitions"]["failed"]
+    assert failure["partition"] == "broken" and "broken.csv" in failure["error"]
+    assert "\n" not in failure["error"]
+    assert summary["rows"]["cleaned_data"] > 0
+    assert summary["champion"]["version"] == "1"
+    assert set(summary["champion"]["metrics"]) == {"rmse", "mae", "r2"}
+    assert Path(summary["artifact_path"]) == tmp_path / "data" / "deploy" / "current"
+
+    home = tmp_path / "data" / "dagster_home"
+    assert "telemetry" in (home / "dagster.yaml").read_text()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        jobs = [run.job_name for run in instance.get_runs()]
+    assert jobs.count("ingest_job") == 7 and jobs.count("training_job") == 1
