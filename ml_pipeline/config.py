@@ -44,6 +44,8 @@ class DatasetConfig(_Strict):
     id_columns: list[str] = []
     drop_columns: list[str] = []
     column_types: dict[str, ColumnKind] = {}
+    max_file_mb: float = Field(default=512.0, gt=0)
+    encoding: str = "utf-8"
 
     @property
     def patterns(self) -> list[str]:
@@ -83,10 +85,11 @@ class MlflowConfig(_Strict):
 
 
 class OutlierConfig(_Strict):
-    method: Literal["iqr", "zscore", "bounds", "none"] = "iqr"
+    method: Literal["iqr", "zscore", "isolation_forest", "bounds", "none"] = "iqr"
     treatment: Literal["clip", "null", "drop"] = "null"
     iqr_k: float = Field(default=3.0, gt=0)
     zscore_threshold: float = Field(default=4.0, gt=0)
+    contamination: float = Field(default=0.01, gt=0, le=0.5)
     bounds: dict[str, tuple[float, float]] = {}
 
     @field_validator("bounds")
@@ -99,7 +102,9 @@ class OutlierConfig(_Strict):
 
 
 class CleaningConfig(_Strict):
-    missing: Literal["impute", "drop"] = "impute"
+    # "indicator": leave gaps for the model, whose imputer adds a was-missing column
+    # per feature, so scoring treats missing values exactly as training did.
+    missing: Literal["impute", "drop", "indicator"] = "impute"
     outliers: OutlierConfig = OutlierConfig()
     numeric_parse_threshold: float = Field(default=0.9, gt=0, le=1)
 
@@ -181,6 +186,31 @@ class ScheduleConfig(_Strict):
         return value
 
 
+QualityTable = Literal["raw_samples", "cleaned_data", "features"]
+
+
+class ExpectationConfig(_Strict):
+    """A Great Expectations expectation by snake_case name, e.g. expect_column_to_exist."""
+
+    table: QualityTable
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, object] = {}
+    blocking: bool = True
+
+
+class QualityConfig(_Strict):
+    expectations: list[ExpectationConfig] = []
+    # Learned ranges are the training reference's 0.1%-99.9% span widened by this share of it.
+    learned_range_margin: float = Field(default=0.25, ge=0)
+    # Share of values a learned-range or category expectation must meet before it warns.
+    learned_mostly: float = Field(default=0.99, gt=0, le=1)
+
+
+class ProfileConfig(_Strict):
+    sample_rows: int = Field(default=20_000, ge=100)
+    max_plotted_columns: int = Field(default=12, ge=1)
+
+
 class RetrainingConfig(_Strict):
     min_new_partitions: int = Field(default=1, ge=1)
 
@@ -200,6 +230,8 @@ class PipelineConfig(_Strict):
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    quality: QualityConfig = QualityConfig()
+    profile: ProfileConfig = ProfileConfig()
     sensor: SensorConfig = SensorConfig()
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -234,6 +266,19 @@ class PipelineConfig(_Strict):
     @property
     def deploy_dir(self) -> Path:
         return self.data_dir / "deploy"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def reference_path(self) -> Path:
+        """The champion's training reference: schema, ranges and distributions."""
+        return self.data_dir / "reference" / "profile.json"
 
     @property
     def mlflow_tracking_uri(self) -> str:

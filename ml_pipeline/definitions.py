@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ml_pipeline.assets.explore import data_profile
 from ml_pipeline.assets.ingest import cleaned_data, features, raw_samples
 from ml_pipeline.assets.modeling import deployed_model, trained_model, validation_metrics
 from ml_pipeline.config import PipelineConfig, load_config
@@ -10,7 +11,15 @@ from ml_pipeline.resources import resources_for
 from ml_pipeline.schedules import build_retrain_schedule
 from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
 
-ASSETS = [raw_samples, cleaned_data, features, trained_model, validation_metrics, deployed_model]
+ASSETS = [
+    raw_samples,
+    cleaned_data,
+    features,
+    data_profile,
+    trained_model,
+    validation_metrics,
+    deployed_model,
+]
 
 
 def build_definitions(config: PipelineConfig) -> dg.Definitions:

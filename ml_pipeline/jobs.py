@@ -5,6 +5,7 @@ Both run in-process: a subprocess per step would cost more than most steps do.
 
 import dagster as dg
 
+from ml_pipeline.assets.explore import data_profile
 from ml_pipeline.assets.ingest import cleaned_data, features, landed_files, raw_samples
 from ml_pipeline.assets.modeling import deployed_model, trained_model, validation_metrics
 
@@ -23,8 +24,13 @@ ingest_job = dg.define_asset_job(
 
 training_job = dg.define_asset_job(
     TRAINING_JOB,
-    selection=dg.AssetSelection.assets(trained_model, validation_metrics, deployed_model),
+    selection=dg.AssetSelection.assets(
+        trained_model, validation_metrics, deployed_model, data_profile
+    ),
     executor_def=dg.in_process_executor,
-    description="Train a challenger on all ingested partitions, validate it, deploy the winner.",
+    description=(
+        "Profile the cleaned history, train a challenger on all ingested partitions, "
+        "validate it and deploy the winner."
+    ),
     tags={JOB_TAG: "training"},
 )

@@ -32,4 +32,4 @@ def test_every_asset_has_a_description_and_group(tmp_path) -> None:
     for assets_def in definitions.resolve_asset_graph().assets_defs:
         for key in assets_def.keys:
             assert assets_def.descriptions_by_key.get(key), key
-            assert assets_def.group_names_by_key[key] in {"ingest", "model"}, key
+            assert assets_def.group_names_by_key[key] in {"ingest", "explore", "model"}, key

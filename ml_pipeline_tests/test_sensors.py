@@ -67,9 +67,13 @@ def test_partitions_ingested_by_other_runs_are_not_requested(landed_bikes) -> No
         digests = json.loads(first.cursor)
         instance.add_dynamic_partitions(landed_files.name, list(digests))
         for key, (_size, _mtime, digest) in list(digests.items())[:5]:
-            instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key="raw_samples", partition=key, metadata={"source_digest": digest}))
             instance.report_runless_asset_event(
-                dg.AssetMaterialization(asset_key="features", partition=key))
+                dg.AssetMaterialization(
+                    asset_key="raw_samples", partition=key, metadata={"source_digest": digest}
+                )
+            )
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="features", partition=key)
+            )
         fresh_cursor = evaluate(sensor, instance)
         assert len(fresh_cursor.run_requests) == 3

@@ -4,39 +4,73 @@ import time
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import counts_table, table_facts
+from ml_pipeline.assets.metadata import (
+    counts_table,
+    expectation_check_results,
+    expectation_check_specs,
+    markdown_table,
+    table_facts,
+)
+from ml_pipeline.core import quality
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.features import FEATURE_PREFIX, build_feature_table
-from ml_pipeline.core.fileio import read_landing_file
+from ml_pipeline.core.fileio import LandingFileError
+from ml_pipeline.core.intake import quarantine, read_landed_file
 from ml_pipeline.core.landing import content_digest, find_landed_file
+from ml_pipeline.core.reference import MAJOR_SHIFT, drift, load_reference
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
 
 landed_files = dg.DynamicPartitionsDefinition(name="landed_files")
 
 INGEST_GROUP = "ingest"
+DERIVED_TABLES = ("raw_samples", "cleaned_data", "features")
 
 
 @dg.asset(
     partitions_def=landed_files,
     group_name=INGEST_GROUP,
-    description="One landed batch file, stored as read: every CSV column kept as text.",
+    description=(
+        "One landed batch file, stored as read (CSV columns as text). A file that cannot be "
+        "read or breaks the schema fails its partition and is moved to the quarantine folder."
+    ),
     kinds={"parquet"},
+    check_specs=expectation_check_specs("raw_samples"),
 )
 def raw_samples(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    dataset = settings.load().dataset
-    path = find_landed_file(dataset.landing_dir, dataset.patterns, context.partition_key)
-    frame = read_landing_file(path)
-    warehouse.get().write("raw_samples", context.partition_key, frame)
+    config = settings.load()
+    key = context.partition_key
+    reference = load_reference(config.reference_path)
+    path = find_landed_file(config.dataset.landing_dir, config.dataset.patterns, key)
+    digest = content_digest(path)
+    try:
+        intake = read_landed_file(
+            path, config.dataset, reference, config.cleaning.numeric_parse_threshold
+        )
+    except LandingFileError as error:
+        moved = quarantine(path, config.quarantine_dir, str(error), key)
+        # An earlier version of this partition must not keep feeding training.
+        for table in DERIVED_TABLES:
+            warehouse.get().drop(table, key)
+        raise dg.Failure(
+            description=f"{error} (quarantined to {moved})",
+            metadata={"quarantined_to": dg.MetadataValue.path(str(moved))},
+        ) from None
+    for warning in intake.warnings:
+        context.log.warning(f"{path.name}: {warning}")
+    warehouse.get().write("raw_samples", key, intake.frame)
+    checks = quality.validate(intake.frame, quality.raw_suite(config, reference))
     return dg.MaterializeResult(
         metadata={
-            **table_facts(frame, time.perf_counter() - started),
+            **table_facts(intake.frame, time.perf_counter() - started),
             "source_file": dg.MetadataValue.path(str(path)),
             "source_bytes": path.stat().st_size,
-            "source_digest": content_digest(path),
-        }
+            "source_digest": digest,
+            "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in intake.warnings) or "none"),
+        },
+        check_results=expectation_check_results(checks),
     )
 
 
@@ -46,9 +80,11 @@ def raw_samples(
     group_name=INGEST_GROUP,
     description=(
         "The batch with exact duplicates removed, types coerced, rows without a target "
-        "dropped, outliers and missing values treated as configured."
+        "dropped, outliers and missing values treated as configured, and its drift against "
+        "the champion's training reference."
     ),
     kinds={"parquet", "pandas"},
+    check_specs=expectation_check_specs("cleaned_data"),
 )
 def cleaned_data(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -60,6 +96,21 @@ def cleaned_data(
     cleaned, report = clean_batch(raw, config.dataset, config.cleaning)
     store.write("cleaned_data", context.partition_key, cleaned)
     context.log.info(report.summary())
+    reference = load_reference(config.reference_path)
+    drift_metadata = {}
+    if reference is not None:
+        measured = drift(cleaned, reference)
+        drift_metadata = {
+            "drift_score": round(measured.overall, 4),
+            "drift_by_column": markdown_table(
+                [
+                    {"column": c, "psi": round(v, 4), "shifted": v > MAJOR_SHIFT}
+                    for c, v in sorted(measured.per_column.items(), key=lambda kv: -kv[1])
+                ]
+            ),
+        }
+    checks = quality.validate(cleaned, quality.cleaned_suite(config, reference))
+    outliers = config.cleaning.outliers
     return dg.MaterializeResult(
         metadata={
             **table_facts(cleaned, time.perf_counter() - started),
@@ -72,16 +123,27 @@ def cleaned_data(
             "missing_rows_removed": report.missing_rows_removed,
             "unparseable_values": counts_table(report.mistyped, "set missing"),
             "outliers": dg.MetadataValue.md(
-                f"method `{config.cleaning.outliers.method}`, treatment "
-                f"`{config.cleaning.outliers.treatment}`\n\n"
+                f"method `{outliers.method}`, treatment `{outliers.treatment}`\n\n"
                 + counts_table(report.outliers, "outliers").value
             ),
             "missing_values": dg.MetadataValue.md(
                 f"policy `{config.cleaning.missing}`\n\n"
-                + counts_table(report.missing, "missing").value
+                + markdown_table(
+                    [
+                        {
+                            "column": c,
+                            "missing": n,
+                            "imputed": report.imputed.get(c, 0),
+                            "left for the model": report.left_for_model.get(c, 0),
+                        }
+                        for c, n in sorted(report.missing.items())
+                    ]
+                ).value
             ),
             "column_kinds": dg.MetadataValue.json(report.column_kinds),
-        }
+            **drift_metadata,
+        },
+        check_results=expectation_check_results(checks),
     )
 
 
@@ -95,12 +157,14 @@ def cleaned_data(
         "and the target."
     ),
     kinds={"parquet", "scikitlearn"},
+    check_specs=expectation_check_specs("features"),
 )
 def features(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    dataset = settings.load().dataset
+    config = settings.load()
+    dataset = config.dataset
     store = warehouse.get()
     cleaned = store.read("cleaned_data", context.partition_key)
     table = build_feature_table(
@@ -113,9 +177,12 @@ def features(
     derived = [
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]
+    reference = load_reference(config.reference_path)
+    checks = quality.validate(table, quality.features_suite(config, reference))
     return dg.MaterializeResult(
         metadata={
             **table_facts(table, time.perf_counter() - started),
             "model_features": dg.MetadataValue.json(derived),
-        }
+        },
+        check_results=expectation_check_results(checks),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from ml_pipeline.core.quality import SuiteResult
+
 
 def markdown_table(rows: list[dict[str, object]]) -> dg.MarkdownMetadataValue:
     if not rows:
@@ -26,3 +28,45 @@ def table_facts(frame: pd.DataFrame, seconds: float) -> dict[str, object]:
         "columns": len(frame.columns),
         "seconds": round(seconds, 3),
     }
+
+
+BLOCKING_CHECK = "expectations"
+WARNING_CHECK = "expectation_warnings"
+
+
+def expectation_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            BLOCKING_CHECK,
+            asset=asset_key,
+            blocking=True,
+            description="Great Expectations that must hold; a failure stops downstream work.",
+        ),
+        dg.AssetCheckSpec(
+            WARNING_CHECK,
+            asset=asset_key,
+            description="Expectations learned from the training reference; failures warn.",
+        ),
+    ]
+
+
+def expectation_check_results(result: SuiteResult) -> list[dg.AssetCheckResult]:
+    """One blocking (ERROR) and one warning (WARN) check result from a GX suite run."""
+    results = []
+    for name, failures, severity in (
+        (BLOCKING_CHECK, result.blocking_failures, dg.AssetCheckSeverity.ERROR),
+        (WARNING_CHECK, result.warnings, dg.AssetCheckSeverity.WARN),
+    ):
+        results.append(
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=not failures,
+                severity=severity,
+                metadata={
+                    "expectations_evaluated": result.evaluated,
+                    "failed": len(failures),
+                    "failures": markdown_table([f.row() for f in failures]),
+                },
+            )
+        )
+    return results

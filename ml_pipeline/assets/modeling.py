@@ -134,7 +134,12 @@ def deployed_model(
     started = time.perf_counter()
     config = settings.load()
     outcome = lifecycle.deploy(
-        trained_model, validation_metrics, mlflow.get(), config.deploy_dir, _run_tags(context)
+        trained_model,
+        validation_metrics,
+        mlflow.get(),
+        config.deploy_dir,
+        _run_tags(context),
+        config.reference_path,
     )
     return dg.Output(
         outcome,

@@ -35,6 +35,7 @@ class CleaningReport:
     missing: dict[str, int] = field(default_factory=dict)
     missing_rows_removed: int = 0
     imputed: dict[str, int] = field(default_factory=dict)
+    left_for_model: dict[str, int] = field(default_factory=dict)
     outlier_index: dict[str, list[int]] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -49,6 +50,11 @@ class CleaningReport:
             parts.append(f"{sum(self.outliers.values())} outliers treated")
         if self.imputed:
             parts.append(f"{sum(self.imputed.values())} missing values imputed")
+        if self.left_for_model:
+            parts.append(
+                f"{sum(self.left_for_model.values())} missing values left for the model's "
+                "imputer, which adds was-missing indicators"
+            )
         if self.missing_rows_removed:
             parts.append(f"{self.missing_rows_removed} rows with missing values removed")
         return "; ".join(parts)
@@ -120,14 +126,51 @@ def _outlier_mask(
                 low, high = q1 - rules.iqr_k * spread, q3 + rules.iqr_k * spread
         else:
             # Median and MAD resist the very outliers being looked for, unlike mean and std.
-            median = values.median()
-            mad = (values - median).abs().median() * 1.4826
-            if mad > 0:
-                low = median - rules.zscore_threshold * mad
-                high = median + rules.zscore_threshold * mad
+            fences = _robust_fences(values, rules.zscore_threshold)
+            if fences is not None:
+                low, high = fences
     if low is None:
         return pd.Series(False, index=values.index), None, None
     return (values < low) | (values > high), low, high
+
+
+def _robust_fences(values: pd.Series, threshold: float) -> tuple[float, float] | None:
+    median = values.median()
+    mad = (values - median).abs().median() * 1.4826
+    if not mad > 0:
+        return None
+    return median - threshold * mad, median + threshold * mad
+
+
+def _isolation_forest_masks(
+    frame: pd.DataFrame, columns: list[str], cleaning: CleaningConfig
+) -> dict[str, tuple[pd.Series, float | None, float | None]]:
+    """Rows IsolationForest isolates, blamed on the values that stand out in them.
+
+    The forest judges whole rows; treatment needs cells, so within a flagged row the
+    values beyond robust fences (or the single most extreme one) are the outliers.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    rules = cleaning.outliers
+    usable = [c for c in columns if frame[c].nunique() > MIN_DISTINCT_FOR_OUTLIER_RULES]
+    if not usable or len(frame) < 20:
+        return {}
+    data = frame[usable].fillna(frame[usable].median())
+    forest = IsolationForest(contamination=rules.contamination, random_state=0)
+    rows = pd.Series(forest.fit_predict(data.to_numpy()) == -1, index=frame.index)
+    fences = {c: _robust_fences(frame[c], rules.zscore_threshold) for c in usable}
+    scale = {c: max((frame[c] - frame[c].median()).abs().median(), 1e-9) for c in usable}
+    beyond = pd.DataFrame(
+        {c: (frame[c] < f[0]) | (frame[c] > f[1]) if f else False for c, f in fences.items()}
+    )
+    extreme = ((frame[usable] - frame[usable].median()).abs() / pd.Series(scale)).idxmax(axis=1)
+    masks = {}
+    for column in usable:
+        blamed = rows & (beyond[column] | (~beyond.any(axis=1) & (extreme == column)))
+        low, high = fences[column] or (None, None)
+        masks[column] = (blamed, low, high)
+    return masks
 
 
 def _treat_outliers(
@@ -136,20 +179,26 @@ def _treat_outliers(
     if cleaning.outliers.method == "none" and not cleaning.outliers.bounds:
         return frame
     frame = frame.copy()
+    numeric = [c for c in columns if report.column_kinds.get(c) == "numeric"]
+    forest_masks = {}
+    if cleaning.outliers.method == "isolation_forest":
+        unbounded = [c for c in numeric if c not in cleaning.outliers.bounds]
+        forest_masks = _isolation_forest_masks(frame, unbounded, cleaning)
     rows_to_drop = pd.Series(False, index=frame.index)
-    for column in columns:
-        if report.column_kinds.get(column) != "numeric":
-            continue
-        mask, low, high = _outlier_mask(frame[column], column, cleaning)
+    for column in numeric:
+        if column in forest_masks:
+            mask, low, high = forest_masks[column]
+        else:
+            mask, low, high = _outlier_mask(frame[column], column, cleaning)
         flagged = int(mask.sum())
         if not flagged:
             continue
         report.outliers[column] = flagged
         report.outlier_index[column] = [int(i) for i in frame.index[mask]]
         treatment = cleaning.outliers.treatment
-        if treatment == "clip":
+        if treatment == "clip" and low is not None:
             frame[column] = frame[column].clip(lower=low, upper=high)
-        elif treatment == "null":
+        elif treatment in ("null", "clip"):  # no fences to clip to: treat as missing
             frame.loc[mask, column] = np.nan
         else:
             rows_to_drop |= mask
@@ -170,6 +219,9 @@ def _treat_missing(
         rows = missing.any(axis=1)
         report.missing_rows_removed = int(rows.sum())
         return frame[~rows]
+    if cleaning.missing == "indicator":
+        report.left_for_model = dict(report.missing)
+        return frame
     frame = frame.copy()
     for column in report.missing:
         present = frame[column].dropna()

@@ -17,6 +17,7 @@ import pandas as pd
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import evaluation, promotion, tracking, training
 from ml_pipeline.core.features import raw_input_columns
+from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse
 
@@ -38,6 +39,7 @@ class TrainingOutcome:
     holdout_key: str
     data_fingerprint: str
     baseline: object = field(repr=False)
+    reference: ReferenceProfile | None = field(default=None, repr=False)
     seconds: float = 0.0
 
 
@@ -169,6 +171,7 @@ def train_challenger(
                     iterations=settings.search_iterations,
                     n_jobs=settings.n_jobs,
                     seed=settings.random_seed,
+                    missing_indicator=config.cleaning.missing == "indicator",
                 )
                 mlflow.log_params({"estimator": candidate.estimator, **result.params})
                 mlflow.log_metrics(
@@ -190,6 +193,15 @@ def train_challenger(
             }
         )
         mlflow.log_metric(f"cv_{metric}", best.cv_score)
+        builder = best.model.named_steps["features"]
+        reference = build_reference(
+            train,
+            dataset.target,
+            ignored,
+            dataset.timestamp_column,
+            list(builder.get_feature_names_out()),
+        )
+        mlflow.log_text(reference.to_json(), "reference_profile.json")
         signature = tracking.signature_for(X, best.model.predict(X.head(50)), ignored)
         model_uri = tracking.log_sklearn_model(best.model, signature, tracking.as_landed(X.head(5)))
         holdout_key = parent.info.run_id
@@ -207,6 +219,7 @@ def train_challenger(
         holdout_key=holdout_key,
         data_fingerprint=data_fingerprint,
         baseline=evaluation.fit_baseline(dataset.task, y),
+        reference=reference,
         seconds=time.perf_counter() - started,
     )
 
@@ -267,8 +280,13 @@ def deploy(
     store: tracking.MlflowStore,
     deploy_dir: Path,
     tags: dict[str, str],
+    reference_path: Path | None = None,
 ) -> DeploymentOutcome:
-    """Register and promote the challenger if it won; export whichever model is champion."""
+    """Register and promote the challenger if it won; export whichever model is champion.
+
+    A promoted challenger's training profile becomes the reference that landed data
+    is checked and measured for drift against.
+    """
     store.activate()
     if validation.decision.promote:
         version = store.register(
@@ -281,6 +299,8 @@ def deploy(
             },
         )
         replaced = store.promote(version)
+        if reference_path is not None and outcome.reference is not None:
+            outcome.reference.save(reference_path)
     else:
         current = store.champion()
         version = str(current.version) if current else None

@@ -101,10 +101,16 @@ def build_pipeline(
     timestamp_column: str | None,
     ignored_columns: list[str],
     seed: int,
+    missing_indicator: bool = False,
 ) -> Pipeline:
     """Raw columns in, prediction out: features, imputation, encoding, estimator."""
     builder = FeatureBuilder(timestamp_column, ignored_columns).fit(X)
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=missing_indicator)),
+            ("scale", StandardScaler()),
+        ]
+    )
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),
@@ -152,13 +158,16 @@ def tune_candidate(
     iterations: int,
     n_jobs: int,
     seed: int,
+    missing_indicator: bool = False,
 ) -> CandidateResult:
     """Randomised search over the candidate's options; the best is refit on all of X.
 
     X must be in time order when ``timestamp_column`` is set: the folds then always
     validate on rows later than those they train on.
     """
-    pipeline = build_pipeline(candidate, task, X, timestamp_column, ignored_columns, seed)
+    pipeline = build_pipeline(
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+    )
     search = RandomizedSearchCV(
         pipeline,
         param_distributions={

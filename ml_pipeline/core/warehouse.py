@@ -35,6 +35,14 @@ class Warehouse:
             frame.to_parquet(temporary, index=False)
         return target
 
+    def drop(self, table: str, partition_key: str) -> bool:
+        """Remove a derived partition (never a landed file); True if one was there."""
+        try:
+            self.path(table, partition_key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def exists(self, table: str, partition_key: str) -> bool:
         return self.path(table, partition_key).is_file()
 

@@ -1,0 +1,74 @@
+"""Exploration of the cleaned history, shown in the Dagster UI and as an HTML report."""
+
+import time
+
+import dagster as dg
+
+from ml_pipeline.assets.ingest import cleaned_data
+from ml_pipeline.core.features import build_feature_table
+from ml_pipeline.core.fileio import atomic_write_text
+from ml_pipeline.core.profiling import build_profile, to_html, to_markdown
+from ml_pipeline.resources import PipelineSettings, WarehouseResource
+
+EXPLORE_GROUP = "explore"
+
+
+def raw_missing_shares(warehouse, keys: list[str], max_rows: int, seed: int) -> dict[str, float]:
+    """Share of empty cells per column as landed, before cleaning filled them."""
+    sample = warehouse.sample("raw_samples", keys, max_rows, seed)
+    return {c: float(v) for c, v in sample.isna().mean().items()}
+
+
+@dg.asset(
+    deps=[cleaned_data],
+    group_name=EXPLORE_GROUP,
+    description=(
+        "Statistics, missingness, distributions and correlations of a bounded sample of the "
+        "cleaned data (with the derived calendar features), and its strongest relationships "
+        "in words. Also written as an HTML report under the reports folder."
+    ),
+    kinds={"pandas", "matplotlib"},
+)
+def data_profile(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    config = settings.load()
+    dataset = config.dataset
+    store = warehouse.get()
+    registered = set(context.instance.get_dynamic_partitions(cleaned_data.partitions_def.name))
+    keys = [k for k in store.partitions("cleaned_data") if k in registered]
+    if not keys:
+        raise dg.Failure(description="no cleaned partitions to profile: ingest landed files first")
+    seed, rows = config.training.random_seed, config.profile.sample_rows
+    sample = store.sample("cleaned_data", keys, rows, seed)
+    ignored = [*dataset.id_columns, *dataset.drop_columns]
+    table = build_feature_table(sample, dataset.target, dataset.timestamp_column, ignored)
+    table = table.drop(columns=[c for c in [*ignored, dataset.timestamp_column] if c in table])
+    table.columns = [c.removeprefix("feature__") for c in table.columns]
+    table = table.loc[:, ~table.columns.duplicated()]
+    profile = build_profile(
+        table,
+        raw_missing_shares(store, keys, rows, seed),
+        dataset.target,
+        dataset.task,
+        config.profile.max_plotted_columns,
+        f"{dataset.timestamp_column}_" if dataset.timestamp_column else None,
+    )
+    report = atomic_write_text(
+        to_html(profile, f"Data profile: {dataset.target}"),
+        config.reports_dir / "data_profile.html",
+    )
+    sections = to_markdown(profile)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": profile.rows,
+            "partitions": len(keys),
+            "relationships": dg.MetadataValue.md(sections["relationships"]),
+            "statistics": dg.MetadataValue.md(sections["statistics"]),
+            "target_relations": dg.MetadataValue.md(sections["target_relations"]),
+            "plots": dg.MetadataValue.md(sections["plots"]),
+            "report": dg.MetadataValue.path(str(report)),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
