@@ -231,6 +231,7 @@ def build_profile(
     target: str,
     task: str,
     max_plotted_columns: int,
+    derived_prefix: str | None = None,
 ) -> Profile:
     numeric = [
         c
