@@ -88,7 +88,7 @@ class OutlierConfig(_Strict):
     method: Literal["iqr", "zscore", "isolation_forest", "bounds", "none"] = "iqr"
     treatment: Literal["clip", "null", "drop"] = "null"
     iqr_k: float = Field(default=3.0, gt=0)
-    zscore_threshold: float = Field(default=4.0, gt=0)
+    zscore_threshold: float = Field(default=5.0, gt=0)
     contamination: float = Field(default=0.01, gt=0, le=0.5)
     bounds: dict[str, tuple[float, float]] = {}
 
