@@ -27,6 +27,7 @@ class RunSummary:
     conflicts: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     training: dict[str, object] | None = None
+    training_partitions: list[str] = field(default_factory=list)
     validation: dict[str, object] | None = None
     champion: dict[str, object] | None = None
     artifact_path: str | None = None
@@ -119,6 +120,7 @@ def train_and_deploy(
     validation: ValidationOutcome = result.output_for_node("validation_metrics")
     deployment: DeploymentOutcome = result.output_for_node("deployed_model")
     summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
+    summary.training_partitions = list(training.partitions)
     summary.training = {
         "mlflow_run_id": training.mlflow_run_id,
         "challenger": training.challenger,
