@@ -8,6 +8,7 @@ EXPECTED_ASSETS = {
     "raw_samples",
     "cleaned_data",
     "features",
+    "data_profile",
     "trained_model",
     "validation_metrics",
     "deployed_model",

@@ -1,0 +1,41 @@
+import pandas as pd
+
+from ml_pipeline.core.demo_data import DemoSpec, FaultRates, generate_batch
+from ml_pipeline.core.profiling import build_profile, to_html, to_markdown
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def demo_frame() -> pd.DataFrame:
+    data = pd.concat(
+        [generate_batch(DemoSpec(faults=FaultRates(0, 0, 0, 0)), i)[0] for i in range(5)],
+        ignore_index=True,
+    )
+    data["hour"] = pd.to_datetime(data.timestamp).dt.hour.astype(float)
+    for column in ("temp", "humidity", "windspeed"):  # typed, as cleaning leaves them
+        data[column] = pd.to_numeric(data[column])
+    return data.drop(columns=["record_id", "timestamp", "casual", "registered"])
+
+
+def test_profile_names_the_real_drivers_in_words() -> None:
+    profile = build_profile(demo_frame(), {"temp": 0.02}, "count", "regression", 6)
+    assert set(profile.target_relations.index[:4]) >= {"temp"}
+    assert any(s.startswith("count rises with temp") for s in profile.relationships)
+    stats = profile.stats.set_index("column")
+    assert stats.at["temp", "missing % (landed)"] == 2.0
+    assert stats.at["weather", "kind"] == "categorical"
+
+
+def test_plots_are_pngs_embedded_in_markdown_and_html() -> None:
+    profile = build_profile(demo_frame(), {}, "count", "regression", 6)
+    assert set(profile.plots) == {"distributions", "correlations", "target_relations"}
+    assert all(png.startswith(PNG) and len(png) < 200_000 for png in profile.plots.values())
+    assert to_markdown(profile)["plots"].count("data:image/png;base64,") == 3
+    assert to_html(profile, "t").count("data:image/png;base64,") == 3
+
+
+def test_classification_target_relations() -> None:
+    frame = demo_frame()
+    frame["busy"] = (frame["count"] > frame["count"].median()).map({True: "yes", False: "no"})
+    profile = build_profile(frame.drop(columns=["count"]), {}, "busy", "classification", 4)
+    assert profile.target_relations.index[0] in {"temp", "hour", "humidity"}
