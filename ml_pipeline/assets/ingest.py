@@ -34,7 +34,7 @@ DERIVED_TABLES = ("raw_samples", "cleaned_data", "features")
         "read or breaks the schema fails its partition and is moved to the quarantine folder."
     ),
     kinds={"parquet"},
-    check_specs=expectation_check_specs("raw_samples"),
+    check_specs=expectation_check_specs("raw_samples", landed_files),
 )
 def raw_samples(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -84,7 +84,7 @@ def raw_samples(
         "the champion's training reference."
     ),
     kinds={"parquet", "pandas"},
-    check_specs=expectation_check_specs("cleaned_data"),
+    check_specs=expectation_check_specs("cleaned_data", landed_files),
 )
 def cleaned_data(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -157,7 +157,7 @@ def cleaned_data(
         "and the target."
     ),
     kinds={"parquet", "scikitlearn"},
-    check_specs=expectation_check_specs("features"),
+    check_specs=expectation_check_specs("features", landed_files),
 )
 def features(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource

@@ -34,17 +34,22 @@ BLOCKING_CHECK = "expectations"
 WARNING_CHECK = "expectation_warnings"
 
 
-def expectation_check_specs(asset_key: str) -> list[dg.AssetCheckSpec]:
+def expectation_check_specs(
+    asset_key: str, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
+    """Checks evaluated per partition, so each landed file has its own verdict in the UI."""
     return [
         dg.AssetCheckSpec(
             BLOCKING_CHECK,
             asset=asset_key,
+            partitions_def=partitions_def,
             blocking=True,
             description="Great Expectations that must hold; a failure stops downstream work.",
         ),
         dg.AssetCheckSpec(
             WARNING_CHECK,
             asset=asset_key,
+            partitions_def=partitions_def,
             description="Expectations learned from the training reference; failures warn.",
         ),
     ]
