@@ -192,6 +192,17 @@ def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
+    if config.quality.expectations:
+        from ml_pipeline.core.quality import check_user_expectations
+
+        try:
+            check_user_expectations(config)
+        except ValueError as error:
+            print(
+                f"config error: {config.source_path}: quality.expectations: {error}",
+                file=sys.stderr,
+            )
+            return 2
     print(
         f"{config.source_path}: valid ({config.dataset.task} on target "
         f"{config.dataset.target!r}, landing {config.dataset.landing_dir})"

@@ -34,6 +34,23 @@ def test_config_error_is_one_line_and_exit_code_2(tmp_path) -> None:
     assert len(lines) == 1 and "dataset.task" in lines[0] and str(path) in lines[0]
 
 
+def test_check_config_validates_expectation_names(tmp_path) -> None:
+    document = bike_document(
+        quality={
+            "expectations": [
+                {
+                    "table": "cleaned_data",
+                    "type": "expect_column_to_be_lovely",
+                    "kwargs": {"column": "temp"},
+                }
+            ]
+        }
+    )
+    done = cli("check-config", "--config", str(write_config(tmp_path, document)), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "quality.expectations: expectation expect_column_to_be_lovely" in done.stderr
+
+
 def test_config_comes_from_the_environment_when_no_flag(tmp_path) -> None:
     path = write_config(tmp_path / "somewhere", bike_document())
     done = cli("check-config", cwd=tmp_path, env={"ML_PIPELINE_CONFIG": str(path)})

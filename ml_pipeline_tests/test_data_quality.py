@@ -117,6 +117,7 @@ def test_a_failing_blocking_check_stops_downstream(tmp_path) -> None:
         if e.asset_key.to_user_string() == "cleaned_data" and e.check_name == "expectations"
     ]
     assert failed and not failed[0].passed
+    assert failed[0].partition == "bikes_2024-01-01"
     assert "expect_column_mean_to_be_between" in failed[0].metadata["failures"].value
     assert result.asset_materializations_for_node("features") == []
     assert not (config.warehouse_dir / "features" / "bikes_2024-01-01.parquet").exists()

@@ -239,6 +239,13 @@ def _to_gx(expectation: Expectation, index: int) -> object:
         ) from error
 
 
+def check_user_expectations(config: PipelineConfig) -> None:
+    """Raise ValueError naming the first configured expectation GX does not accept."""
+    _context_and_batch_definition()
+    for index, expectation in enumerate(config.quality.expectations):
+        _to_gx(Expectation(expectation.type, dict(expectation.kwargs), True, "config"), index)
+
+
 def validate(frame: pd.DataFrame, suite: list[Expectation]) -> SuiteResult:
     import great_expectations as gx
 
