@@ -1,7 +1,7 @@
-"""Train a challenger, validate it against the champion, and deploy the winner.
+"""Train a challenger: split, sample, tune every candidate, log to MLflow.
 
-These functions hold the whole model lifecycle without any orchestration: the
-Dagster assets call them and turn their results into metadata.
+Validation and deployment follow in :mod:`validation` and :mod:`deployment`;
+none of them imports Dagster, whose assets call them and attach metadata.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core import evaluation, promotion, tracking, training
+from ml_pipeline.core import evaluation, tracking, training
 from ml_pipeline.core.features import raw_input_columns
 from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, plan_holdout
@@ -33,6 +33,7 @@ class TrainingOutcome:
     challenger: str
     candidates: list[dict[str, object]]
     partitions: list[str]
+    partition_rows: dict[str, int]
     train_rows: int
     holdout_rows: int
     holdout: HoldoutSpec
@@ -41,26 +42,6 @@ class TrainingOutcome:
     baseline: object = field(repr=False)
     reference: ReferenceProfile | None = field(default=None, repr=False)
     seconds: float = 0.0
-
-
-@dataclass
-class ValidationOutcome:
-    metric: str
-    challenger: dict[str, float]
-    baseline: dict[str, float]
-    champion: dict[str, float] | None
-    champion_version: str | None
-    decision: promotion.Decision
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class DeploymentOutcome:
-    promoted: bool
-    version: str | None
-    replaced_version: str | None
-    artifact_path: Path | None
-    reason: str
 
 
 def code_version() -> str:
@@ -85,7 +66,10 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def split_for_training(
-    warehouse: Warehouse, partitions: list[str], config: PipelineConfig
+    warehouse: Warehouse,
+    partitions: list[str],
+    config: PipelineConfig,
+    champion_cutoff: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, HoldoutSpec]:
     """A bounded training sample and a bounded holdout, disjoint by construction."""
     dataset = config.dataset
@@ -101,6 +85,7 @@ def split_for_training(
         config.holdout.fraction,
         dataset.timestamp_column,
         hash_columns,
+        champion_cutoff,
     )
     seed = config.training.random_seed
     train = warehouse.sample(
@@ -145,7 +130,9 @@ def train_challenger(
         raise ValueError("no feature partitions to train on: ingest landed files first")
     started = time.perf_counter()
     dataset, settings = config.dataset, config.training
-    train, holdout, spec = split_for_training(warehouse, partitions, config)
+    train, holdout, spec = split_for_training(
+        warehouse, partitions, config, store.champion_holdout_cutoff()
+    )
     _require_rows(train, "the training sample", settings.cv_folds * 10)
     _require_rows(holdout, "the holdout", 2)
     X, y = train.drop(columns=[dataset.target]), train[dataset.target]
@@ -154,7 +141,13 @@ def train_challenger(
 
     experiment_id = store.activate()
     data_fingerprint = fingerprint(train)
-    run_tags = {**tags, "ml_pipeline.data_fingerprint": data_fingerprint}
+    run_tags = {
+        **tags,
+        "ml_pipeline.data_fingerprint": data_fingerprint,
+        "ml_pipeline.partition_count": str(len(partitions)),
+        # MLflow caps tag values at 5000 characters; the model card lists every partition.
+        "ml_pipeline.partitions": ",".join(partitions)[:5000],
+    }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         results = []
         for candidate in settings.candidates:
@@ -213,6 +206,7 @@ def train_challenger(
         challenger=best.name,
         candidates=[result.row(metric) for result in results],
         partitions=partitions,
+        partition_rows={key: warehouse.row_count(FEATURES_TABLE, key) for key in partitions},
         train_rows=len(train),
         holdout_rows=len(holdout),
         holdout=spec,
@@ -221,95 +215,4 @@ def train_challenger(
         baseline=evaluation.fit_baseline(dataset.task, y),
         reference=reference,
         seconds=time.perf_counter() - started,
-    )
-
-
-def validate_challenger(
-    outcome: TrainingOutcome,
-    warehouse: Warehouse,
-    config: PipelineConfig,
-    store: tracking.MlflowStore,
-    override: str | None = None,
-) -> ValidationOutcome:
-    """Score the challenger, the baseline and the current champion on the same holdout."""
-    import mlflow
-    import mlflow.sklearn
-
-    store.activate()
-    task, target = config.dataset.task, config.dataset.target
-    holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
-    X, y = holdout.drop(columns=[target]), holdout[target]
-    challenger = evaluation.score(mlflow.sklearn.load_model(outcome.model_uri), X, y, task)
-    baseline = evaluation.score(outcome.baseline, X, y, task)
-    champion_version = store.champion()
-    champion = None
-    if champion_version is not None:
-        champion = evaluation.score(store.load_version(champion_version.version), X, y, task)
-    decision = promotion.decide(
-        challenger,
-        champion,
-        outcome.metric,
-        config.promotion.min_improvement,
-        dict(config.promotion.thresholds),
-        override,
-    )
-    with mlflow.start_run(run_id=outcome.mlflow_run_id):
-        mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})
-        mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items()})
-        if champion is not None:
-            mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
-        mlflow.set_tags(
-            {
-                "ml_pipeline.promote": str(decision.promote),
-                "ml_pipeline.decision": decision.reason[:5000],
-            }
-        )
-    return ValidationOutcome(
-        metric=outcome.metric,
-        challenger=challenger,
-        baseline=baseline,
-        champion=champion,
-        champion_version=str(champion_version.version) if champion_version else None,
-        decision=decision,
-    )
-
-
-def deploy(
-    outcome: TrainingOutcome,
-    validation: ValidationOutcome,
-    store: tracking.MlflowStore,
-    deploy_dir: Path,
-    tags: dict[str, str],
-    reference_path: Path | None = None,
-) -> DeploymentOutcome:
-    """Register and promote the challenger if it won; export whichever model is champion.
-
-    A promoted challenger's training profile becomes the reference that landed data
-    is checked and measured for drift against.
-    """
-    store.activate()
-    if validation.decision.promote:
-        version = store.register(
-            outcome.model_uri,
-            {
-                **tags,
-                "ml_pipeline.mlflow_run_id": outcome.mlflow_run_id,
-                "ml_pipeline.partitions": ",".join(outcome.partitions)[:5000],
-                "ml_pipeline.data_fingerprint": outcome.data_fingerprint,
-            },
-        )
-        replaced = store.promote(version)
-        if reference_path is not None and outcome.reference is not None:
-            outcome.reference.save(reference_path)
-    else:
-        current = store.champion()
-        version = str(current.version) if current else None
-        replaced = None
-    artifact = tracking.export_version(store, version, deploy_dir) if version else None
-    return DeploymentOutcome(
-        promoted=validation.decision.promote,
-        version=version,
-        replaced_version=replaced,
-        artifact_path=artifact,
-        reason=validation.decision.reason,
     )

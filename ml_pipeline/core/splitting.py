@@ -38,7 +38,14 @@ def plan_holdout(
     fraction: float,
     timestamp_column: str | None,
     hash_columns: list[str],
+    not_before: str | None = None,
 ) -> HoldoutSpec:
+    """The holdout for this training run.
+
+    ``not_before`` is the champion's own cutoff: a time holdout never reaches back into
+    rows the champion trained on, even when older data lands late, so the champion and
+    the challenger are both judged on rows neither has seen.
+    """
     if timestamp_column is None:
         return HoldoutSpec(kind="hash", fraction=fraction, hash_columns=tuple(hash_columns))
     stamps = [
@@ -48,12 +55,14 @@ def plan_holdout(
     values = np.concatenate(stamps) if stamps else np.array([], dtype="datetime64[ns]")
     if values.size == 0:
         raise ValueError(f"no timestamps in column {timestamp_column!r} to split on")
-    cutoff = np.quantile(values.astype("int64"), 1 - fraction, method="lower")
+    cutoff = pd.Timestamp(int(np.quantile(values.astype("int64"), 1 - fraction, method="lower")))
+    if not_before is not None:
+        cutoff = max(cutoff, pd.Timestamp(not_before))
     return HoldoutSpec(
         kind="time",
         fraction=fraction,
         column=timestamp_column,
-        cutoff=pd.Timestamp(int(cutoff)).isoformat(),
+        cutoff=cutoff.isoformat(),
     )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
 CURRENT_LINK = "current"
+HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class MlflowStore:
                 return None
             raise
 
+    def champion_holdout_cutoff(self) -> str | None:
+        """Where the champion's time holdout began, if it had one."""
+        champion = self.champion()
+        return champion.tags.get(HOLDOUT_CUTOFF_TAG) if champion is not None else None
+
     def load_version(self, version: str) -> object:
         import mlflow.sklearn
 
@@ -89,6 +95,12 @@ class MlflowStore:
             )
         client.set_registered_model_alias(self.registered_model, CHAMPION_ALIAS, version)
         return previous_version
+
+    def version(self, version: str) -> ModelVersion:
+        return self.client().get_model_version(self.registered_model, version)
+
+    def point_alias(self, version: str) -> None:
+        self.client().set_registered_model_alias(self.registered_model, CHAMPION_ALIAS, version)
 
 
 def as_landed(X: pd.DataFrame) -> pd.DataFrame:
@@ -173,11 +185,13 @@ def log_sklearn_model(model: object, signature: ModelSignature, input_example: p
     return info.model_uri
 
 
-def export_version(store: MlflowStore, version: str, deploy_dir: Path) -> Path:
-    """Copy a registered version to ``deploy_dir/v<version>`` and point ``current`` at it.
+def export_version(
+    store: MlflowStore, version: str, deploy_dir: Path, extra_files: dict[str, str]
+) -> Path:
+    """Copy a registered version, plus ``extra_files``, to ``deploy_dir/v<version>``.
 
-    The copy is built in a temporary folder and renamed, then the ``current`` link
-    is switched in one rename: a killed export leaves the previous artifact serving.
+    The copy is built in a temporary folder and renamed, so ``v<version>`` is either
+    complete or absent. An existing export is kept as it is.
     """
     import mlflow.artifacts
 
@@ -189,5 +203,23 @@ def export_version(store: MlflowStore, version: str, deploy_dir: Path) -> Path:
                 dst_path=str(building),
                 tracking_uri=store.tracking_uri,
             )
-    atomic_symlink(deploy_dir / CURRENT_LINK, target.name)
+            for name, text in extra_files.items():
+                (building / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def point_current(deploy_dir: Path, version_dir: Path) -> Path:
+    """Switch ``deploy_dir/current`` to ``version_dir`` in one rename."""
+    atomic_symlink(deploy_dir / CURRENT_LINK, version_dir.name)
     return deploy_dir / CURRENT_LINK
+
+
+def run_text(store: MlflowStore, run_id: str, artifact: str) -> str | None:
+    """A text artifact of a run, or None if the run did not log it."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact}")
+    except (MlflowException, OSError):
+        return None

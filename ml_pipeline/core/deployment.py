@@ -1,0 +1,155 @@
+"""Deploy the validated challenger, or roll the champion back to its predecessor.
+
+Order matters for safety: the new version's artifact is exported completely
+first, then the registry alias moves, then the ``current`` link switches in one
+rename. A run killed at any point leaves the previous champion serving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml_pipeline.core import tracking
+from ml_pipeline.core.lifecycle import TrainingOutcome
+from ml_pipeline.core.model_card import build_card, card_json, card_markdown
+from ml_pipeline.core.reference import ReferenceProfile
+from ml_pipeline.core.validation import ValidationOutcome
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+REFERENCE_ARTIFACT = "reference_profile.json"
+
+
+@dataclass
+class DeploymentOutcome:
+    promoted: bool
+    version: str | None
+    replaced_version: str | None
+    artifact_path: Path | None
+    reason: str
+    card: dict[str, object] = field(default_factory=dict)
+
+
+class RollbackError(RuntimeError):
+    """There is no champion, or no earlier champion to return to."""
+
+
+def _card(
+    store: tracking.MlflowStore,
+    version: str,
+    training: TrainingOutcome,
+    validation: ValidationOutcome,
+    tags: dict[str, str],
+) -> dict[str, object]:
+    return build_card(
+        model_name=store.registered_model,
+        version=version,
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        code_version=tags.get("ml_pipeline.code_version", "unknown"),
+        trigger=tags.get("ml_pipeline.trigger"),
+        mlflow_run_id=training.mlflow_run_id,
+        challenger=training.challenger,
+        candidates=training.candidates,
+        metric=training.metric,
+        holdout=training.holdout.describe(),
+        holdout_metrics=validation.challenger,
+        baseline_metrics=validation.baseline,
+        previous_version=validation.champion_version,
+        previous_metrics=validation.champion,
+        partitions=training.partition_rows,
+        train_rows=training.train_rows,
+        holdout_rows=training.holdout_rows,
+        data_fingerprint=training.data_fingerprint,
+        decision=validation.decision.reason,
+    )
+
+
+def deploy(
+    training: TrainingOutcome,
+    validation: ValidationOutcome,
+    store: tracking.MlflowStore,
+    deploy_dir: Path,
+    tags: dict[str, str],
+    reference_path: Path | None = None,
+) -> DeploymentOutcome:
+    """Register, export and promote the challenger if it won; otherwise change nothing."""
+    import mlflow
+
+    store.activate()
+    if not validation.decision.promote:
+        current = store.champion()
+        version = str(current.version) if current else None
+        link = deploy_dir / tracking.CURRENT_LINK
+        return DeploymentOutcome(
+            False, version, None, link if link.exists() else None, validation.decision.reason
+        )
+    version = store.register(
+        training.model_uri,
+        {
+            **tags,
+            "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
+            "ml_pipeline.partitions": ",".join(training.partitions)[:5000],
+            "ml_pipeline.data_fingerprint": training.data_fingerprint,
+            **(
+                {tracking.HOLDOUT_CUTOFF_TAG: training.holdout.cutoff}
+                if training.holdout.cutoff
+                else {}
+            ),
+        },
+    )
+    card = _card(store, version, training, validation, tags)
+    files = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
+    exported = tracking.export_version(store, version, deploy_dir, files)
+    with mlflow.start_run(run_id=training.mlflow_run_id):
+        for name, text in files.items():
+            mlflow.log_text(text, name)
+    replaced = store.promote(version)
+    artifact = tracking.point_current(deploy_dir, exported)
+    if reference_path is not None and training.reference is not None:
+        training.reference.save(reference_path)
+    return DeploymentOutcome(True, version, replaced, artifact, validation.decision.reason, card)
+
+
+@dataclass
+class RollbackOutcome:
+    from_version: str
+    to_version: str
+    artifact_path: Path
+
+
+def rollback(
+    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+) -> RollbackOutcome:
+    """Point ``champion`` back at the version it replaced, with its artifact and reference."""
+    store.activate()
+    current = store.champion()
+    if current is None:
+        raise RollbackError(f"model {store.registered_model!r} has no champion to roll back")
+    previous = current.tags.get(tracking.PREVIOUS_CHAMPION_TAG)
+    if not previous:
+        raise RollbackError(
+            f"champion version {current.version} of {store.registered_model!r} replaced no "
+            "earlier champion: nothing to roll back to"
+        )
+    earlier = store.version(previous)
+    files = {}
+    for name in (CARD_JSON, CARD_MARKDOWN):
+        text = tracking.run_text(store, earlier.run_id, name)
+        if text is not None:
+            files[name] = text
+    exported = tracking.export_version(store, previous, deploy_dir, files)
+    store.point_alias(previous)
+    store.client().set_model_version_tag(
+        store.registered_model,
+        str(current.version),
+        "ml_pipeline.rolled_back_at",
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    artifact = tracking.point_current(deploy_dir, exported)
+    if reference_path is not None:
+        profile = tracking.run_text(store, earlier.run_id, REFERENCE_ARTIFACT)
+        if profile is not None:
+            ReferenceProfile.from_json(profile).save(reference_path)
+    return RollbackOutcome(str(current.version), previous, artifact)

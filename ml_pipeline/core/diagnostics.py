@@ -1,0 +1,101 @@
+"""Holdout diagnostics: permutation importance and the plots that explain a model's errors."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.core.training import CV_SCORING
+
+
+def permutation_importances(
+    model: object, X: pd.DataFrame, y: pd.Series, metric: str, seed: int, max_rows: int = 2000
+) -> pd.Series:
+    """How much the holdout score drops when each raw input column is shuffled."""
+    from sklearn.inspection import permutation_importance
+
+    if len(X) > max_rows:
+        X = X.sample(n=max_rows, random_state=seed)
+        y = y.loc[X.index]
+    result = permutation_importance(
+        model, X, y, scoring=CV_SCORING[metric], n_repeats=5, random_state=seed, n_jobs=1
+    )
+    importances = pd.Series(result.importances_mean, index=X.columns)
+    return importances.sort_values(ascending=False)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure: object) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    _pyplot().close(figure)
+    return buffer.getvalue()
+
+
+def importance_plot(importances: pd.Series, top: int = 15) -> bytes:
+    plt = _pyplot()
+    shown = importances.head(top)[::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(shown) + 1))
+    axis.barh(shown.index, shown.to_numpy(), color="#4c72b0")
+    axis.set_xlabel("drop in holdout score when shuffled")
+    axis.set_title("Permutation importance (holdout)")
+    return _png(figure)
+
+
+def residual_plot(y: pd.Series, predicted: np.ndarray) -> bytes:
+    plt = _pyplot()
+    residuals = np.asarray(y) - predicted
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    left.scatter(predicted, residuals, s=4, alpha=0.3, color="#4c72b0")
+    left.axhline(0, color="black", linewidth=0.8)
+    left.set_xlabel("predicted")
+    left.set_ylabel("actual - predicted")
+    left.set_title("Residuals against predictions")
+    right.hist(residuals, bins=40, color="#55a868")
+    right.set_title("Residual distribution")
+    return _png(figure)
+
+
+def confusion_plot(matrix: list[list[int]], classes: list) -> bytes:
+    plt = _pyplot()
+    values = np.asarray(matrix)
+    figure, axis = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.2 * len(classes) + 1.5))
+    axis.imshow(values, cmap="Blues")
+    axis.set_xticks(range(len(classes)), [str(c) for c in classes], rotation=45)
+    axis.set_yticks(range(len(classes)), [str(c) for c in classes])
+    dark = values.max() / 2
+    for (row, column), count in np.ndenumerate(values):
+        color = "white" if count > dark else "black"
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=9, color=color)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("actual")
+    axis.set_title("Confusion matrix (holdout)")
+    return _png(figure)
+
+
+def roc_plot(y: pd.Series, probabilities: np.ndarray, classes: list) -> bytes:
+    from sklearn.metrics import roc_curve
+
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 4))
+    shown = classes[1:] if len(classes) == 2 else classes
+    for label in shown:
+        index = classes.index(label)
+        fpr, tpr, _ = roc_curve(np.asarray(y) == label, probabilities[:, index])
+        axis.plot(fpr, tpr, label=f"{label} vs rest")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title("ROC (holdout, one-vs-rest)")
+    axis.legend(fontsize=8)
+    return _png(figure)

@@ -1,0 +1,104 @@
+"""The model card shipped inside every deployed artifact, as JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+
+def build_card(
+    *,
+    model_name: str,
+    version: str,
+    created: str,
+    code_version: str,
+    trigger: str | None,
+    mlflow_run_id: str,
+    challenger: str,
+    candidates: list[dict[str, object]],
+    metric: str,
+    holdout: str,
+    holdout_metrics: dict[str, float],
+    baseline_metrics: dict[str, float],
+    previous_version: str | None,
+    previous_metrics: dict[str, float] | None,
+    partitions: dict[str, int],
+    train_rows: int,
+    holdout_rows: int,
+    data_fingerprint: str,
+    decision: str,
+) -> dict[str, object]:
+    return {
+        "model": model_name,
+        "version": version,
+        "created": created,
+        "code_version": code_version,
+        "trigger": trigger,
+        "mlflow_run_id": mlflow_run_id,
+        "estimator": challenger,
+        "candidates": candidates,
+        "promotion_metric": metric,
+        "decision": decision,
+        "holdout": holdout,
+        "holdout_metrics": holdout_metrics,
+        "baseline_metrics": baseline_metrics,
+        "previous_champion": {"version": previous_version, "holdout_metrics": previous_metrics},
+        "training_data": {
+            "partitions": partitions,
+            "train_rows": train_rows,
+            "holdout_rows": holdout_rows,
+            "fingerprint": data_fingerprint,
+        },
+    }
+
+
+def card_json(card: dict[str, object]) -> str:
+    return json.dumps(card, indent=2, sort_keys=False, default=str)
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    return pd.DataFrame(rows).to_markdown(index=False) if rows else "_none_"
+
+
+def card_markdown(card: dict[str, object]) -> str:
+    previous = card["previous_champion"]
+    metrics = [
+        {"model": f"v{card['version']} (this)", **card["holdout_metrics"]},
+        {"model": "baseline", **card["baseline_metrics"]},
+    ]
+    if previous["holdout_metrics"]:
+        metrics.append(
+            {"model": f"v{previous['version']} (previous)", **previous["holdout_metrics"]}
+        )
+    data = card["training_data"]
+    partitions = data["partitions"]
+    shown = ", ".join(f"{k} ({v})" for k, v in list(partitions.items())[:20])
+    more = f", and {len(partitions) - 20} more" if len(partitions) > 20 else ""
+    return "\n".join(
+        [
+            f"# {card['model']} version {card['version']}",
+            "",
+            f"- created: {card['created']}",
+            f"- code version: {card['code_version']}",
+            f"- trigger: {card['trigger'] or 'manual'}",
+            f"- MLflow run: {card['mlflow_run_id']}",
+            f"- estimator: {card['estimator']}",
+            f"- decision: {card['decision']}",
+            "",
+            f"## Holdout metrics ({card['holdout']})",
+            "",
+            _table(metrics),
+            "",
+            "## Candidates (cross-validated on the training sample)",
+            "",
+            _table(card["candidates"]),
+            "",
+            "## Training data",
+            "",
+            f"- {len(partitions)} partitions: {shown}{more}",
+            f"- {data['train_rows']} training rows, {data['holdout_rows']} holdout rows",
+            f"- fingerprint of the training sample: {data['fingerprint']}",
+            "",
+        ]
+    )
