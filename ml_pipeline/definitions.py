@@ -4,7 +4,12 @@ import dagster as dg
 
 from ml_pipeline.assets.explore import data_profile
 from ml_pipeline.assets.ingest import cleaned_data, features, raw_samples
-from ml_pipeline.assets.modeling import deployed_model, trained_model, validation_metrics
+from ml_pipeline.assets.modeling import (
+    deployed_model,
+    promotion_gate,
+    trained_model,
+    validation_metrics,
+)
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.jobs import ingest_job, training_job
 from ml_pipeline.resources import resources_for
@@ -25,6 +30,7 @@ ASSETS = [
 def build_definitions(config: PipelineConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
+        asset_checks=[promotion_gate],
         jobs=[ingest_job, training_job],
         sensors=[build_landing_sensor(config), build_retrain_sensor(config)],
         schedules=[build_retrain_schedule(config)],

@@ -1,5 +1,6 @@
-"""Whole-history assets: trained_model → validation_metrics → deployed_model."""
+"""Whole-history assets: trained_model → validation_metrics → (promotion gate) → deployed_model."""
 
+import base64
 import time
 from typing import Literal
 
@@ -7,10 +8,12 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import features
 from ml_pipeline.assets.metadata import markdown_table
-from ml_pipeline.core import lifecycle
+from ml_pipeline.core import deployment, lifecycle, validation
+from ml_pipeline.core.model_card import card_markdown
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
 MODEL_GROUP = "model"
+PROMOTION_GATE = "promotion_gate"
 
 
 class PromotionOverride(dg.Config):
@@ -36,6 +39,15 @@ def _trainable_partitions(
     """Registered partitions whose features were written; failed files never get that far."""
     registered = set(context.instance.get_dynamic_partitions(features.partitions_def.name))
     return [key for key in warehouse.get().partitions("features") if key in registered]
+
+
+def _images(plots: dict[str, bytes]) -> dg.MarkdownMetadataValue:
+    return dg.MetadataValue.md(
+        "\n\n".join(
+            f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
+            for name, png in plots.items()
+        )
+    )
 
 
 @dg.asset(
@@ -75,11 +87,22 @@ def trained_model(
     )
 
 
+def _metric_rows(outcome: validation.ValidationOutcome) -> list[dict[str, object]]:
+    rows = [
+        {"model": "challenger", **outcome.challenger},
+        {"model": "baseline", **outcome.baseline},
+    ]
+    if outcome.champion is not None:
+        rows.append({"model": f"champion v{outcome.champion_version}", **outcome.champion})
+    return rows
+
+
 @dg.asset(
     group_name=MODEL_GROUP,
     description=(
         "Holdout metrics of the challenger next to a trivial baseline and the current champion, "
-        "all scored on the same withheld rows, and the promotion decision."
+        "all scored on the same withheld rows; diagnostics plots; a smoke test of the exported "
+        "artifact in a fresh process; and the promotion decision."
     ),
     kinds={"mlflow"},
 )
@@ -90,28 +113,59 @@ def validation_metrics(
     settings: PipelineSettings,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
-) -> dg.Output[lifecycle.ValidationOutcome]:
+) -> dg.Output[validation.ValidationOutcome]:
     started = time.perf_counter()
     override = None if config.decision == "auto" else config.decision
-    outcome = lifecycle.validate_challenger(
+    outcome = validation.validate_challenger(
         trained_model, warehouse.get(), settings.load(), mlflow.get(), override
     )
     context.log.info(f"promote={outcome.decision.promote}: {outcome.decision.reason}")
-    rows = [
-        {"model": "challenger", **outcome.challenger},
-        {"model": "baseline", **outcome.baseline},
-    ]
-    if outcome.champion is not None:
-        rows.append({"model": f"champion v{outcome.champion_version}", **outcome.champion})
-    return dg.Output(
-        outcome,
+    metadata = {
+        "metrics": markdown_table(_metric_rows(outcome)),
+        **{f"holdout_{k}": v for k, v in outcome.challenger.items()},
+        **{f"baseline_{k}": v for k, v in outcome.baseline.items()},
+        "promote": outcome.decision.promote,
+        "decision": outcome.decision.reason,
+        "smoke_test": outcome.smoke.message if outcome.smoke else "not run",
+        "permutation_importance": markdown_table(
+            [{"column": k, "importance": round(v, 5)} for k, v in outcome.importances.items()]
+        ),
+        "plots": _images(outcome.plots),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if outcome.confusion is not None:
+        metadata["confusion_matrix"] = markdown_table(
+            [
+                {"actual": label, **dict(zip(outcome.classes, row, strict=True))}
+                for label, row in zip(outcome.classes, outcome.confusion, strict=True)
+            ]
+        )
+    return dg.Output(outcome, metadata=metadata)
+
+
+@dg.asset_check(
+    asset=validation_metrics,
+    name=PROMOTION_GATE,
+    blocking=True,
+    description=(
+        "Passes only when the challenger meets the thresholds, beats the champion on the same "
+        "holdout by the configured margin (or a person forced it) and its artifact passed the "
+        "smoke test. When it fails, deployed_model does not run and the champion stays."
+    ),
+)
+def promotion_gate(validation_metrics: validation.ValidationOutcome) -> dg.AssetCheckResult:
+    outcome = validation_metrics
+    return dg.AssetCheckResult(
+        passed=outcome.decision.promote,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "metrics": markdown_table(rows),
-            **{f"holdout_{k}": v for k, v in outcome.challenger.items()},
-            **{f"baseline_{k}": v for k, v in outcome.baseline.items()},
-            "promote": outcome.decision.promote,
             "decision": outcome.decision.reason,
-            "seconds": round(time.perf_counter() - started, 2),
+            "metric": outcome.metric,
+            "challenger": outcome.challenger.get(outcome.metric),
+            "champion": (outcome.champion or {}).get(outcome.metric),
+            "champion_version": outcome.champion_version or "none",
+            "scores": markdown_table(_metric_rows(outcome)),
+            "smoke_test": outcome.smoke.message if outcome.smoke else "not run",
         },
     )
 
@@ -119,21 +173,22 @@ def validation_metrics(
 @dg.asset(
     group_name=MODEL_GROUP,
     description=(
-        "The champion: registered in MLflow under the alias `champion` and exported as an "
-        "MLflow model directory under the deploy folder, which takes raw landed columns."
+        "The champion: registered in MLflow under the alias `champion` and exported, with its "
+        "model card, as an MLflow model directory under the deploy folder that takes raw "
+        "landed columns."
     ),
     kinds={"mlflow"},
 )
 def deployed_model(
     context: dg.AssetExecutionContext,
     trained_model: lifecycle.TrainingOutcome,
-    validation_metrics: lifecycle.ValidationOutcome,
+    validation_metrics: validation.ValidationOutcome,
     settings: PipelineSettings,
     mlflow: MlflowResource,
-) -> dg.Output[lifecycle.DeploymentOutcome]:
+) -> dg.Output[deployment.DeploymentOutcome]:
     started = time.perf_counter()
     config = settings.load()
-    outcome = lifecycle.deploy(
+    outcome = deployment.deploy(
         trained_model,
         validation_metrics,
         mlflow.get(),
@@ -149,6 +204,7 @@ def deployed_model(
             "replaced_version": outcome.replaced_version or "none",
             "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path or "")),
             "reason": outcome.reason,
+            "model_card": dg.MetadataValue.md(card_markdown(outcome.card) if outcome.card else ""),
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
