@@ -30,6 +30,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parent = _config_parent()
     parser = argparse.ArgumentParser(
@@ -43,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--drift", action="store_true", help="drift gradually in later batches")
+    demo.add_argument(
+        "--label-noise",
+        type=_non_negative,
+        default=0.0,
+        metavar="SDS",
+        help="add zero-mean noise of this many target standard deviations to every label "
+        "(to see a worse challenger kept out)",
+    )
     demo.add_argument("--format", choices=["csv", "parquet"], default="csv")
     demo.add_argument(
         "--if-empty", action="store_true", help="do nothing if the landing folder has files"
@@ -52,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument(
         "--reingest", action="store_true", help="ingest every file again, changed or not"
+    )
+    run.add_argument(
+        "--promote",
+        choices=["auto", "force", "refuse"],
+        default="auto",
+        help="auto applies the promotion rules; force or refuse overrides them for this run",
+    )
+
+    commands.add_parser(
+        "rollback",
+        parents=[parent],
+        help="point the champion alias back at the version it replaced and redeploy it",
     )
 
     ui = commands.add_parser("ui", parents=[parent], help="start the Dagster UI and daemon")
@@ -80,6 +107,7 @@ def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
         start=args.start,
         seed=args.seed,
         drift=args.drift,
+        label_noise=args.label_noise,
         file_format=args.format,
     )
     clashes = [
@@ -147,12 +175,26 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.runner import project_instance, run_pipeline
 
     with project_instance(config) as instance:
-        summary = run_pipeline(config, instance, reingest=args.reingest)
+        summary = run_pipeline(config, instance, reingest=args.reingest, promotion=args.promote)
     if args.json:
         print(json.dumps(summary.as_json(), indent=2, default=str))
     else:
         print_summary(summary)
     return 1 if summary.error else 0
+
+
+def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.runner import project_instance, roll_back
+
+    with project_instance(config) as instance:
+        try:
+            outcome = roll_back(config, instance)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
+    print(f"artifact: {outcome.artifact_path} -> {outcome.artifact_path.resolve().name}")
+    return 0
 
 
 def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
@@ -213,6 +255,7 @@ def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
+    "rollback": cmd_rollback,
     "ui": cmd_ui,
     "mlflow-ui": cmd_mlflow_ui,
     "check-config": cmd_check_config,

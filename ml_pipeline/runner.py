@@ -8,15 +8,20 @@ from pathlib import Path
 import dagster as dg
 
 from ml_pipeline.assets.ingest import landed_files
+from ml_pipeline.assets.modeling import PROMOTION_GATE
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.landing import plan_ingest, scan_landing
-from ml_pipeline.core.lifecycle import DeploymentOutcome, TrainingOutcome, ValidationOutcome
+from ml_pipeline.core.lifecycle import TrainingOutcome
+from ml_pipeline.core.validation import ValidationOutcome
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.history import ingested_digests
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.resources import resources_for
 
-# The CLI prints its own summary; Dagster's step-by-step log stays in the run history.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI prints its own summary, errors included; Dagster's step-by-step log (and the
+# expected failure of the promotion gate when a champion is kept) stays in the run history.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -103,22 +108,28 @@ def ingest_landed_files(
             summary.failed[key] = _first_error(result)
 
 
+def _gate_closed_only(result: dg.ExecuteInProcessResult) -> bool:
+    """The run failed only because the promotion gate kept the champion, as designed."""
+    failed_steps = {event.step_key for event in result.get_step_failure_events()}
+    gate = [e for e in result.get_asset_check_evaluations() if e.check_name == PROMOTION_GATE]
+    return bool(gate) and not gate[0].passed and all(PROMOTION_GATE in s for s in failed_steps)
+
+
 def train_and_deploy(
-    config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary
+    config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, promotion: str
 ) -> None:
     job = build_definitions(config).resolve_job_def(TRAINING_JOB)
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config=QUIET,
+        run_config={**QUIET, "ops": {"validation_metrics": {"config": {"decision": promotion}}}},
         tags={"ml_pipeline/trigger": "cli"},
     )
-    if not result.success:
+    if not result.success and not _gate_closed_only(result):
         summary.error = f"training run {result.run_id} failed: {_first_error(result)}"
         return
     training: TrainingOutcome = result.output_for_node("trained_model")
     validation: ValidationOutcome = result.output_for_node("validation_metrics")
-    deployment: DeploymentOutcome = result.output_for_node("deployed_model")
     summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
     summary.training_partitions = list(training.partitions)
     summary.training = {
@@ -133,16 +144,23 @@ def train_and_deploy(
         "challenger": validation.challenger,
         "baseline": validation.baseline,
         "champion_before": validation.champion,
+        "champion_version_before": validation.champion_version,
+        "smoke_test": validation.smoke.message if validation.smoke else None,
         "decision": asdict(validation.decision),
     }
-    metrics = validation.challenger if deployment.promoted else validation.champion
+    if validation.decision.promote:
+        deployment: DeploymentOutcome = result.output_for_node("deployed_model")
+        version, metrics = deployment.version, validation.challenger
+    else:
+        version, metrics = validation.champion_version, validation.champion
     summary.champion = {
-        "version": deployment.version,
-        "promoted": deployment.promoted,
+        "version": version,
+        "promoted": validation.decision.promote,
         "metrics": metrics,
         "baseline": validation.baseline,
     }
-    summary.artifact_path = str(deployment.artifact_path) if deployment.artifact_path else None
+    link = config.deploy_dir / "current"
+    summary.artifact_path = str(link) if link.exists() else None
 
 
 def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
@@ -156,13 +174,36 @@ def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
 
 
 def run_pipeline(
-    config: PipelineConfig, instance: dg.DagsterInstance, reingest: bool = False
+    config: PipelineConfig,
+    instance: dg.DagsterInstance,
+    reingest: bool = False,
+    promotion: str = "auto",
 ) -> RunSummary:
+    """Ingest new or changed files, then train; ``promotion`` is auto, force or refuse."""
     summary = RunSummary()
     ingest_landed_files(config, instance, summary, reingest)
     count_rows(config, summary)
     if not summary.ingested and not summary.unchanged:
         summary.error = f"no landed file could be ingested from {config.dataset.landing_dir}"
         return summary
-    train_and_deploy(config, instance, summary)
+    train_and_deploy(config, instance, summary, promotion)
     return summary
+
+
+def roll_back(config: PipelineConfig, instance: dg.DagsterInstance) -> RollbackOutcome:
+    """Roll the champion back and record it as a deployed_model materialization."""
+    store = resources_for(config)["mlflow"].get()
+    outcome = rollback(store, config.deploy_dir, config.reference_path)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="deployed_model",
+            description="rollback",
+            metadata={
+                "champion_version": outcome.to_version,
+                "replaced_version": outcome.from_version,
+                "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path)),
+                "reason": f"rolled back from version {outcome.from_version} (ml-pipeline rollback)",
+            },
+        )
+    )
+    return outcome

@@ -41,6 +41,7 @@ class DemoSpec:
     start: dt.date = dt.date(2024, 1, 1)
     seed: int = 7
     drift: bool = False
+    label_noise: float = 0.0
     file_format: str = "csv"
     faults: FaultRates = FaultRates()
 
@@ -148,11 +149,39 @@ def _inject_faults(
     return dirty, pd.DataFrame(faults, columns=FAULT_COLUMNS)
 
 
+def _add_label_noise(
+    batch: pd.DataFrame, scale: float, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[tuple[str, str, str, object]]]:
+    """Add zero-mean noise of ``scale`` target standard deviations to every label.
+
+    Zero-mean noise keeps E[target | inputs] unchanged, so a model that learned the
+    clean signal stays the best predictor even of noisy labels, while a model fitted
+    to the noise gets worse: what a promotion gate has to notice.
+    """
+    if scale <= 0:
+        return batch, []
+    batch = batch.copy()
+    spread = max(float(batch[TARGET].std()), 1.0)
+    noise = rng.normal(0, scale * spread, len(batch))
+    batch[TARGET] = np.round(batch[TARGET] + noise).astype(int)
+    faults = [
+        (rid, TARGET, "label_noise", int(v))
+        for rid, v in zip(batch["record_id"], batch[TARGET], strict=True)
+    ]
+    return batch, faults
+
+
 def generate_batch(spec: DemoSpec, index: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The dirty batch ``index`` and the ground truth of the faults injected into it."""
     rng = np.random.default_rng([spec.seed, index])
     clean = _clean_batch(spec, index, rng)
-    return _inject_faults(clean, spec.faults, rng)
+    clean, label_faults = _add_label_noise(clean, spec.label_noise, rng)
+    dirty, truth = _inject_faults(clean, spec.faults, rng)
+    if label_faults:
+        truth = pd.concat(
+            [truth, pd.DataFrame(label_faults, columns=FAULT_COLUMNS)], ignore_index=True
+        )
+    return dirty, truth
 
 
 def batch_name(spec: DemoSpec, index: int) -> str:
