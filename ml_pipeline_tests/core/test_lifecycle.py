@@ -1,0 +1,55 @@
+"""Training against a real MLflow store: the holdout never reaches fitting or tuning."""
+
+import numpy as np
+import pytest
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core.cleaning import clean_batch
+from ml_pipeline.core.demo_data import DemoSpec, generate_batch
+from ml_pipeline.core.features import build_feature_table
+from ml_pipeline.core.lifecycle import FEATURES_TABLE, HOLDOUT_TABLE, train_challenger
+from ml_pipeline.core.splitting import holdout_mask
+from ml_pipeline.core.warehouse import Warehouse
+from ml_pipeline.resources import resources_for
+from ml_pipeline_tests.conftest import bike_document, write_config
+
+POISON = 1e6
+
+
+@pytest.fixture
+def trained_setup(tmp_path):
+    config = load_config(write_config(tmp_path, bike_document()))
+    warehouse = Warehouse(config.warehouse_dir)
+    ignored = [*config.dataset.id_columns, *config.dataset.drop_columns]
+    for index in range(6):
+        raw, _ = generate_batch(DemoSpec(), index)
+        cleaned, _ = clean_batch(raw, config.dataset, config.cleaning)
+        table = build_feature_table(cleaned, "count", "timestamp", ignored)
+        warehouse.write(FEATURES_TABLE, f"day{index}", table)
+    store = resources_for(config)["mlflow"].get()
+    return config, warehouse, store
+
+
+def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
+    import mlflow.sklearn
+
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(FEATURES_TABLE)
+    clean = train_challenger(warehouse, keys, config, store, {})
+    for key in keys:
+        frame = warehouse.read(FEATURES_TABLE, key)
+        frame.loc[holdout_mask(frame, clean.holdout).to_numpy(), "count"] = POISON
+        warehouse.write(FEATURES_TABLE, key, frame)
+    poisoned = train_challenger(warehouse, keys, config, store, {})
+
+    assert poisoned.holdout == clean.holdout
+    assert (warehouse.read(HOLDOUT_TABLE, poisoned.holdout_key)["count"] == POISON).all()
+    assert poisoned.data_fingerprint == clean.data_fingerprint
+    assert poisoned.candidates == [
+        {**row, "fit_seconds": poisoned.candidates[i]["fit_seconds"]}
+        for i, row in enumerate(clean.candidates)
+    ]
+    holdout = warehouse.read(HOLDOUT_TABLE, clean.holdout_key).drop(columns=["count"])
+    before = mlflow.sklearn.load_model(clean.model_uri).predict(holdout)
+    after = mlflow.sklearn.load_model(poisoned.model_uri).predict(holdout)
+    np.testing.assert_array_equal(before, after)
