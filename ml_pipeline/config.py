@@ -212,7 +212,11 @@ class ProfileConfig(_Strict):
 
 
 class RetrainingConfig(_Strict):
+    """Retrain when any rule holds; null turns the drift or age rule off."""
+
     min_new_partitions: int = Field(default=1, ge=1)
+    drift_threshold: float | None = Field(default=0.25, gt=0)
+    max_model_age_hours: float | None = Field(default=168.0, gt=0)
 
 
 class SensorConfig(_Strict):

@@ -25,12 +25,12 @@ def iter_materializations(
         cursor = page.cursor
 
 
-def latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> int | None:
-    """Where the newest materialization of ``asset_key`` sits in the event log."""
+def latest_record(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> dg.EventLogRecord | None:
+    """The newest materialization of ``asset_key`` (its storage id and timestamp), if any."""
     page = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key), limit=1, ascending=False
     )
-    return page.records[0].storage_id if page.records else None
+    return page.records[0] if page.records else None
 
 
 def ingested_digests(instance: dg.DagsterInstance) -> dict[str, str]:

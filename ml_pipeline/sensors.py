@@ -1,14 +1,15 @@
 """Sensors: landed files become partitions; a finished ingest wave triggers training."""
 
 import json
+import time
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import features, landed_files
+from ml_pipeline.assets.ingest import cleaned_data, features, landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.landing import plan_ingest, scan_landing
-from ml_pipeline.core.retraining import retrain_reason
-from ml_pipeline.history import ingested_digests, iter_materializations, latest_storage_id
+from ml_pipeline.core.retraining import Activity, Evidence, retrain_reasons
+from ml_pipeline.history import ingested_digests, iter_materializations, latest_record
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 
 ACTIVE_STATUSES = [
@@ -60,31 +61,64 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     return landing_sensor
 
 
+def _evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | None, int | None]:
+    """What arrived since the last training, plus the storage ids that bound it."""
+    last = latest_record(instance, dg.AssetKey("trained_model"))
+    after = last.storage_id if last else None
+    records = list(iter_materializations(instance, features.key, after))
+    drifts = [
+        record.asset_materialization.metadata["drift_score"].value
+        for record in iter_materializations(instance, cleaned_data.key, after)
+        if record.asset_materialization and "drift_score" in record.asset_materialization.metadata
+    ]
+    hours = (time.time() - last.timestamp) / 3600 if last else None
+    newest = max((record.storage_id for record in records), default=after)
+    evidence = Evidence(
+        new_partitions=len({record.partition_key for record in records}),
+        max_drift=max(drifts) if drifts else None,
+        hours_since_training=hours,
+    )
+    return evidence, after, newest
+
+
+def _activity(instance: dg.DagsterInstance) -> Activity:
+    # Backfill filters are not exported from dagster's public namespace in 1.13.
+    from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
+
+    running = [BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING]
+    return Activity(
+        ingest_runs=_active_runs(instance, INGEST_JOB),
+        training_runs=_active_runs(instance, training_job.name),
+        backfills=instance.get_backfills_count(filters=BulkActionsFilter(statuses=running)),
+    )
+
+
 def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
+    policy = config.retraining
+
     @dg.sensor(
         job=training_job,
         minimum_interval_seconds=config.sensor.interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Requests one training run once a wave of new feature partitions has "
-        "finished ingesting.",
+        description=(
+            "Requests one training run when a finished wave brings at least "
+            f"{policy.min_new_partitions} new partition(s), when new data drifts beyond "
+            f"{policy.drift_threshold}, or when the last training is older than "
+            f"{policy.max_model_age_hours} hours; never while ingest, training or a backfill runs."
+        ),
     )
     def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
-        after = latest_storage_id(instance, dg.AssetKey("trained_model"))
-        records = list(iter_materializations(instance, features.key, after))
-        new_partitions = {record.partition_key for record in records}
-        reason = retrain_reason(
-            len(new_partitions),
-            _active_runs(instance, INGEST_JOB),
-            _active_runs(instance, training_job.name),
-            config.retraining.min_new_partitions,
-        )
-        if reason is None:
-            return dg.SkipReason(f"{len(new_partitions)} new partitions; no retraining now")
-        newest = max(record.storage_id for record in records)
+        evidence, after, newest = _evidence(instance)
+        reasons, explanation = retrain_reasons(evidence, _activity(instance), policy)
+        if not reasons:
+            return dg.SkipReason(explanation)
         return dg.SensorResult(
             run_requests=[
-                dg.RunRequest(run_key=f"wave-{newest}", tags={"ml_pipeline/trigger": reason})
+                dg.RunRequest(
+                    run_key=f"retrain-{after}-{newest}",
+                    tags={"ml_pipeline/trigger": ",".join(reasons)},
+                )
             ]
         )
 

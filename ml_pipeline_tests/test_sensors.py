@@ -47,7 +47,7 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
     sensor = build_retrain_sensor(bike_config)
     with dg.instance_for_test() as instance:
         idle = evaluate(sensor, instance)
-        assert isinstance(idle, dg.SkipReason) and "0 new partitions" in idle.skip_message
+        assert isinstance(idle, dg.SkipReason) and "0 new partition(s)" in idle.skip_message
         instance.add_dynamic_partitions(landed_files.name, ["a", "b"])
         for key in ("a", "b"):
             instance.report_runless_asset_event(
@@ -58,6 +58,17 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
         assert wave.run_requests[0].tags["ml_pipeline/trigger"] == "new_partitions:2"
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="trained_model"))
         assert isinstance(evaluate(sensor, instance), dg.SkipReason)
+
+        # One drifted partition is enough, though the policy wants more partitions.
+        drifting = build_retrain_sensor(bike_config.model_copy(update={
+            "retraining": bike_config.retraining.model_copy(update={"min_new_partitions": 5})
+        }))
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key="cleaned_data", partition="a", metadata={"drift_score": 0.9}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="features", partition="a"))
+        [request] = evaluate(drifting, instance).run_requests
+        assert request.tags["ml_pipeline/trigger"] == "drift:0.900"
 
 
 def test_partitions_ingested_by_other_runs_are_not_requested(landed_bikes) -> None:

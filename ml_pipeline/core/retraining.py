@@ -1,14 +1,71 @@
-"""When a wave of newly ingested partitions should trigger one training run."""
+"""The retraining policy: when a wave of new data, drift or age calls for a new model."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-def retrain_reason(
-    new_partitions: int, ingest_in_progress: int, training_in_progress: int, min_new_partitions: int
-) -> str | None:
-    """Why to retrain now, or None. Waits for the wave to finish ingesting first."""
-    if training_in_progress or ingest_in_progress:
+from ml_pipeline.config import RetrainingConfig
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What is going on now, as far as retraining cares."""
+
+    ingest_runs: int = 0
+    training_runs: int = 0
+    backfills: int = 0
+
+    @property
+    def busy(self) -> str | None:
+        if self.training_runs:
+            return f"{self.training_runs} training run(s) in progress"
+        if self.ingest_runs:
+            return f"{self.ingest_runs} ingest run(s) still in the wave"
+        if self.backfills:
+            return f"{self.backfills} backfill(s) in progress"
         return None
-    if new_partitions >= min_new_partitions:
-        return f"new_partitions:{new_partitions}"
-    return None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Data that arrived since the last training, and how old the last training is."""
+
+    new_partitions: int
+    max_drift: float | None
+    hours_since_training: float | None
+
+
+def retrain_reasons(
+    evidence: Evidence, activity: Activity, policy: RetrainingConfig
+) -> tuple[list[str], str]:
+    """The reasons to retrain now (empty: don't), and a sentence saying why or why not.
+
+    Nothing starts while a wave is still ingesting or a training or backfill is running,
+    so each wave gets exactly one training run and none pile up.
+    """
+    busy = activity.busy
+    if busy:
+        return [], f"waiting: {busy}"
+    reasons = []
+    if evidence.new_partitions >= policy.min_new_partitions:
+        reasons.append(f"new_partitions:{evidence.new_partitions}")
+    if (
+        policy.drift_threshold is not None
+        and evidence.new_partitions
+        and evidence.max_drift is not None
+        and evidence.max_drift > policy.drift_threshold
+    ):
+        reasons.append(f"drift:{evidence.max_drift:.3f}")
+    if (
+        policy.max_model_age_hours is not None
+        and evidence.hours_since_training is not None
+        and evidence.hours_since_training > policy.max_model_age_hours
+    ):
+        reasons.append(f"model_age:{evidence.hours_since_training:.0f}h")
+    if reasons:
+        return reasons, "retrain: " + ", ".join(reasons)
+    return [], (
+        f"{evidence.new_partitions} new partition(s), below {policy.min_new_partitions}; "
+        f"max drift {evidence.max_drift if evidence.max_drift is not None else 'n/a'}; "
+        "no retraining now"
+    )
