@@ -75,6 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto applies the promotion rules; force or refuse overrides them for this run",
     )
 
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[parent],
+        help="re-run partitions through a running Dagster webserver's GraphQL API",
+    )
+    which = backfill.add_mutually_exclusive_group(required=True)
+    which.add_argument("--partitions", metavar="K1,K2", help="comma-separated partition keys")
+    which.add_argument("--from", dest="start", metavar="K", help="first partition of a range")
+    which.add_argument("--all", action="store_true", help="every partition")
+    backfill.add_argument("--to", dest="end", metavar="K", help="last partition of the range")
+    backfill.add_argument(
+        "--retrain", action="store_true", help="also profile, train, validate and deploy"
+    )
+    backfill.add_argument("--url", default="http://127.0.0.1:3000", help="Dagster webserver")
+    backfill.add_argument("--timeout", type=float, default=3600, help="seconds to follow it")
+
     commands.add_parser(
         "rollback",
         parents=[parent],
@@ -183,6 +199,40 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 1 if summary.error else 0
 
 
+def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline import backfill
+
+    if args.end and not args.start:
+        print("error: --to needs --from", file=sys.stderr)
+        return 2
+    try:
+        if args.all:
+            keys, described = None, "all partitions"
+        else:
+            requested = args.partitions.split(",") if args.partitions else None
+            keys = backfill.select_partitions(
+                backfill.partition_keys(args.url), requested, args.start, args.end
+            )
+            described = f"{len(keys)} partition(s)"
+        backfill_id = backfill.launch(args.url, keys, args.retrain, f"ml-pipeline: {described}")
+        print(f"backfill {backfill_id}: {described}, following at {args.url}")
+        final = backfill.follow(args.url, backfill_id, args.timeout, print)
+    except backfill.BackfillError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failed = final.failed_assets()
+    if final.status in ("COMPLETED", "COMPLETED_SUCCESS") and not failed:
+        print(f"backfill {backfill_id} succeeded")
+        return 0
+    if failed == ["deployed_model"] and final.assets["validation_metrics"]["materialized"]:
+        print(f"backfill {backfill_id} done; the promotion gate kept the current champion")
+        return 0
+    reasons = [backfill.failure_reason(args.url, run) for run in final.failed_runs[:3]]
+    reason = "; ".join(reasons) or final.error or "see the Dagster UI"
+    print(f"error: backfill {backfill_id} ended {final.status}: {reason}", file=sys.stderr)
+    return 1
+
+
 def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.runner import project_instance, roll_back
 
@@ -256,6 +306,7 @@ COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
     "rollback": cmd_rollback,
+    "backfill": cmd_backfill,
     "ui": cmd_ui,
     "mlflow-ui": cmd_mlflow_ui,
     "check-config": cmd_check_config,

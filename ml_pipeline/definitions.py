@@ -35,6 +35,9 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
         sensors=[build_landing_sensor(config), build_retrain_sensor(config)],
         schedules=[build_retrain_schedule(config)],
         resources=resources_for(config),
+        # Also the executor of the implicit asset job behind UI materializations and
+        # backfills: a process per step would cost more than the steps themselves.
+        executor=dg.in_process_executor,
     )
 
 

@@ -8,13 +8,21 @@ PAGE = 10_000  # the most records Dagster returns in one fetch
 
 
 def iter_materializations(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, after_storage_id: int | None = None
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    after_storage_id: int | None = None,
+    partitions: list[str] | None = None,
 ) -> Iterator[dg.EventLogRecord]:
-    """Every materialization of ``asset_key`` after ``after_storage_id``, oldest first."""
+    """Materializations of ``asset_key`` after ``after_storage_id`` (of ``partitions``, if
+    given), oldest first."""
     cursor = None
     while True:
         page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=after_storage_id),
+            dg.AssetRecordsFilter(
+                asset_key=asset_key,
+                after_storage_id=after_storage_id,
+                asset_partitions=partitions,
+            ),
             limit=PAGE,
             cursor=cursor,
             ascending=True,
@@ -33,15 +41,17 @@ def latest_record(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> dg.Ev
     return page.records[0] if page.records else None
 
 
-def ingested_digests(instance: dg.DagsterInstance) -> dict[str, str]:
-    """The source digest each fully ingested partition was last read from.
+def ingested_digests(
+    instance: dg.DagsterInstance, partitions: list[str] | None = None
+) -> dict[str, str]:
+    """The source digest each fully ingested partition (of ``partitions``) was last read from.
 
     A partition counts once its features exist; the digest is the one raw_samples
     recorded, so the CLI, the sensor and the UI agree on what needs ingesting.
     """
     finished = instance.get_materialized_partitions(dg.AssetKey("features"))
     digests = {}
-    for record in iter_materializations(instance, dg.AssetKey("raw_samples")):
+    for record in iter_materializations(instance, dg.AssetKey("raw_samples"), None, partitions):
         materialization = record.asset_materialization
         value = materialization.metadata.get("source_digest") if materialization else None
         if value is not None and record.partition_key in finished:

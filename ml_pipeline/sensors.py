@@ -39,10 +39,9 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
         known = set(context.instance.get_dynamic_partitions(landed_files.name))
         # Runs started elsewhere (CLI, UI, backfills) are in the history, not the cursor.
-        unseen = any(landed.partition_key not in cache for landed in files)
-        plan = plan_ingest(
-            files, known, cache, ingested_digests(context.instance) if unseen else {}
-        )
+        unseen = [landed.partition_key for landed in files if landed.partition_key not in cache]
+        ingested = ingested_digests(context.instance, unseen) if unseen else {}
+        plan = plan_ingest(files, known, cache, ingested)
         for conflict in plan.conflicts:
             context.log.warning(f"several landed files map to one partition, skipped: {conflict}")
         return dg.SensorResult(

@@ -25,7 +25,10 @@ def test_definitions_load_from_the_configured_file(tmp_path, monkeypatch) -> Non
     for name in ("landing_sensor", "retrain_sensor"):
         sensor = loaded.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert {job.name for job in loaded.resolve_all_job_defs()} >= {"ingest_job", "training_job"}
+    jobs = {job.name: job for job in loaded.resolve_all_job_defs()}
+    assert set(jobs) >= {"ingest_job", "training_job", "__ASSET_JOB"}
+    for job in jobs.values():
+        assert job.executor_def.name == "in_process", job.name
 
 
 def test_every_asset_has_a_description_and_group(tmp_path) -> None:

@@ -60,13 +60,23 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
         assert isinstance(evaluate(sensor, instance), dg.SkipReason)
 
         # One drifted partition is enough, though the policy wants more partitions.
-        drifting = build_retrain_sensor(bike_config.model_copy(update={
-            "retraining": bike_config.retraining.model_copy(update={"min_new_partitions": 5})
-        }))
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            asset_key="cleaned_data", partition="a", metadata={"drift_score": 0.9}))
+        drifting = build_retrain_sensor(
+            bike_config.model_copy(
+                update={
+                    "retraining": bike_config.retraining.model_copy(
+                        update={"min_new_partitions": 5}
+                    )
+                }
+            )
+        )
         instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key="features", partition="a"))
+            dg.AssetMaterialization(
+                asset_key="cleaned_data", partition="a", metadata={"drift_score": 0.9}
+            )
+        )
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="features", partition="a")
+        )
         [request] = evaluate(drifting, instance).run_requests
         assert request.tags["ml_pipeline/trigger"] == "drift:0.900"
 

@@ -8,9 +8,11 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import features
 from ml_pipeline.assets.metadata import markdown_table
-from ml_pipeline.core import deployment, lifecycle, validation
-from ml_pipeline.core.model_card import card_markdown
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
+
+# The lifecycle modules (scikit-learn, MLflow) are imported inside the assets, and their
+# outcome types are left off the signatures: loading the definitions, which every run and
+# sensor tick does, then stays free of those imports.
 
 MODEL_GROUP = "model"
 PROMOTION_GATE = "promotion_gate"
@@ -23,6 +25,8 @@ class PromotionOverride(dg.Config):
 
 
 def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
+    from ml_pipeline.core import lifecycle
+
     tags = {
         "dagster.run_id": context.run_id,
         "ml_pipeline.code_version": lifecycle.code_version(),
@@ -64,7 +68,9 @@ def trained_model(
     settings: PipelineSettings,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
-) -> dg.Output[lifecycle.TrainingOutcome]:
+) -> dg.Output:
+    from ml_pipeline.core import lifecycle
+
     config = settings.load()
     partitions = _trainable_partitions(context, warehouse)
     outcome = lifecycle.train_challenger(
@@ -87,7 +93,7 @@ def trained_model(
     )
 
 
-def _metric_rows(outcome: validation.ValidationOutcome) -> list[dict[str, object]]:
+def _metric_rows(outcome) -> list[dict[str, object]]:
     rows = [
         {"model": "challenger", **outcome.challenger},
         {"model": "baseline", **outcome.baseline},
@@ -109,11 +115,13 @@ def _metric_rows(outcome: validation.ValidationOutcome) -> list[dict[str, object
 def validation_metrics(
     context: dg.AssetExecutionContext,
     config: PromotionOverride,
-    trained_model: lifecycle.TrainingOutcome,
+    trained_model,
     settings: PipelineSettings,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
-) -> dg.Output[validation.ValidationOutcome]:
+) -> dg.Output:
+    from ml_pipeline.core import validation
+
     started = time.perf_counter()
     override = None if config.decision == "auto" else config.decision
     outcome = validation.validate_challenger(
@@ -153,7 +161,7 @@ def validation_metrics(
         "smoke test. When it fails, deployed_model does not run and the champion stays."
     ),
 )
-def promotion_gate(validation_metrics: validation.ValidationOutcome) -> dg.AssetCheckResult:
+def promotion_gate(validation_metrics) -> dg.AssetCheckResult:
     outcome = validation_metrics
     return dg.AssetCheckResult(
         passed=outcome.decision.promote,
@@ -181,11 +189,14 @@ def promotion_gate(validation_metrics: validation.ValidationOutcome) -> dg.Asset
 )
 def deployed_model(
     context: dg.AssetExecutionContext,
-    trained_model: lifecycle.TrainingOutcome,
-    validation_metrics: validation.ValidationOutcome,
+    trained_model,
+    validation_metrics,
     settings: PipelineSettings,
     mlflow: MlflowResource,
-) -> dg.Output[deployment.DeploymentOutcome]:
+) -> dg.Output:
+    from ml_pipeline.core import deployment
+    from ml_pipeline.core.model_card import card_markdown
+
     started = time.perf_counter()
     config = settings.load()
     outcome = deployment.deploy(

@@ -99,25 +99,3 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[f"{prefix}_{part}_sin"] = np.sin(angle)
             out[f"{prefix}_{part}_cos"] = np.cos(angle)
         return out
-
-
-def build_feature_table(
-    frame: pd.DataFrame, target: str, timestamp_column: str | None, ignored_columns: list[str]
-) -> pd.DataFrame:
-    """The model's raw inputs, the features derived from them, and the target.
-
-    Derived columns are prefixed ``feature__`` so they never collide with raw ones;
-    training fits on the raw columns and recomputes the same features inside the
-    model, which is what makes scoring take raw landed rows.
-    """
-    inputs = frame.drop(columns=[target])
-    builder = FeatureBuilder(timestamp_column, ignored_columns).fit(inputs)
-    derived = builder.transform(inputs).add_prefix(FEATURE_PREFIX)
-    return pd.concat([inputs, derived, frame[[target]]], axis=1)
-
-
-FEATURE_PREFIX = "feature__"
-
-
-def raw_input_columns(table_columns: list[str], target: str) -> list[str]:
-    return [c for c in table_columns if c != target and not c.startswith(FEATURE_PREFIX)]

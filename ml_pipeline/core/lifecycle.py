@@ -16,7 +16,7 @@ import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import evaluation, tracking, training
-from ml_pipeline.core.features import raw_input_columns
+from ml_pipeline.core.feature_table import raw_input_columns
 from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse

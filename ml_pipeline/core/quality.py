@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core.features import FEATURE_PREFIX
+from ml_pipeline.core.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.reference import OTHER, ReferenceProfile
 
 NUMERIC_TYPES = ["float64", "Float64", "int64", "Int64", "float32", "int32"]

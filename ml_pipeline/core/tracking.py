@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ml_pipeline.core.fileio import atomic_directory, atomic_symlink
-from ml_pipeline.core.training import SKOPS_TRUSTED_TYPES
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -171,6 +170,8 @@ def _shippable_feature_code(into: Path) -> Path:
 def log_sklearn_model(model: object, signature: ModelSignature, input_example: pd.DataFrame) -> str:
     """Log ``model`` to the active run with skops and the feature code; return its URI."""
     import mlflow.sklearn
+
+    from ml_pipeline.core.training import SKOPS_TRUSTED_TYPES
 
     with tempfile.TemporaryDirectory() as scratch:
         info = mlflow.sklearn.log_model(

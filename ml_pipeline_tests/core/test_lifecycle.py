@@ -6,7 +6,7 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.demo_data import DemoSpec, generate_batch
-from ml_pipeline.core.features import build_feature_table
+from ml_pipeline.core.feature_table import build_feature_table
 from ml_pipeline.core.lifecycle import FEATURES_TABLE, HOLDOUT_TABLE, train_challenger
 from ml_pipeline.core.splitting import holdout_mask
 from ml_pipeline.core.warehouse import Warehouse

@@ -4,7 +4,7 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.demo_data import DemoSpec, generate_batch
-from ml_pipeline.core.features import build_feature_table
+from ml_pipeline.core.feature_table import build_feature_table
 from ml_pipeline.core.quality import Expectation, cleaned_suite, features_suite, raw_suite, validate
 from ml_pipeline.core.reference import build_reference
 from ml_pipeline_tests.conftest import bike_document, write_config

@@ -24,8 +24,11 @@ def test_drift_of_new_data_triggers_below_the_partition_count() -> None:
 
 def test_old_model_triggers_alone_and_rules_combine() -> None:
     assert reasons(hours=30) == ["model_age:30h"]
-    assert reasons(new=5, drift=0.5, hours=30) == ["new_partitions:5", "drift:0.500",
-                                                   "model_age:30h"]
+    assert reasons(new=5, drift=0.5, hours=30) == [
+        "new_partitions:5",
+        "drift:0.500",
+        "model_age:30h",
+    ]
 
 
 def test_rules_can_be_switched_off() -> None:

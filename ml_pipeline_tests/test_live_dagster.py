@@ -1,0 +1,238 @@
+"""The project under a real `dagster dev` (webserver and daemon), driven as users drive it.
+
+One server, on a free loopback port with its own project folder and DAGSTER_HOME,
+serves both tests: files dropped into the landing folder must become partitions,
+ingest runs and one training run with a champion; a backfill launched through the
+GraphQL API must finish; and a real browser must materialize an asset.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline_tests.conftest import bike_document, write_config
+from ml_pipeline_tests.live import free_port, running, wait_for_http
+
+pytestmark = pytest.mark.slow
+
+SENSED = 4
+BACKFILLED = 20
+RUNS_QUERY = (
+    "{ runsOrError(limit: 500) { ... on Runs { results { jobName status tags { key value } } } } }"
+)
+
+
+def graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def runs(url: str) -> list[dict]:
+    return graphql(url, RUNS_QUERY)["runsOrError"]["results"]
+
+
+def wait_until(what: str, predicate, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    project = tmp_path_factory.mktemp("live")
+    document = bike_document(
+        sensor={"interval_seconds": 5, "settle_seconds": 1},
+        retraining={"min_new_partitions": 1},
+    )
+    config = load_config(write_config(project, document))
+    port = free_port()
+    log = project / "dagster.log"
+    cli = shutil.which("ml-pipeline", path=str(Path(sys.executable).parent))
+    command = [cli, "ui", "--port", str(port), "--config", str(config.source_path)]
+    with running(command, log) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/server_info", server, log, timeout=180)
+        yield config, url, log
+
+
+REPOSITORY = '{repositoryName: "__repository__", repositoryLocationName: "ml_pipeline.definitions"}'
+
+
+def stop_landing_sensor(url: str) -> None:
+    state = graphql(
+        url,
+        '{ sensorOrError(sensorSelector: {repositoryName: "__repository__", '
+        'repositoryLocationName: "ml_pipeline.definitions", '
+        'sensorName: "landing_sensor"}) { ... on Sensor { sensorState { id } } } }',
+    )
+    state_id = state["sensorOrError"]["sensorState"]["id"]
+    stopped = graphql(url, f'mutation {{ stopSensor(id: "{state_id}") {{ __typename }} }}')
+    assert stopped["stopSensor"]["__typename"] == "StopSensorMutationResult"
+
+
+def add_partition(url: str, key: str) -> None:
+    added = graphql(
+        url,
+        f"mutation {{ addDynamicPartition(repositorySelector: {REPOSITORY}, "
+        f'partitionsDefName: "landed_files", partitionKey: "{key}") '
+        "{ __typename } }",
+    )
+    assert added["addDynamicPartition"]["__typename"] == "AddDynamicPartitionSuccess"
+
+
+def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
+    config, url, log = live
+    landed = write_demo_data(
+        DemoSpec(batches=SENSED, rows_per_batch=48),
+        config.dataset.landing_dir,
+        config.data_dir / "demo_truth",
+    )
+
+    def ingested() -> bool:
+        counts = Counter((r["jobName"], r["status"]) for r in runs(url))
+        assert counts[("ingest_job", "FAILURE")] == 0, f"ingest failed: {counts}"
+        return counts[("ingest_job", "SUCCESS")] == len(landed)
+
+    wait_until(f"{len(landed)} ingest runs", ingested, 300, log)
+    keys = graphql(
+        url,
+        '{ assetNodeOrError(assetKey: {path: ["raw_samples"]}) '
+        "{ ... on AssetNode { partitionKeys } } }",
+    )["assetNodeOrError"]
+    assert sorted(keys["partitionKeys"]) == sorted(p.stem for p in landed)
+
+    def trained() -> bool:
+        training = [r for r in runs(url) if r["jobName"] == "training_job"]
+        assert all(r["status"] != "FAILURE" for r in training), "training failed"
+        return any(r["status"] == "SUCCESS" for r in training)
+
+    wait_until("a training run", trained, 300, log)
+    training = [r for r in runs(url) if r["jobName"] == "training_job"]
+    assert len(training) == 1, "one training run for the whole wave"
+    trigger = {t["key"]: t["value"] for t in training[0]["tags"]}["ml_pipeline/trigger"]
+    assert trigger == f"new_partitions:{len(landed)}"
+    assert (config.deploy_dir / "current" / "MLmodel").is_file()
+    card = json.loads((config.deploy_dir / "current" / "model_card.json").read_text())
+    assert card["trigger"] == trigger
+
+    # History that arrives by API: partitions registered by hand, ingested by the backfill.
+    stop_landing_sensor(url)
+    later = DemoSpec(
+        batches=BACKFILLED - SENSED, rows_per_batch=48, start=DemoSpec().start.replace(month=2)
+    )
+    for path in write_demo_data(later, config.dataset.landing_dir, config.data_dir / "demo_truth"):
+        add_partition(url, path.stem)
+    before = len(runs(url))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_pipeline.cli",
+            "backfill",
+            "--all",
+            "--url",
+            url,
+            "--config",
+            str(config.source_path),
+            "--timeout",
+            "600",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=660,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"raw_samples {BACKFILLED}/{BACKFILLED}" in done.stdout and "succeeded" in done.stdout
+    assert len(runs(url)) - before >= BACKFILLED
+    assert "database is locked" not in log.read_text()
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("chromium is not installed here (.ci/run installs Debian's chromium)")
+    return found
+
+
+def dismiss_welcome(page) -> None:
+    """Close the community dialog Dagster shows a new browser profile, if it comes."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_role("button", name="Skip").click(timeout=5_000)
+    except PlaywrightTimeout:
+        return
+    page.locator(".bp5-overlay-backdrop").first.wait_for(state="detached", timeout=10_000)
+
+
+def run_status(url: str, run_id_prefix: str) -> str | None:
+    query = "{ runsOrError(limit: 20) { ... on Runs { results { runId status } } } }"
+    for run in graphql(url, query)["runsOrError"]["results"]:
+        if run["runId"].startswith(run_id_prefix):
+            return run["status"]
+    return None
+
+
+def test_browser_materializes_an_asset(live, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _, url, log = live
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/locations/ml_pipeline.definitions/asset-groups/explore")
+            page.get_by_text("data_profile", exact=True).first.wait_for(timeout=60_000)
+            dismiss_welcome(page)
+            page.get_by_text("data_profile", exact=True).first.click()
+            page.get_by_role("button", name="Materialize selected").click()
+            toast = page.get_by_text("Launched run", exact=False).first
+            toast.wait_for(timeout=30_000)
+            run_id = toast.inner_text().split("Launched run")[-1].split()[0]
+
+            wait_until(
+                f"run {run_id} to succeed",
+                lambda: run_status(url, run_id) in ("SUCCESS", "FAILURE"),
+                300,
+                log,
+            )
+            assert run_status(url, run_id) == "SUCCESS"
+            page.goto(f"{url}/runs")
+            page.get_by_text(run_id, exact=False).first.wait_for(timeout=60_000)
+            shot = tmp_path / "materialized.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    print(f"screenshot: {shot}")
