@@ -164,6 +164,31 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
     assert len(runs(url)) - before >= BACKFILLED
     assert "database is locked" not in log.read_text()
 
+    add_partition(url, "ghost")  # registered, but no file behind it
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_pipeline.cli",
+            "backfill",
+            "--partitions",
+            "ghost",
+            "--url",
+            url,
+            "--config",
+            str(config.source_path),
+            "--timeout",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=360,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert "ended COMPLETED_FAILED" in failed.stderr or "ended FAILED" in failed.stderr
+    assert "partition 'ghost': no file matching" in failed.stderr
+
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",

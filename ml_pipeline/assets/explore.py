@@ -5,9 +5,8 @@ import time
 import dagster as dg
 
 from ml_pipeline.assets.ingest import cleaned_data
-from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
 from ml_pipeline.core.fileio import atomic_write_text
-from ml_pipeline.core.profiling import build_profile, to_html, to_markdown
+from ml_pipeline.core.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
 
 EXPLORE_GROUP = "explore"
@@ -43,10 +42,7 @@ def data_profile(
     seed, rows = config.training.random_seed, config.profile.sample_rows
     sample = store.sample("cleaned_data", keys, rows, seed)
     ignored = [*dataset.id_columns, *dataset.drop_columns]
-    table = build_feature_table(sample, dataset.target, dataset.timestamp_column, ignored)
-    table = table.drop(columns=[c for c in [*ignored, dataset.timestamp_column] if c in table])
-    table.columns = [c.removeprefix(FEATURE_PREFIX) for c in table.columns]
-    table = table.loc[:, ~table.columns.duplicated()]
+    table = exploration_table(sample, dataset.target, dataset.timestamp_column, ignored)
     profile = build_profile(
         table,
         raw_missing_shares(store, keys, rows, seed),

@@ -28,6 +28,22 @@ class Profile:
     plots: dict[str, bytes] = field(default_factory=dict)
 
 
+def exploration_table(
+    cleaned: pd.DataFrame, target: str, timestamp_column: str | None, ignored: list[str]
+) -> pd.DataFrame:
+    """What the model sees: its input columns and derived features, plus the target.
+
+    Identifiers, leakage columns and the raw timestamp are left out; derived features
+    lose their prefix, since each is its own column here.
+    """
+    from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
+
+    table = build_feature_table(cleaned, target, timestamp_column, ignored)
+    table = table.drop(columns=[c for c in [*ignored, timestamp_column] if c in table])
+    table.columns = [c.removeprefix(FEATURE_PREFIX) for c in table.columns]
+    return table.loc[:, ~table.columns.duplicated()]
+
+
 def column_stats(frame: pd.DataFrame, raw_missing: dict[str, float]) -> pd.DataFrame:
     rows = []
     for name in frame.columns:

@@ -39,3 +39,16 @@ def test_classification_target_relations() -> None:
     frame["busy"] = (frame["count"] > frame["count"].median()).map({True: "yes", False: "no"})
     profile = build_profile(frame.drop(columns=["count"]), {}, "busy", "classification", 4)
     assert profile.target_relations.index[0] in {"temp", "hour", "humidity"}
+
+
+def test_exploration_table_is_what_the_model_sees() -> None:
+    from ml_pipeline.core.profiling import exploration_table
+
+    raw = generate_batch(DemoSpec(faults=FaultRates(0, 0, 0, 0)), 0)[0]
+    raw["timestamp"] = pd.to_datetime(raw.timestamp)
+    for column in ("temp", "humidity", "windspeed"):
+        raw[column] = pd.to_numeric(raw[column])
+    table = exploration_table(raw, "count", "timestamp", ["record_id", "casual", "registered"])
+    assert {"record_id", "casual", "registered", "timestamp"}.isdisjoint(table.columns)
+    assert {"temp", "timestamp_hour", "weather", "count"} <= set(table.columns)
+    assert table.columns.is_unique

@@ -1,0 +1,39 @@
+import pytest
+
+from ml_pipeline.backfill import BackfillError, Progress, graphql, select_partitions
+
+KNOWN = ["a", "b", "c", "d"]
+
+
+def test_named_partitions_must_exist() -> None:
+    assert select_partitions(KNOWN, ["b", "d"]) == ["b", "d"]
+    with pytest.raises(BackfillError, match="unknown partitions: x, y"):
+        select_partitions(KNOWN, ["a", "x", "y"])
+
+
+def test_ranges_follow_partition_order() -> None:
+    assert select_partitions(KNOWN, start="b", end="c") == ["b", "c"]
+    assert select_partitions(KNOWN, start="c") == ["c", "d"]
+    with pytest.raises(BackfillError, match="unknown partition 'z'"):
+        select_partitions(KNOWN, start="z")
+    with pytest.raises(BackfillError, match="the range is empty"):
+        select_partitions(KNOWN, start="d", end="a")
+
+
+def test_progress_line_and_failures() -> None:
+    progress = Progress(
+        status="COMPLETED_FAILED",
+        assets={
+            "raw_samples": {"targeted": 3, "materialized": 2, "in_progress": 0, "failed": 1},
+            "trained_model": {"materialized": False, "in_progress": False, "failed": True},
+        },
+    )
+    assert progress.done and progress.failed_assets() == ["raw_samples", "trained_model"]
+    assert progress.line() == "COMPLETED_FAILED: raw_samples 2/3 (1 failed), trained_model failed"
+
+
+def test_unreachable_webserver_is_one_clear_error() -> None:
+    with pytest.raises(
+        BackfillError, match=r"cannot reach the Dagster webserver at http://127\.0\.0\.1:9"
+    ):
+        graphql("http://127.0.0.1:9", "{ version }", {}, timeout=5)
