@@ -63,7 +63,12 @@ query Failure($runId: ID!) {
   logsForRun(runId: $runId) {
     __typename
     ... on EventConnection {
-      events { __typename ... on ExecutionStepFailureEvent { stepKey error { message } } }
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent {
+          stepKey error { message errorChain { error { message } } }
+        }
+      }
     }
   }
 }"""
@@ -207,7 +212,10 @@ def failure_reason(url: str, run_id: str) -> str:
     logs = graphql(url, FAILURE_QUERY, {"runId": run_id})["logsForRun"]
     for event in logs.get("events", []):
         if event["__typename"] == "ExecutionStepFailureEvent" and event.get("error"):
-            first = event["error"]["message"].strip().splitlines()[0]
+            # Dagster wraps the user's exception; the last link of the chain is the cause.
+            chain = [link["error"] for link in event["error"].get("errorChain") or []]
+            cause = (chain[-1] if chain else event["error"])["message"]
+            first = cause.strip().splitlines()[0]
             return f"run {run_id} step {event['stepKey']}: {first}"
     return f"run {run_id} failed"
 
