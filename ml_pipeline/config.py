@@ -48,6 +48,11 @@ class DatasetConfig(_Strict):
     encoding: str = "utf-8"
 
     @property
+    def ignored_columns(self) -> list[str]:
+        """Identifiers and leakage columns: accepted as input, never learned from."""
+        return [*self.id_columns, *self.drop_columns]
+
+    @property
     def patterns(self) -> list[str]:
         return [self.file_pattern] if isinstance(self.file_pattern, str) else self.file_pattern
 

@@ -41,8 +41,9 @@ def data_profile(
         raise dg.Failure(description="no cleaned partitions to profile: ingest landed files first")
     seed, rows = config.training.random_seed, config.profile.sample_rows
     sample = store.sample("cleaned_data", keys, rows, seed)
-    ignored = [*dataset.id_columns, *dataset.drop_columns]
-    table = exploration_table(sample, dataset.target, dataset.timestamp_column, ignored)
+    table = exploration_table(
+        sample, dataset.target, dataset.timestamp_column, dataset.ignored_columns
+    )
     profile = build_profile(
         table,
         raw_missing_shares(store, keys, rows, seed),

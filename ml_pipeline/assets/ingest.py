@@ -171,7 +171,7 @@ def features(
         cleaned,
         dataset.target,
         dataset.timestamp_column,
-        [*dataset.id_columns, *dataset.drop_columns],
+        dataset.ignored_columns,
     )
     store.write("features", context.partition_key, table)
     derived = [

@@ -62,12 +62,7 @@ class CleaningReport:
 
 def feature_columns(frame: pd.DataFrame, dataset: DatasetConfig) -> list[str]:
     """Columns the model may learn from: not the target, ids, dropped columns or timestamp."""
-    excluded = {
-        dataset.target,
-        dataset.timestamp_column,
-        *dataset.id_columns,
-        *dataset.drop_columns,
-    }
+    excluded = {dataset.target, dataset.timestamp_column, *dataset.ignored_columns}
     return [column for column in frame.columns if column not in excluded]
 
 

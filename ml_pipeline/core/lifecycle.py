@@ -137,7 +137,7 @@ def train_challenger(
     _require_rows(holdout, "the holdout", 2)
     X, y = train.drop(columns=[dataset.target]), train[dataset.target]
     metric = config.promotion_metric
-    ignored = [*dataset.id_columns, *dataset.drop_columns]
+    ignored = dataset.ignored_columns
 
     experiment_id = store.activate()
     data_fingerprint = fingerprint(train)
