@@ -4,7 +4,7 @@ import time
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import cleaned_data
+from ml_pipeline.assets.ingest import cleaned_data, live_partitions
 from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
@@ -35,8 +35,7 @@ def data_profile(
     config = settings.load()
     dataset = config.dataset
     store = warehouse.get()
-    registered = set(context.instance.get_dynamic_partitions(cleaned_data.partitions_def.name))
-    keys = [k for k in store.partitions("cleaned_data") if k in registered]
+    keys = live_partitions(context, warehouse, "cleaned_data")
     if not keys:
         raise dg.Failure(description="no cleaned partitions to profile: ingest landed files first")
     seed, rows = config.training.random_seed, config.profile.sample_rows

@@ -23,6 +23,20 @@ from ml_pipeline.resources import PipelineSettings, WarehouseResource
 landed_files = dg.DynamicPartitionsDefinition(name="landed_files")
 
 INGEST_GROUP = "ingest"
+
+
+def live_partitions(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str
+) -> list[str]:
+    """Registered partitions whose ``table`` data is in the warehouse.
+
+    A failed or quarantined file never writes it (and loses what it had written), so
+    whole-history assets built on this never see rows of a failed partition.
+    """
+    registered = set(context.instance.get_dynamic_partitions(landed_files.name))
+    return [key for key in warehouse.get().partitions(table) if key in registered]
+
+
 DERIVED_TABLES = ("raw_samples", "cleaned_data", "features")
 
 

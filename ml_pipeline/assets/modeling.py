@@ -6,7 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import features
+from ml_pipeline.assets.ingest import features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
@@ -37,14 +37,6 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
     return tags
 
 
-def _trainable_partitions(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> list[str]:
-    """Registered partitions whose features were written; failed files never get that far."""
-    registered = set(context.instance.get_dynamic_partitions(features.partitions_def.name))
-    return [key for key in warehouse.get().partitions("features") if key in registered]
-
-
 def _images(plots: dict[str, bytes]) -> dg.MarkdownMetadataValue:
     return dg.MetadataValue.md(
         "\n\n".join(
@@ -72,7 +64,7 @@ def trained_model(
     from ml_pipeline.core import lifecycle
 
     config = settings.load()
-    partitions = _trainable_partitions(context, warehouse)
+    partitions = live_partitions(context, warehouse, "features")
     outcome = lifecycle.train_challenger(
         warehouse.get(), partitions, config, mlflow.get(), _run_tags(context)
     )
