@@ -14,8 +14,7 @@ from ml_pipeline.assets.metadata import (
 from ml_pipeline.core import quality
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
-from ml_pipeline.core.fileio import LandingFileError
-from ml_pipeline.core.intake import quarantine, read_landed_file
+from ml_pipeline.core.intake import LandingFileError, quarantine, read_landed_file
 from ml_pipeline.core.landing import content_digest, find_landed_file
 from ml_pipeline.core.reference import MAJOR_SHIFT, drift, load_reference
 from ml_pipeline.resources import PipelineSettings, WarehouseResource

@@ -1,4 +1,4 @@
-"""Atomic file writes and reading of landed batch files."""
+"""Atomic writes: temporary name first, then one rename into place."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
-
-
-class LandingFileError(ValueError):
-    """A landed file cannot be read; the message names the file and the problem."""
 
 
 def _default_mode(base: int) -> int:
@@ -96,29 +92,3 @@ def atomic_write_text(text: str, path: Path) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
-
-
-def read_landing_file(path: Path) -> pd.DataFrame:
-    """Read a landed CSV or Parquet file with every CSV column as text.
-
-    Reading CSV columns as text keeps mistyped values visible to cleaning, which
-    coerces types itself and counts what it could not parse.
-    """
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        if name.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
-    except FileNotFoundError:
-        raise LandingFileError(f"{path}: file not found") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
-        raise LandingFileError(f"{path.name}: cannot be read: {first_line}") from error
-    except Exception as error:  # pyarrow raises several unrelated types for a bad Parquet file
-        if type(error).__module__.startswith("pyarrow"):
-            raise LandingFileError(f"{path.name}: not a readable Parquet file: {error}") from error
-        raise
-    raise LandingFileError(f"{path.name}: unsupported file type (use .csv, .csv.gz or .parquet)")

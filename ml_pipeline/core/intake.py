@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ml_pipeline.config import DatasetConfig
-from ml_pipeline.core.fileio import LandingFileError, atomic_write_text, read_landing_file
+from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.reference import ReferenceProfile
 
 MAGIC_BYTES = {
@@ -28,6 +28,10 @@ MAGIC_BYTES = {
     b"%PDF": "PDF",
 }
 OTHER_DELIMITERS = (";", "\t", "|")
+
+
+class LandingFileError(ValueError):
+    """A landed file cannot be read or breaks the schema; names the file and the problem."""
 
 
 @dataclass
@@ -88,6 +92,17 @@ def _read_csv(path: Path, dataset: DatasetConfig) -> pd.DataFrame:
         raise _refuse(path, "no header and no data") from None
     except pd.errors.ParserError as error:
         raise _refuse(path, f"malformed CSV: {str(error).strip().splitlines()[0]}") from None
+    except (OSError, EOFError) as error:  # a corrupt .csv.gz
+        raise _refuse(path, f"cannot be read: {error}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several unrelated types for a bad file
+        if type(error).__module__.startswith("pyarrow"):
+            raise _refuse(path, f"not a readable Parquet file: {error}") from None
+        raise
 
 
 def _drop_truncated_last_line(
@@ -185,7 +200,7 @@ def read_landed_file(
             if truncated:
                 warnings.append(truncated)
     else:
-        frame = read_landing_file(path)
+        frame = _read_parquet(path)
     frame.columns = [str(c) for c in frame.columns]
     _check_schema(path, frame, dataset, reference, numeric_threshold, warnings)
     return Intake(frame=frame.reset_index(drop=True), warnings=warnings)

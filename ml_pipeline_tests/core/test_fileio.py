@@ -5,12 +5,10 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.core.fileio import (
-    LandingFileError,
     atomic_directory,
     atomic_path,
     atomic_symlink,
     atomic_write_frame,
-    read_landing_file,
 )
 
 
@@ -45,24 +43,14 @@ def test_atomic_symlink_switches_target(tmp_path) -> None:
     assert (tmp_path / "current").resolve() == (tmp_path / "v2").resolve()
 
 
-def test_csv_and_parquet_round_trip(tmp_path) -> None:
+def test_atomic_write_frame_writes_csv_and_parquet(tmp_path) -> None:
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
-    csv = read_landing_file(atomic_write_frame(frame, tmp_path / "f.csv"))
-    assert csv["a"].tolist() == ["1", "2"]  # CSV columns are read as text
-    assert pd.isna(csv["b"][1])
-    parquet = read_landing_file(atomic_write_frame(frame, tmp_path / "f.parquet"))
+    csv = pd.read_csv(atomic_write_frame(frame, tmp_path / "f.csv"))
+    assert csv["a"].tolist() == [1, 2] and pd.isna(csv["b"][1])
+    parquet = pd.read_parquet(atomic_write_frame(frame, tmp_path / "f.parquet"))
     assert parquet["a"].tolist() == [1, 2]
-
-
-def test_unreadable_file_error_names_the_file(tmp_path) -> None:
-    empty = tmp_path / "empty.csv"
-    empty.write_bytes(b"")
-    with pytest.raises(LandingFileError, match=r"^empty\.csv: cannot be read"):
-        read_landing_file(empty)
-    bad = tmp_path / "bad.parquet"
-    bad.write_bytes(b"not parquet")
-    with pytest.raises(LandingFileError, match=r"^bad\.parquet: not a readable Parquet file"):
-        read_landing_file(bad)
+    with pytest.raises(ValueError, match="unsupported file type"):
+        atomic_write_frame(frame, tmp_path / "f.json")
 
 
 def test_published_files_and_folders_get_ordinary_permissions(tmp_path) -> None:

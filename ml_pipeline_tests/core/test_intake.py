@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.config import DatasetConfig
-from ml_pipeline.core.fileio import LandingFileError
-from ml_pipeline.core.intake import quarantine, read_landed_file
+from ml_pipeline.core.intake import LandingFileError, quarantine, read_landed_file
 from ml_pipeline.core.landing import partition_key_for, scan_landing
 from ml_pipeline.core.reference import build_reference
 
@@ -38,6 +37,18 @@ def refused(path, ref=None) -> str:
 def test_good_file_comes_in_without_warnings(tmp_path) -> None:
     intake = read_landed_file(land(tmp_path, "ok.csv", GOOD), DATASET, reference())
     assert len(intake.frame) == 3 and intake.warnings == []
+
+
+def test_csv_columns_are_read_as_text_and_parquet_keeps_types(tmp_path) -> None:
+    csv = read_landed_file(land(tmp_path, "ok.csv", "y,temp\n1,2.5\n2,\n"), DATASET, None).frame
+    assert csv["temp"].tolist()[0] == "2.5" and pd.isna(csv["temp"][1])
+    path = tmp_path / "ok.parquet"
+    pd.DataFrame({"y": [1, 2], "temp": [2.5, None]}).to_parquet(path)
+    assert read_landed_file(path, DATASET, None).frame["y"].tolist() == [1, 2]
+
+
+def test_unreadable_parquet(tmp_path) -> None:
+    assert "not a readable Parquet file" in refused(land(tmp_path, "bad.parquet", b"not parquet"))
 
 
 def test_zero_byte_file(tmp_path) -> None:
