@@ -1,0 +1,164 @@
+"""The scoring service's prediction log: one record per scoring request.
+
+Requests hand records to a queue and move on; a writer thread turns what has
+queued up into one Parquet file every few seconds, written atomically, under
+``<folder>/date=YYYY-MM-DD/``. A reader therefore never sees half a file, and
+the monitoring asset reads just the days its window covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ml_pipeline.core.fileio import atomic_path
+
+LOGGER = logging.getLogger(__name__)
+
+COLUMNS = (
+    "time",
+    "endpoint",
+    "model_version",
+    "status",
+    "rows",
+    "latency_ms",
+    "error",
+    "inputs",
+    "outputs",
+)
+
+
+@dataclass
+class LoggedRequest:
+    time: dt.datetime
+    endpoint: str
+    model_version: str | None
+    status: int
+    rows: int
+    latency_ms: float
+    error: str | None = None
+    # A sample of the scored rows and their predictions; serialised by the writer thread.
+    inputs: dict[str, list[Any]] | None = None
+    outputs: list[Any] | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "endpoint": self.endpoint,
+            "model_version": self.model_version,
+            "status": self.status,
+            "rows": self.rows,
+            "latency_ms": self.latency_ms,
+            "error": self.error,
+            # Columns to lists of values: compact, and read straight into a DataFrame.
+            "inputs": json.dumps(self.inputs) if self.inputs is not None else None,
+            "outputs": json.dumps(self.outputs) if self.outputs is not None else None,
+        }
+
+
+def write_records(records: list[LoggedRequest], folder: Path) -> Path | None:
+    """Write ``records`` as one new Parquet file under their first record's day."""
+    if not records:
+        return None
+    frame = pd.DataFrame([record.as_row() for record in records], columns=list(COLUMNS))
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    first = records[0].time.astimezone(dt.UTC)
+    name = f"{first:%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    target = folder / f"date={first:%Y-%m-%d}" / name
+    with atomic_path(target) as temporary:
+        frame.to_parquet(temporary, index=False)
+    return target
+
+
+class PredictionLog:
+    """Appends never block: records queue up and a writer thread flushes them."""
+
+    def __init__(
+        self,
+        folder: Path,
+        flush_seconds: float,
+        max_pending: int = 200_000,
+        on_drop: Any = None,
+    ):
+        self.folder = folder
+        self.flush_seconds = flush_seconds
+        self.max_pending = max_pending
+        self._on_drop = on_drop
+        self._queue: queue.SimpleQueue[LoggedRequest] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.write_errors = 0
+        self.last_error: str | None = None
+
+    def append(self, record: LoggedRequest) -> None:
+        if self._queue.qsize() >= self.max_pending:
+            # The disk cannot keep up; shedding log records beats slowing scoring down.
+            if self._on_drop is not None:
+                self._on_drop()
+            return
+        self._queue.put_nowait(record)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the writer and write whatever is still queued."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def flush(self) -> Path | None:
+        records = []
+        while True:
+            try:
+                records.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return write_records(records, self.folder)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception as error:
+                # Scoring goes on; the failure is logged and shown by /ready and /metrics.
+                self.write_errors += 1
+                self.last_error = f"{self.folder}: {type(error).__name__}: {error}"
+                LOGGER.exception("prediction log: could not write under %s", self.folder)
+
+
+def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
+    day, last = start.date(), end.date()
+    found = []
+    while day <= last:
+        found.append(f"date={day:%Y-%m-%d}")
+        day += dt.timedelta(days=1)
+    return found
+
+
+def read_prediction_log(folder: Path, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Every record with ``start <= time < end`` (UTC), oldest first."""
+    files = [
+        path
+        for day in _days(start, end)
+        for path in sorted((folder / day).glob("*.parquet"))
+        if not path.name.startswith(".")
+    ]
+    if not files:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
+    frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    window = (frame["time"] >= pd.Timestamp(start)) & (frame["time"] < pd.Timestamp(end))
+    return frame[window].sort_values("time", kind="stable").reset_index(drop=True)
