@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="point the champion alias back at the version it replaced and redeploy it",
     )
 
+    serve = commands.add_parser(
+        "serve",
+        parents=[parent],
+        help="serve the deployed champion over HTTP (MLflow scoring protocol); "
+        "set ML_PIPELINE_API_TOKEN to require a bearer token",
+    )
+    serve.add_argument("--host", help="address to bind (default: serving.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: serving.port, 8000)")
+
     ui = commands.add_parser("ui", parents=[parent], help="start the Dagster UI and daemon")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
@@ -247,6 +256,19 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.serving.app import serve
+    from ml_pipeline.serving.service import token_from_environment
+
+    serve(
+        config,
+        host=args.host or config.serving.host,
+        port=args.port or config.serving.port,
+        token=token_from_environment(),
+    )
+    return 0
+
+
 def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.runner import ensure_dagster_home
 
@@ -307,6 +329,7 @@ COMMANDS = {
     "run": cmd_run,
     "rollback": cmd_rollback,
     "backfill": cmd_backfill,
+    "serve": cmd_serve,
     "ui": cmd_ui,
     "mlflow-ui": cmd_mlflow_ui,
     "check-config": cmd_check_config,

@@ -186,9 +186,13 @@ class ScheduleConfig(_Strict):
     @field_validator("retrain_cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression")
-        return value
+        return _five_field_cron(value)
+
+
+def _five_field_cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression")
+    return value
 
 
 QualityTable = Literal["raw_samples", "cleaned_data", "features"]
@@ -229,6 +233,40 @@ class SensorConfig(_Strict):
     settle_seconds: float = Field(default=2.0, ge=0)
 
 
+class ServingConfig(_Strict):
+    """The scoring web service (``ml-pipeline serve``)."""
+
+    # Loopback by default: exposing the service is a deliberate choice.
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_mb: float = Field(default=8.0, gt=0)
+    max_rows: int = Field(default=10_000, ge=1)
+    # Rows coalesced from concurrent requests into one predict call, and how long
+    # the batcher lingers for more under concurrent load (0 turns lingering off).
+    max_batch_rows: int = Field(default=4096, ge=1)
+    batch_wait_ms: float = Field(default=3.0, ge=0, le=1000)
+    # How often the deploy folder is checked for a new champion.
+    poll_seconds: float = Field(default=1.0, gt=0)
+    # Share of scored requests whose inputs and outputs go into the prediction log.
+    log_sample_fraction: float = Field(default=1.0, ge=0, le=1)
+    log_max_rows: int = Field(default=10, ge=0)
+    log_flush_seconds: float = Field(default=2.0, gt=0)
+
+
+class MonitoringConfig(_Strict):
+    """The ``prediction_monitoring`` asset over the scoring service's prediction log."""
+
+    window_hours: float = Field(default=24.0, gt=0)
+    cron: str = "10 * * * *"
+    # Drift is measured on at most this many of the latest logged input rows.
+    drift_sample_rows: int = Field(default=50_000, ge=100)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        return _five_field_cron(value)
+
+
 class PipelineConfig(_Strict):
     dataset: DatasetConfig
     storage: StorageConfig = StorageConfig()
@@ -242,6 +280,8 @@ class PipelineConfig(_Strict):
     quality: QualityConfig = QualityConfig()
     profile: ProfileConfig = ProfileConfig()
     sensor: SensorConfig = SensorConfig()
+    serving: ServingConfig = ServingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -279,6 +319,11 @@ class PipelineConfig(_Strict):
     @property
     def quarantine_dir(self) -> Path:
         return self.data_dir / "quarantine"
+
+    @property
+    def predictions_dir(self) -> Path:
+        """The scoring service's prediction log, read by ``prediction_monitoring``."""
+        return self.data_dir / "predictions"
 
     @property
     def reports_dir(self) -> Path:

@@ -10,10 +10,11 @@ from ml_pipeline.assets.modeling import (
     trained_model,
     validation_metrics,
 )
+from ml_pipeline.assets.monitoring import prediction_monitoring
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.jobs import ingest_job, training_job
+from ml_pipeline.jobs import ingest_job, monitoring_job, training_job
 from ml_pipeline.resources import resources_for
-from ml_pipeline.schedules import build_retrain_schedule
+from ml_pipeline.schedules import build_monitoring_schedule, build_retrain_schedule
 from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
 
 ASSETS = [
@@ -24,6 +25,7 @@ ASSETS = [
     trained_model,
     validation_metrics,
     deployed_model,
+    prediction_monitoring,
 ]
 
 
@@ -31,9 +33,9 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[promotion_gate],
-        jobs=[ingest_job, training_job],
+        jobs=[ingest_job, training_job, monitoring_job],
         sensors=[build_landing_sensor(config), build_retrain_sensor(config)],
-        schedules=[build_retrain_schedule(config)],
+        schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
         resources=resources_for(config),
         # Also the executor of the implicit asset job behind UI materializations and
         # backfills: a process per step would cost more than the steps themselves.

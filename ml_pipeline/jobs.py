@@ -1,4 +1,4 @@
-"""The ingest and training jobs.
+"""The ingest, training and monitoring jobs.
 
 Both run in-process: a subprocess per step would cost more than most steps do.
 """
@@ -8,9 +8,11 @@ import dagster as dg
 from ml_pipeline.assets.explore import data_profile
 from ml_pipeline.assets.ingest import cleaned_data, features, landed_files, raw_samples
 from ml_pipeline.assets.modeling import deployed_model, trained_model, validation_metrics
+from ml_pipeline.assets.monitoring import prediction_monitoring
 
 INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"
+MONITORING_JOB = "monitoring_job"
 JOB_TAG = "ml_pipeline/job"
 
 ingest_job = dg.define_asset_job(
@@ -33,4 +35,12 @@ training_job = dg.define_asset_job(
         "validate it and deploy the winner."
     ),
     tags={JOB_TAG: "training"},
+)
+
+monitoring_job = dg.define_asset_job(
+    MONITORING_JOB,
+    selection=dg.AssetSelection.assets(prediction_monitoring),
+    executor_def=dg.in_process_executor,
+    description="Summarise the scoring service's prediction log: volume and input drift.",
+    tags={JOB_TAG: "monitoring"},
 )

@@ -1,9 +1,9 @@
-"""Periodic retraining, on the cron from config."""
+"""Periodic retraining and serving monitoring, on the crons from config."""
 
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.jobs import training_job
+from ml_pipeline.jobs import monitoring_job, training_job
 
 
 def build_retrain_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
@@ -15,4 +15,18 @@ def build_retrain_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         tags={"ml_pipeline/trigger": "schedule"},
         description=f"Retrains on '{config.schedule.retrain_cron}' ({config.schedule.timezone}).",
+    )
+
+
+def build_monitoring_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="monitoring_schedule",
+        job=monitoring_job,
+        cron_schedule=config.monitoring.cron,
+        execution_timezone=config.schedule.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Summarises the last {config.monitoring.window_hours:g} hours of scoring "
+            f"on '{config.monitoring.cron}'."
+        ),
     )

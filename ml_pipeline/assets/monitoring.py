@@ -1,0 +1,57 @@
+"""Monitoring of the scoring service, from its prediction log."""
+
+import datetime as dt
+
+import dagster as dg
+
+from ml_pipeline.assets.metadata import markdown_table
+from ml_pipeline.core.monitoring import summarize
+from ml_pipeline.core.prediction_log import read_prediction_log
+from ml_pipeline.core.reference import MAJOR_SHIFT, load_reference
+from ml_pipeline.resources import PipelineSettings
+
+MONITORING_GROUP = "monitoring"
+
+
+@dg.asset(
+    group_name=MONITORING_GROUP,
+    description=(
+        "Requests, rows, errors and latency of the scoring service over the configured "
+        "window, and the drift of the inputs it scored against the champion's training "
+        "reference (PSI per column). Read from the prediction log under the data folder."
+    ),
+    kinds={"pandas"},
+)
+def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
+    config = settings.load()
+    end = dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(hours=config.monitoring.window_hours)
+    log = read_prediction_log(config.predictions_dir, start, end)
+    reference = load_reference(config.reference_path)
+    report = summarize(log, reference, start, end, config.monitoring.drift_sample_rows)
+    drift = report.drift
+    hours = report.by_hour.assign(hour=report.by_hour["hour"].astype(str))
+    metadata: dict[str, object] = {
+        "window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+        "requests": report.requests,
+        "rows_scored": report.rows_scored,
+        "rejected_share": round(report.error_share(), 4),
+        "latency_p50_ms": round(report.latency_p50_ms or 0.0, 2),
+        "latency_p99_ms": round(report.latency_p99_ms or 0.0, 2),
+        "requests_by_model_version": markdown_table(
+            [{"version": v, "scored_requests": n} for v, n in report.by_version.items()]
+        ),
+        "volume_by_hour": markdown_table(hours.round(2).to_dict("records")),
+        "sampled_input_rows": report.sampled_rows,
+        "input_drift_overall_psi": round(drift.overall, 4) if drift else 0.0,
+        "input_drift_by_column": markdown_table(
+            [
+                {"column": c, "psi": round(v, 4), "shifted": v > MAJOR_SHIFT}
+                for c, v in sorted(drift.per_column.items(), key=lambda item: -item[1])
+            ]
+            if drift
+            else []
+        ),
+        "shifted_columns": ", ".join(drift.shifted()) if drift and drift.shifted() else "none",
+    }
+    return dg.MaterializeResult(metadata=metadata)

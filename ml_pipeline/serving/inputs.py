@@ -1,0 +1,381 @@
+"""Scoring requests: the MLflow protocol parsed, and rows checked against the signature.
+
+Everything a client can get wrong ends here as a :class:`RequestError` with a
+4xx status and one sentence naming the column (and row) at fault, before the
+model sees a single row. Nothing here imports the web framework.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+NUMBER_TYPES = {"double", "float"}
+WHOLE_TYPES = {"long", "integer"}
+SUPPORTED_TYPES = NUMBER_TYPES | WHOLE_TYPES | {"string", "boolean", "datetime"}
+
+
+class RequestError(ValueError):
+    """A request the service refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _unprocessable(message: str) -> RequestError:
+    return RequestError(422, message)
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    name: str
+    type: str
+    required: bool
+    nullable: bool
+    # Identifier and leakage columns: accepted as landed, never checked or scored.
+    used: bool = True
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """The columns a model accepts, from its MLflow signature."""
+
+    columns: tuple[InputColumn, ...]
+    timestamp_column: str | None = None
+
+    @classmethod
+    def from_signature(
+        cls,
+        inputs: list[dict[str, Any]],
+        timestamp_column: str | None,
+        used_columns: list[str] | None = None,
+    ) -> InputSchema:
+        """Build from ``signature.inputs.to_dict()``: name, type and required per column.
+
+        ``used_columns`` are the columns the model reads (all, if not given); the
+        others are accepted and ignored whatever they hold.
+
+        Whole-number, boolean and timestamp columns never held a missing value in
+        training, so a null there is refused; numbers and text may be missing, as
+        the pipeline imputes them.
+        """
+        columns = []
+        for spec in inputs:
+            kind = spec.get("type")
+            name = spec.get("name")
+            if kind not in SUPPORTED_TYPES or not name:
+                raise ValueError(f"signature column {name!r} has unsupported type {kind!r}")
+            nullable = kind in NUMBER_TYPES | {"string"} and name != timestamp_column
+            used = used_columns is None or name in used_columns
+            required = bool(spec.get("required", True)) and used
+            columns.append(InputColumn(name, kind, required, nullable, used))
+        return cls(tuple(columns), timestamp_column)
+
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def record_json_schema(self) -> dict[str, Any]:
+        """One row as JSON Schema, for the OpenAPI document."""
+        properties = {}
+        for column in self.columns:
+            if not column.used:
+                properties[column.name] = {"description": "accepted and ignored"}
+                continue
+            kind = {"double": "number", "float": "number", "long": "integer"}.get(column.type)
+            kind = kind or {"integer": "integer", "boolean": "boolean"}.get(column.type, "string")
+            schema: dict[str, Any] = {"type": [kind, "null"] if column.nullable else kind}
+            if column.name == self.timestamp_column or column.type == "datetime":
+                schema["description"] = "date and time, e.g. 2024-01-31 17:00:00"
+            properties[column.name] = schema
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": [c.name for c in self.columns if c.required],
+        }
+
+    def used(self) -> list[InputColumn]:
+        return [column for column in self.columns if column.used]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Checked rows as plain per-column lists, for the columns the model reads.
+
+    Lists rather than a DataFrame: building a frame per request costs more than
+    scoring a row, so the batcher joins the lists of many requests and builds one.
+    """
+
+    count: int
+    columns: dict[str, list[Any]]
+
+    def head(self, limit: int) -> dict[str, list[Any]]:
+        return {name: values[:limit] for name, values in self.columns.items()}
+
+    @staticmethod
+    def join(parts: list[Rows]) -> Rows:
+        if len(parts) == 1:
+            return parts[0]
+        names = list(dict.fromkeys(name for part in parts for name in part.columns))
+        columns = {
+            name: [value for part in parts for value in part.columns.get(name, [None] * part.count)]
+            for name in names
+        }
+        return Rows(sum(part.count for part in parts), columns)
+
+    def frame(self, schema: InputSchema) -> pd.DataFrame:
+        types = {column.name: column.type for column in schema.columns}
+        data = {}
+        for name, values in self.columns.items():
+            kind = types.get(name)
+            if kind in NUMBER_TYPES:
+                data[name] = np.asarray(values, dtype="float64")
+            elif kind in WHOLE_TYPES:
+                data[name] = np.asarray(values, dtype="int64")
+            elif kind == "boolean":
+                data[name] = np.asarray(values, dtype=bool)
+            else:
+                data[name] = np.asarray(values, dtype=object)
+        return pd.DataFrame(data, index=pd.RangeIndex(self.count))
+
+
+@dataclass(frozen=True)
+class RawRows:
+    """What a request holds, per column the model reads, before any check."""
+
+    count: int
+    columns: dict[str, list[Any]]
+
+
+_ABSENT = object()
+
+
+def _load_json(body: bytes) -> Any:
+    if not body.strip():
+        raise RequestError(400, "the request body is empty")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RequestError(400, f"the request body is not valid JSON: {error}") from None
+
+
+def _check_rows(count: int, max_rows: int) -> None:
+    if count > max_rows:
+        raise RequestError(413, f"{count} rows exceed the limit of {max_rows} rows per request")
+    if count == 0:
+        raise _unprocessable("the request holds no rows to score")
+
+
+def _records(items: Any, where: str, schema: InputSchema, max_rows: int) -> RawRows:
+    if not isinstance(items, list):
+        raise RequestError(400, f"{where} must be a list of records (JSON objects)")
+    _check_rows(len(items), max_rows)
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RequestError(400, f"{where}[{position}] is not a JSON object")
+    columns = {}
+    for column in schema.used():
+        values = [item.get(column.name, _ABSENT) for item in items]
+        if any(value is not _ABSENT for value in values):
+            # A key one record leaves out is a null there, as in a DataFrame.
+            columns[column.name] = [None if v is _ABSENT else v for v in values]
+    return RawRows(len(items), columns)
+
+
+def _split(payload: Any, schema: InputSchema, max_rows: int) -> RawRows:
+    if not isinstance(payload, dict) or not isinstance(payload.get("columns"), list):
+        raise RequestError(400, "dataframe_split must be an object with 'columns' and 'data'")
+    names, data = payload["columns"], payload.get("data")
+    if not all(isinstance(name, str) for name in names):
+        raise RequestError(400, "dataframe_split.columns must be a list of column names")
+    if len(set(names)) != len(names):
+        raise RequestError(400, "dataframe_split.columns names a column more than once")
+    if not isinstance(data, list):
+        raise RequestError(400, "dataframe_split.data must be a list of rows")
+    _check_rows(len(data), max_rows)
+    for position, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != len(names):
+            raise RequestError(
+                400, f"dataframe_split.data[{position}] must be a list of {len(names)} values"
+            )
+    where = {name: position for position, name in enumerate(names)}
+    columns = {
+        column.name: [row[where[column.name]] for row in data]
+        for column in schema.used()
+        if column.name in where
+    }
+    return RawRows(len(data), columns)
+
+
+def _columnar(payload: dict[str, Any], where: str, schema: InputSchema, max_rows: int) -> RawRows:
+    lengths = set()
+    for name, values in payload.items():
+        if not isinstance(values, list):
+            raise RequestError(400, f"{where}.{name} must be a list of values")
+        lengths.add(len(values))
+    if len(lengths) > 1:
+        raise RequestError(400, f"the columns of {where} have different lengths")
+    count = lengths.pop() if lengths else 0
+    _check_rows(count, max_rows)
+    columns = {c.name: payload[c.name] for c in schema.used() if c.name in payload}
+    return RawRows(count, columns)
+
+
+def parse_mlflow_json(body: bytes, schema: InputSchema, max_rows: int) -> RawRows:
+    """A body in the MLflow scoring protocol: the rows it holds."""
+    payload = _load_json(body)
+    if not isinstance(payload, dict):
+        raise RequestError(
+            400, f"the body must be a JSON object with one of: {', '.join(MLFLOW_FORMATS)}"
+        )
+    given = [key for key in MLFLOW_FORMATS if key in payload]
+    unknown = sorted(set(payload) - {*MLFLOW_FORMATS, "params"})
+    if len(given) != 1 or unknown:
+        found = ", ".join(sorted(payload)) or "nothing"
+        raise RequestError(
+            400, f"the body must hold exactly one of {', '.join(MLFLOW_FORMATS)}; found {found}"
+        )
+    if payload.get("params"):
+        raise RequestError(400, "this model takes no params")
+    key = given[0]
+    if key == "dataframe_split":
+        return _split(payload[key], schema, max_rows)
+    if key != "dataframe_records" and isinstance(payload[key], dict):
+        return _columnar(payload[key], key, schema, max_rows)
+    return _records(payload[key], key, schema, max_rows)
+
+
+def parse_records_json(body: bytes, schema: InputSchema, max_rows: int) -> RawRows:
+    """A body that is a plain JSON list of records."""
+    return _records(_load_json(body), "the body", schema, max_rows)
+
+
+def parse_csv(body: bytes, schema: InputSchema, max_rows: int) -> RawRows:
+    """A CSV body with a header row; text columns are read as text, never as numbers."""
+    if not body.strip():
+        raise RequestError(400, "the request body is empty")
+    text_columns = {c.name: "str" for c in schema.columns if c.type in ("string", "datetime")}
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype=text_columns, nrows=max_rows + 1)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RequestError(400, f"the CSV body could not be read: {first_line}") from None
+    if frame.columns.has_duplicates:
+        raise RequestError(400, "the CSV header names a column more than once")
+    _check_rows(len(frame), max_rows)
+    columns = {
+        c.name: [None if pd.isna(v) else v for v in frame[c.name].tolist()]
+        for c in schema.used()
+        if c.name in frame.columns
+    }
+    return RawRows(len(frame), columns)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _wrong(column: InputColumn, expected: str, value: Any, row: int) -> RequestError:
+    return _unprocessable(
+        f"column {column.name!r}: expected {expected}, got {_describe(value)} (row {row})"
+    )
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (type(value) is float and math.isnan(value))
+
+
+def _numbers(column: InputColumn, values: list[Any]) -> list[float]:
+    out = []
+    for row, value in enumerate(values):
+        kind = type(value)
+        if kind is float or kind is int:
+            number = float(value)
+            if math.isinf(number):
+                raise _wrong(column, "a finite number", value, row)
+            out.append(number)
+        elif value is None:
+            out.append(math.nan)
+        else:
+            raise _wrong(column, "a number", value, row)
+    return out
+
+
+def _whole_numbers(column: InputColumn, values: list[Any]) -> list[int]:
+    out = []
+    for row, value in enumerate(values):
+        kind = type(value)
+        if kind is int:
+            out.append(value)
+        elif kind is float and math.isfinite(value) and value.is_integer():
+            out.append(int(value))
+        else:
+            raise _wrong(column, "a whole number", value, row)
+    return out
+
+
+def _texts(column: InputColumn, values: list[Any]) -> list[Any]:
+    for row, value in enumerate(values):
+        if type(value) is not str and value is not None:
+            raise _wrong(column, "text", value, row)
+    return values
+
+
+def _booleans(column: InputColumn, values: list[Any]) -> list[bool]:
+    for row, value in enumerate(values):
+        if type(value) is not bool:
+            raise _wrong(column, "true or false", value, row)
+    return values
+
+
+def _check_timestamps(column: InputColumn, values: list[Any]) -> None:
+    for row, value in enumerate(values):
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            # Not ISO 8601: accept whatever the model's own parser accepts.
+            if pd.isna(pd.to_datetime(value, errors="coerce", format="mixed")):
+                raise _wrong(column, "a date and time", value, row) from None
+
+
+def _check(column: InputColumn, values: list[Any]) -> list[Any]:
+    if not column.nullable:
+        for row, value in enumerate(values):
+            if _is_null(value):
+                raise _unprocessable(f"column {column.name!r} must not be null or NaN (row {row})")
+    if column.type in NUMBER_TYPES:
+        return _numbers(column, values)
+    if column.type in WHOLE_TYPES:
+        return _whole_numbers(column, values)
+    if column.type == "boolean":
+        return _booleans(column, values)
+    return _texts(column, values)
+
+
+def conform(raw: RawRows, schema: InputSchema) -> Rows:
+    """The columns the model reads, checked against their declared types.
+
+    Raises :class:`RequestError` (422) naming the first column that is missing, of
+    the wrong type, or null where the model cannot take a null.
+    """
+    columns: dict[str, list[Any]] = {}
+    for column in schema.used():
+        values = raw.columns.get(column.name)
+        if values is None:
+            if column.required:
+                raise _unprocessable(f"missing required column {column.name!r}")
+            continue
+        columns[column.name] = _check(column, values)
+        if column.name == schema.timestamp_column or column.type == "datetime":
+            _check_timestamps(column, columns[column.name])
+    return Rows(raw.count, columns)

@@ -1,0 +1,142 @@
+"""The champion as the service holds it: loaded only from the deploy folder.
+
+The pipeline exports every promoted version to ``<deploy>/v<N>`` and switches
+the ``current`` link to it in one rename. The service follows that link and
+nothing else, and refuses a link that leads out of the deploy folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml_pipeline.core.tracking import CHAMPION_ALIAS, CURRENT_LINK
+from ml_pipeline.serving.inputs import InputSchema, Rows
+
+
+class ModelSourceError(RuntimeError):
+    """The deploy folder holds no loadable champion; the message says why."""
+
+
+def current_version_dir(deploy_dir: Path) -> Path | None:
+    """Where ``<deploy>/current`` leads, or None before the first deployment."""
+    link = deploy_dir / CURRENT_LINK
+    if not os.path.lexists(link):
+        return None
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError) as error:
+        raise ModelSourceError(f"{link}: cannot be followed: {error}") from None
+    if target.parent != deploy_dir.resolve() or not target.is_dir():
+        raise ModelSourceError(
+            f"{link}: points to {target}, outside the deploy folder {deploy_dir}"
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class Scored:
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = None
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    version: str
+    path: Path
+    pipeline: Any = field(repr=False)
+    schema: InputSchema = field(repr=False)
+    card: dict[str, Any] = field(repr=False)
+    loaded_at: str
+    classes: list[Any] | None = None
+
+    def score(self, rows: Rows) -> Scored:
+        """Predictions for checked ``rows``, with class probabilities if any."""
+        frame = rows.frame(self.schema)
+        predictions = self.pipeline.predict(frame)
+        if self.classes is None:
+            return Scored(np.asarray(predictions, dtype="float64").tolist())
+        shares = self.pipeline.predict_proba(frame)
+        labels = [str(label) for label in self.classes]
+        return Scored(
+            np.asarray(predictions).tolist(),
+            [dict(zip(labels, row, strict=True)) for row in shares.tolist()],
+        )
+
+    def describe(self) -> dict[str, Any]:
+        card = self.card
+        trained_on = card.get("training_data") or {}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": CHAMPION_ALIAS,
+            "created": card.get("created"),
+            "loaded_at": self.loaded_at,
+            "estimator": card.get("estimator"),
+            "trained_on_partitions": sorted(trained_on.get("partitions") or {}),
+            "train_rows": trained_on.get("train_rows"),
+            "holdout": card.get("holdout"),
+            "holdout_metrics": card.get("holdout_metrics") or {},
+            "baseline_metrics": card.get("baseline_metrics") or {},
+            "classes": [str(c) for c in self.classes] if self.classes is not None else None,
+            "input_columns": [c.name for c in self.schema.columns if c.used],
+        }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelSourceError(f"{path}: unreadable: {error}") from None
+    return found if isinstance(found, dict) else {}
+
+
+def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None]:
+    """The timestamp column and the columns the model reads, from its first step."""
+    steps = getattr(pipeline, "steps", None)
+    first = steps[0][1] if steps else None
+    used = getattr(first, "required_columns", None)
+    return getattr(first, "timestamp_column", None), list(used) if used is not None else None
+
+
+def load_served_model(version_dir: Path) -> ServedModel:
+    """Load an exported version folder: the scikit-learn pipeline, signature and card."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    try:
+        meta = Model.load(str(version_dir / "MLmodel"))
+    except Exception as error:
+        raise ModelSourceError(f"{version_dir}: not an MLflow model: {error}") from None
+    if meta.signature is None:
+        raise ModelSourceError(f"{version_dir}: the model has no input signature")
+    pipeline = mlflow.sklearn.load_model(str(version_dir))
+    timestamp_column, used = _feature_contract(pipeline)
+    try:
+        schema = InputSchema.from_signature(meta.signature.inputs.to_dict(), timestamp_column, used)
+    except ValueError as error:
+        raise ModelSourceError(f"{version_dir}: {error}") from None
+    card = _read_json(version_dir / "model_card.json")
+    version = str(card.get("version") or version_dir.name.removeprefix("v"))
+    classes = getattr(pipeline, "classes_", None)
+    return ServedModel(
+        name=str(card.get("model", "model")),
+        version=version,
+        path=version_dir,
+        pipeline=pipeline,
+        schema=schema,
+        card=card,
+        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        classes=list(classes)
+        if classes is not None and hasattr(pipeline, "predict_proba")
+        else None,
+    )

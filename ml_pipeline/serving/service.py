@@ -1,0 +1,136 @@
+"""Everything a request handler needs, built once per app and shared as a dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml_pipeline.config import PipelineConfig, ServingConfig
+from ml_pipeline.core.prediction_log import LoggedRequest, PredictionLog
+from ml_pipeline.serving.batching import MicroBatcher
+from ml_pipeline.serving.champion import ChampionWatcher
+from ml_pipeline.serving.inputs import Rows
+from ml_pipeline.serving.metrics import Gauge, ServiceMetrics
+from ml_pipeline.serving.model import Scored
+
+TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
+
+
+def token_from_environment() -> str | None:
+    """The bearer token clients must send, if the operator set one."""
+    return os.environ.get(TOKEN_ENV_VAR) or None
+
+
+@dataclass
+class ScoringService:
+    settings: ServingConfig
+    deploy_dir: Path
+    predictions_dir: Path
+    token: str | None
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    watcher: ChampionWatcher = field(init=False)
+    batcher: MicroBatcher = field(init=False)
+    log: PredictionLog = field(init=False)
+    _watch_task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.watcher = ChampionWatcher(self.deploy_dir, self.metrics)
+        self.batcher = MicroBatcher(
+            self.settings.max_batch_rows,
+            self.settings.batch_wait_ms / 1000.0,
+            self.metrics.batch_rows.observe,
+        )
+        self.log = PredictionLog(
+            self.predictions_dir,
+            self.settings.log_flush_seconds,
+            on_drop=self.metrics.log_dropped.inc,
+        )
+        self.metrics.add_gauge(
+            Gauge(
+                "ml_pipeline_model_info",
+                "The model version being served (value 1)",
+                ("name", "version"),
+                self._model_info,
+            )
+        )
+        self.metrics.add_gauge(
+            Gauge(
+                "ml_pipeline_prediction_log_write_errors",
+                "Prediction log flushes that failed",
+                (),
+                lambda: [((), float(self.log.write_errors))],
+            )
+        )
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig, token: str | None) -> ScoringService:
+        return cls(config.serving, config.deploy_dir, config.predictions_dir, token)
+
+    def _model_info(self) -> list[tuple[tuple[str, ...], float]]:
+        model = self.watcher.model
+        return [((model.name, model.version), 1.0)] if model is not None else []
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.settings.max_body_mb * 1024 * 1024)
+
+    def token_matches(self, presented: str | None) -> bool:
+        if self.token is None:
+            return True
+        return presented is not None and hmac.compare_digest(
+            presented.encode("utf-8"), self.token.encode("utf-8")
+        )
+
+    async def start(self) -> None:
+        self.log.start()
+        self.batcher.start()
+        await asyncio.to_thread(self.watcher.check)
+        self._watch_task = asyncio.get_running_loop().create_task(
+            self.watcher.watch(self.settings.poll_seconds), name="champion-watcher"
+        )
+
+    async def stop(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+        await self.batcher.stop()
+        await asyncio.to_thread(self.log.close)
+
+    def record(
+        self,
+        endpoint: str,
+        version: str | None,
+        status: int,
+        latency_seconds: float,
+        rows: Rows | None = None,
+        scored: Scored | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Queue one prediction log record; a sample of requests carries rows and outputs."""
+        sampled = (
+            rows is not None
+            and scored is not None
+            and self.settings.log_max_rows > 0
+            and random.random() < self.settings.log_sample_fraction
+        )
+        limit = self.settings.log_max_rows
+        self.log.append(
+            LoggedRequest(
+                time=dt.datetime.now(dt.UTC),
+                endpoint=endpoint,
+                model_version=version,
+                status=status,
+                rows=rows.count if rows is not None else 0,
+                latency_ms=latency_seconds * 1000.0,
+                error=error,
+                inputs=rows.head(limit) if sampled else None,
+                outputs=scored.predictions[:limit] if sampled else None,
+            )
+        )
