@@ -21,6 +21,7 @@ MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NUMBER_TYPES = {"double", "float"}
 WHOLE_TYPES = {"long", "integer"}
 SUPPORTED_TYPES = NUMBER_TYPES | WHOLE_TYPES | {"string", "boolean", "datetime"}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class RequestError(ValueError):
@@ -94,7 +95,11 @@ class InputSchema:
             kind = {"double": "number", "float": "number", "long": "integer"}.get(column.type)
             kind = kind or {"integer": "integer", "boolean": "boolean"}.get(column.type, "string")
             schema: dict[str, Any] = {"type": [kind, "null"] if column.nullable else kind}
+            if kind == "integer":
+                schema.update(minimum=INT64_MIN, maximum=INT64_MAX)
             if column.name == self.timestamp_column or column.type == "datetime":
+                # Any ISO 8601 form is accepted; the document names the strictest.
+                schema["format"] = "date-time"
                 schema["description"] = "date and time, e.g. 2024-01-31 17:00:00"
             properties[column.name] = schema
         return {
@@ -315,12 +320,13 @@ def _whole_numbers(column: InputColumn, values: list[Any]) -> list[int]:
     out = []
     for row, value in enumerate(values):
         kind = type(value)
-        if kind is int:
-            out.append(value)
-        elif kind is float and math.isfinite(value) and value.is_integer():
-            out.append(int(value))
-        else:
+        if kind is float and math.isfinite(value) and value.is_integer():
+            value, kind = int(value), int
+        if kind is not int:
             raise _wrong(column, "a whole number", value, row)
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise _wrong(column, "a 64-bit whole number", value, row)
+        out.append(value)
     return out
 
 
@@ -338,14 +344,32 @@ def _booleans(column: InputColumn, values: list[Any]) -> list[bool]:
     return values
 
 
-def _check_timestamps(column: InputColumn, values: list[Any]) -> None:
+def _wall_clock(value: str) -> dt.datetime | None:
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        # Not ISO 8601: accept whatever the model's own parser accepts.
+        parsed = pd.to_datetime(value, errors="coerce", format="mixed")
+        if pd.isna(parsed):
+            return None
+        stamp = parsed.to_pydatetime()
+    return stamp.replace(tzinfo=None)
+
+
+def _timestamps(column: InputColumn, values: list[Any]) -> list[str]:
+    """Timestamps as plain ISO text in their own wall-clock time.
+
+    Calendar features describe local time, as the training files held it; a UTC
+    offset is dropped, not converted. One form also spares the model's parser
+    rows that mix offsets, which it refuses.
+    """
+    out = []
     for row, value in enumerate(values):
-        try:
-            dt.datetime.fromisoformat(value)
-        except ValueError:
-            # Not ISO 8601: accept whatever the model's own parser accepts.
-            if pd.isna(pd.to_datetime(value, errors="coerce", format="mixed")):
-                raise _wrong(column, "a date and time", value, row) from None
+        stamp = _wall_clock(value)
+        if stamp is None:
+            raise _wrong(column, "a date and time", value, row)
+        out.append(stamp.isoformat(sep=" "))
+    return out
 
 
 def _check(column: InputColumn, values: list[Any]) -> list[Any]:
@@ -377,5 +401,5 @@ def conform(raw: RawRows, schema: InputSchema) -> Rows:
             continue
         columns[column.name] = _check(column, values)
         if column.name == schema.timestamp_column or column.type == "datetime":
-            _check_timestamps(column, columns[column.name])
+            columns[column.name] = _timestamps(column, columns[column.name])
     return Rows(raw.count, columns)

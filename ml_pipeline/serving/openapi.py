@@ -70,18 +70,39 @@ def _only(key: str, schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _split_schema(record: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """``dataframe_split`` in its canonical form: the model's columns in signature order.
+
+    The service also takes other column orders and extra columns; JSON Schema cannot
+    tie each row's length to ``columns``, so the document names the one exact form.
+    """
+    names = [n for n, spec in record.get("properties", {}).items() if "type" in spec]
+    cells = [record["properties"][name] for name in names]
+    return {
+        "type": "object",
+        "properties": {
+            "columns": {"const": names},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": cells,
+                    "minItems": len(cells),
+                    "maxItems": len(cells),
+                },
+                "minItems": 1,
+                "maxItems": max_rows,
+            },
+        },
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+    }
+
+
 def request_bodies(schema: InputSchema | None, max_rows: int) -> dict[str, dict[str, Any]]:
     """Request bodies of the scoring routes for a model with input ``schema``."""
     record = schema.record_json_schema() if schema is not None else {"type": "object"}
-    names = schema.names() if schema is not None else []
-    split = {
-        "type": "object",
-        "properties": {
-            "columns": {"type": "array", "items": {"type": "string"}, "example": names},
-            "data": {"type": "array", "items": {"type": "array"}, "maxItems": max_rows},
-        },
-        "required": ["columns", "data"],
-    }
+    split = _split_schema(record, max_rows)
     formats = [_only("dataframe_split", split)] + [
         _only(key, _rows(record, max_rows)) for key in MLFLOW_FORMATS[1:]
     ]

@@ -188,7 +188,8 @@ def test_more_csv_rows_than_the_limit_is_413() -> None:
 def test_schema_for_the_openapi_document_follows_the_signature() -> None:
     record = SCHEMA.record_json_schema()
     assert record["required"] == USED
-    assert record["properties"]["holiday"] == {"type": "integer"}
+    assert record["properties"]["holiday"]["type"] == "integer"
+    assert record["properties"]["timestamp"]["format"] == "date-time"
     assert record["properties"]["temp"] == {"type": ["number", "null"]}
     assert "type" not in record["properties"]["record_id"]
 
@@ -196,3 +197,17 @@ def test_schema_for_the_openapi_document_follows_the_signature() -> None:
 def test_unsupported_signature_types_are_refused_at_load() -> None:
     with pytest.raises(ValueError, match="unsupported type 'binary'"):
         InputSchema.from_signature([{"name": "blob", "type": "binary"}], None)
+
+
+def test_whole_numbers_beyond_64_bits_are_refused() -> None:
+    assert "64-bit" in refusal([{**ROW, "holiday": 2**63}]).message
+
+
+def test_timestamps_keep_their_wall_clock_time_in_one_form() -> None:
+    stamps = ["2024-01-01T05:00:00+09:00", "2024-01-01 06:30:00", "2024-01-01T07:00:00Z"]
+    rows = score_records([{**ROW, "timestamp": stamp} for stamp in stamps])
+    assert rows.columns["timestamp"] == [
+        "2024-01-01 05:00:00",
+        "2024-01-01 06:30:00",
+        "2024-01-01 07:00:00",
+    ]
