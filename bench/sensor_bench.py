@@ -39,10 +39,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        (root / "pipeline.yaml").write_text(yaml.safe_dump({
-            "dataset": {"landing_dir": "landing", "target": "count", "task": "regression"},
-            "sensor": {"settle_seconds": 0},
-        }))
+        (root / "pipeline.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "dataset": {"landing_dir": "landing", "target": "count", "task": "regression"},
+                    "sensor": {"settle_seconds": 0},
+                }
+            )
+        )
         config = load_config(root / "pipeline.yaml")
         landing = config.dataset.landing_dir
         landing.mkdir(parents=True)
@@ -56,10 +60,14 @@ def main() -> None:
             print(f"recording {args.files} ingested partitions ...", flush=True)
             for key in keys:
                 digest = content_digest(landing / f"{key}.csv")
-                instance.report_runless_asset_event(dg.AssetMaterialization(
-                    "raw_samples", partition=key, metadata={"source_digest": digest}))
                 instance.report_runless_asset_event(
-                    dg.AssetMaterialization("features", partition=key))
+                    dg.AssetMaterialization(
+                        "raw_samples", partition=key, metadata={"source_digest": digest}
+                    )
+                )
+                instance.report_runless_asset_event(
+                    dg.AssetMaterialization("features", partition=key)
+                )
             sensor = build_landing_sensor(config)
             cold, result = evaluate(sensor, instance, None)
             assert result.run_requests == [], "every file was already ingested"
@@ -74,8 +82,10 @@ def main() -> None:
                 timings.append(seconds)
     print(f"files: {args.files}")
     print(f"first evaluation, empty cursor (hashes every file): {cold:.2f} s")
-    print(f"one new file, warm cursor: median {statistics.median(timings):.3f} s "
-          f"over {args.repeats} (min {min(timings):.3f}, max {max(timings):.3f})")
+    print(
+        f"one new file, warm cursor: median {statistics.median(timings):.3f} s "
+        f"over {args.repeats} (min {min(timings):.3f}, max {max(timings):.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,217 @@
+"""Throughput and latency of `ml-pipeline serve` against `mlflow models serve`, side by side.
+
+Both servers score the same exported champion (``<deploy>/current``) on the same
+machine in the same session. Load comes from wrk (Debian package ``wrk``): 2
+threads and 8 connections, 1-row and 100-row ``dataframe_split`` requests taken
+from the first landed file. Rounds alternate between the servers and the table
+shows medians.
+
+    make run                              # a champion to serve
+    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ml_pipeline.config import load_config
+
+BIN = Path(sys.executable).parent
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _default_signals() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def server(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # Both servers answer without a token here, so the comparison is like for like.
+    env.pop("ML_PIPELINE_API_TOKEN", None)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{command[0]} exited:\n{log.read_text()[-2000:]}")
+                with (
+                    contextlib.suppress(OSError),
+                    urllib.request.urlopen(ready_url, timeout=2) as response,
+                ):
+                    if response.status == 200:
+                        break
+                time.sleep(0.5)
+            else:
+                raise RuntimeError(f"{ready_url} not ready after 180 s")
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def request_bodies(config, folder: Path) -> dict[str, Path]:
+    landed = sorted(p for p in config.dataset.landing_dir.iterdir() if p.suffix == ".csv")
+    rows = pd.read_csv(landed[0]).drop(columns=[config.dataset.target])
+    bodies = {}
+    for size in (1, 100):
+        sample = pd.concat([rows] * (size // len(rows) + 1)).head(size)
+        split = json.loads(sample.to_json(orient="split", index=False))
+        path = folder / f"rows_{size}.json"
+        path.write_text(json.dumps({"dataframe_split": split}))
+        script = folder / f"rows_{size}.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'local f = io.open("{path}"); wrk.body = f:read("*a"); f:close()\n'
+        )
+        bodies[f"{size} row" + ("s" if size > 1 else "")] = script
+    return bodies
+
+
+def predictions(url: str, body: Path) -> list[float]:
+    request = urllib.request.Request(
+        url, data=body.read_bytes(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["predictions"]
+
+
+def wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "failed": float(failed.group(1)) if failed else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="pipeline config (default: ./pipeline.yaml)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    artifact = (config.deploy_dir / "current").resolve()
+    if not (artifact / "MLmodel").is_file():
+        print(f"error: no deployed champion under {config.deploy_dir}; run `make run` first")
+        return 2
+    ours_port, mlflow_port = free_port(), free_port()
+    servers = {
+        "ml-pipeline serve": (
+            [str(BIN / "ml-pipeline"), "serve", "--port", str(ours_port)]
+            + (["--config", args.config] if args.config else []),
+            f"http://127.0.0.1:{ours_port}",
+            "/ready",
+        ),
+        "mlflow models serve": (
+            [
+                *(str(BIN / "mlflow"), "models", "serve", "-m", str(artifact)),
+                *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port)),
+            ],
+            f"http://127.0.0.1:{mlflow_port}",
+            "/ping",
+        ),
+    }
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
+        folder = Path(scratch)
+        bodies = request_bodies(config, folder)
+        for name, (command, url, ready) in servers.items():
+            log = folder / f"{name.split()[0]}.log"
+            stack.enter_context(server(command, url + ready, log))
+        first = bodies["1 row"].with_suffix(".json")
+        mine = predictions(servers["ml-pipeline serve"][1] + "/invocations", first)
+        theirs = predictions(servers["mlflow models serve"][1] + "/invocations", first)
+        assert abs(mine[0] - theirs[0]) < 1e-9, (mine, theirs)
+        for round_number in range(args.rounds):
+            for body_name, script in bodies.items():
+                for name, (_, url, _) in servers.items():
+                    outcome = wrk(url + "/invocations", script, args.seconds)
+                    results.setdefault((name, body_name), []).append(outcome)
+                    print(f"round {round_number + 1} {name:<20} {body_name:<8} {outcome}")
+    print(f"\nMachine: {machine()}; model: {artifact.name} of {config.mlflow.registered_model}")
+    print(f"wrk -t2 -c8 -d{args.seconds}s, {args.rounds} rounds, medians\n")
+    print("| request | server | requests/s | p50 ms | p99 ms | non-2xx | vs mlflow |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for body_name in bodies:
+        base = statistics.median(r["rps"] for r in results[("mlflow models serve", body_name)])
+        for name in servers:
+            runs = results[(name, body_name)]
+            rps = statistics.median(r["rps"] for r in runs)
+            print(
+                f"| {body_name} | `{name}` | {rps:.0f} "
+                f"| {statistics.median(r['p50'] for r in runs):.1f} "
+                f"| {statistics.median(r['p99'] for r in runs):.1f} "
+                f"| {sum(r['failed'] for r in runs):.0f} | {rps / base:.1f}x |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
