@@ -179,3 +179,26 @@ def test_every_error_is_one_line_naming_the_file(tmp_path: Path) -> None:
     lines = message.splitlines()
     assert len(lines) == 2
     assert all(line.startswith(str(tmp_path / "pipeline.yaml")) for line in lines)
+
+
+def test_serving_defaults_bind_loopback(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, bike_document()))
+    assert config.serving.host == "127.0.0.1"
+    assert config.predictions_dir == config.data_dir / "predictions"
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "key"),
+    [
+        ("serving", {"port": 70000}, "serving.port"),
+        ("serving", {"max_rows": 0}, "serving.max_rows"),
+        ("serving", {"log_sample_fraction": 1.5}, "serving.log_sample_fraction"),
+        ("serving", {"max_body_mb": 0}, "serving.max_body_mb"),
+        ("monitoring", {"cron": "hourly"}, "monitoring.cron"),
+        ("monitoring", {"window_hours": -1}, "monitoring.window_hours"),
+    ],
+)
+def test_serving_and_monitoring_values_are_checked(
+    tmp_path: Path, section: str, values: dict, key: str
+) -> None:
+    assert key in config_error(tmp_path, bike_document(**{section: values}))

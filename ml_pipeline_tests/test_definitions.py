@@ -12,21 +12,28 @@ EXPECTED_ASSETS = {
     "trained_model",
     "validation_metrics",
     "deployed_model",
+    "prediction_monitoring",
 }
 
 
 def test_definitions_load_from_the_configured_file(tmp_path, monkeypatch) -> None:
-    path = write_config(tmp_path, bike_document(schedule={"retrain_cron": "15 4 * * 1"}))
+    document = bike_document(
+        schedule={"retrain_cron": "15 4 * * 1"}, monitoring={"cron": "*/20 * * * *"}
+    )
+    path = write_config(tmp_path, document)
     monkeypatch.setenv("ML_PIPELINE_CONFIG", str(path))
     loaded = defs()
     graph = loaded.resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == EXPECTED_ASSETS
     assert loaded.resolve_schedule_def("retrain_schedule").cron_schedule == "15 4 * * 1"
+    monitoring = loaded.resolve_schedule_def("monitoring_schedule")
+    assert monitoring.cron_schedule == "*/20 * * * *"
+    assert monitoring.default_status == dg.DefaultScheduleStatus.RUNNING
     for name in ("landing_sensor", "retrain_sensor"):
         sensor = loaded.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     jobs = {job.name: job for job in loaded.resolve_all_job_defs()}
-    assert set(jobs) >= {"ingest_job", "training_job", "__ASSET_JOB"}
+    assert set(jobs) >= {"ingest_job", "training_job", "monitoring_job", "__ASSET_JOB"}
     for job in jobs.values():
         assert job.executor_def.name == "in_process", job.name
 
@@ -36,4 +43,9 @@ def test_every_asset_has_a_description_and_group(tmp_path) -> None:
     for assets_def in definitions.resolve_asset_graph().assets_defs:
         for key in assets_def.keys:
             assert assets_def.descriptions_by_key.get(key), key
-            assert assets_def.group_names_by_key[key] in {"ingest", "explore", "model"}, key
+            assert assets_def.group_names_by_key[key] in {
+                "ingest",
+                "explore",
+                "model",
+                "monitoring",
+            }, key
