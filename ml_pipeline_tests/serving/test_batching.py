@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.inputs import InputSchema, RequestError, Rows
@@ -97,3 +97,23 @@ def test_a_lone_client_never_waits_for_company() -> None:
             await batcher.stop()
 
     assert asyncio.run(sequential()) == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_classifiers_answer_with_labels_and_class_probabilities() -> None:
+    x = pd.DataFrame({"x": [0.0, 1.0, 2.0, 8.0, 9.0, 10.0]})
+    fitted = LogisticRegression().fit(x, ["no", "no", "no", "yes", "yes", "yes"])
+    model = ServedModel(
+        name="churn",
+        version="1",
+        path=Path("."),
+        pipeline=fitted,
+        schema=SCHEMA,
+        card={},
+        loaded_at="now",
+        classes=list(fitted.classes_),
+    )
+    scored = model.score(rows(0.5, 9.5))
+    assert scored.predictions == ["no", "yes"]
+    assert [set(p) for p in scored.probabilities] == [{"no", "yes"}] * 2
+    assert scored.probabilities[0]["no"] > 0.5 > scored.probabilities[1]["no"]
+    assert sum(scored.probabilities[1].values()) == pytest.approx(1.0)
