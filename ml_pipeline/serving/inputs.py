@@ -82,9 +82,6 @@ class InputSchema:
             columns.append(InputColumn(name, kind, required, nullable, used))
         return cls(tuple(columns), timestamp_column)
 
-    def names(self) -> list[str]:
-        return [column.name for column in self.columns]
-
     def record_json_schema(self) -> dict[str, Any]:
         """One row as JSON Schema, for the OpenAPI document."""
         properties = {}
