@@ -19,12 +19,10 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,56 +30,19 @@ from pathlib import Path
 import pandas as pd
 
 from ml_pipeline.config import load_config
+from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 BIN = Path(sys.executable).parent
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _default_signals() -> None:
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-
-
 @contextlib.contextmanager
 def server(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    # Both servers answer without a token here, so the comparison is like for like.
-    env.pop("ML_PIPELINE_API_TOKEN", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_default_signals,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited:\n{log.read_text()[-2000:]}")
-                with (
-                    contextlib.suppress(OSError),
-                    urllib.request.urlopen(ready_url, timeout=2) as response,
-                ):
-                    if response.status == 200:
-                        break
-                time.sleep(0.5)
-            else:
-                raise RuntimeError(f"{ready_url} not ready after 180 s")
-            yield
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    # MLflow starts `uvicorn` by name; an empty token leaves ours open too, like for like.
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    with running(command, log, env={"PATH": path, "ML_PIPELINE_API_TOKEN": ""}) as process:
+        wait_for_http(ready_url, process, log, timeout=180)
+        yield
 
 
 def request_bodies(config, folder: Path) -> dict[str, Path]:
