@@ -34,7 +34,7 @@ def sampled_inputs(log: pd.DataFrame, max_rows: int) -> pd.DataFrame:
     """Up to ``max_rows`` of the input rows the service kept, the most recent first."""
     columns: dict[str, list[object]] = {}
     taken = 0
-    texts = log["inputs"].dropna().to_list() if len(log) else []
+    texts = log["inputs"].dropna().to_list()
     for text in reversed(texts):
         sample = json.loads(text)
         count = len(next(iter(sample.values()), []))
@@ -72,24 +72,22 @@ def summarize(
     max_drift_rows: int = 50_000,
 ) -> MonitoringReport:
     """Summarise prediction log records; drift is measured on the latest sampled inputs."""
-    scored = log[log["status"] == 200] if len(log) else log
-    latencies = log["latency_ms"].to_numpy(dtype="float64") if len(log) else np.array([])
+    scored = log[log["status"] == 200]
+    latencies = log["latency_ms"].to_numpy(dtype="float64")
     inputs = sampled_inputs(scored, max_drift_rows)
     return MonitoringReport(
         start=start,
         end=end,
         requests=len(log),
-        rejected=int((log["status"] != 200).sum()) if len(log) else 0,
-        rows_scored=int(scored["rows"].sum()) if len(scored) else 0,
+        rejected=int((log["status"] != 200).sum()),
+        rows_scored=int(scored["rows"].sum()),
         latency_p50_ms=float(np.percentile(latencies, 50)) if latencies.size else None,
         latency_p99_ms=float(np.percentile(latencies, 99)) if latencies.size else None,
         by_hour=_by_hour(log),
         by_version={
             str(version): int(count)
             for version, count in scored["model_version"].value_counts().items()
-        }
-        if len(scored)
-        else {},
+        },
         sampled_rows=len(inputs),
         drift=drift(inputs, reference) if reference is not None and len(inputs) else None,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -129,7 +130,11 @@ class Rows:
             return parts[0]
         names = list(dict.fromkeys(name for part in parts for name in part.columns))
         columns = {
-            name: [value for part in parts for value in part.columns.get(name, [None] * part.count)]
+            name: list(
+                itertools.chain.from_iterable(
+                    part.columns.get(name) or [None] * part.count for part in parts
+                )
+            )
             for name in names
         }
         return Rows(sum(part.count for part in parts), columns)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.core.monitoring import sampled_inputs, summarize
+from ml_pipeline.core.prediction_log import read_prediction_log
 from ml_pipeline.core.reference import MAJOR_SHIFT, build_reference
 
 START = pd.Timestamp("2026-03-01 10:00", tz="UTC")
@@ -80,3 +81,10 @@ def test_columns_missing_from_some_requests_are_null_there() -> None:
     inputs = sampled_inputs(log_of(frames, [200, 200]), max_rows=100)
     assert inputs["b"].iloc[0] == "x" and pd.isna(inputs["b"].iloc[1])
     assert inputs["a"].tolist() == [2.0, 1.0]
+
+
+def test_an_empty_log_summarises_to_zeros(tmp_path) -> None:
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    report = summarize(read_prediction_log(tmp_path, start, start), None, start, start)
+    assert (report.requests, report.rejected, report.rows_scored) == (0, 0, 0)
+    assert report.by_version == {} and report.latency_p99_ms is None and report.drift is None
