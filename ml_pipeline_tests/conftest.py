@@ -59,15 +59,20 @@ def bike_config(tmp_path: Path) -> PipelineConfig:
     return load_config(write_config(tmp_path / "project", bike_document()))
 
 
+def land_demo_bikes(config: PipelineConfig) -> PipelineConfig:
+    """Land eight small demo batches in ``config``'s landing folder."""
+    write_demo_data(
+        DemoSpec(batches=8, rows_per_batch=240),
+        config.dataset.landing_dir,
+        config.data_dir / "demo_truth",
+    )
+    return config
+
+
 @pytest.fixture
 def landed_bikes(bike_config: PipelineConfig) -> PipelineConfig:
     """The bike config with eight demo batches landed."""
-    write_demo_data(
-        DemoSpec(batches=8, rows_per_batch=240),
-        bike_config.dataset.landing_dir,
-        bike_config.data_dir / "demo_truth",
-    )
-    return bike_config
+    return land_demo_bikes(bike_config)
 
 
 @pytest.fixture(autouse=True)

@@ -23,11 +23,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ml_pipeline.assets.monitoring import prediction_monitoring
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.prediction_log import read_prediction_log
 from ml_pipeline.resources import resources_for
 from ml_pipeline.runner import run_pipeline
-from ml_pipeline_tests.conftest import bike_document, write_config
+from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -51,11 +50,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
         for name in ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
             patch.delenv(name, raising=False)
         config = load_config(write_config(root / "project", bike_document(serving=SERVING)))
-        write_demo_data(
-            DemoSpec(batches=8, rows_per_batch=240),
-            config.dataset.landing_dir,
-            config.data_dir / "demo_truth",
-        )
+        land_demo_bikes(config)
         _train(config, root / "instance-1")
     return config
 
