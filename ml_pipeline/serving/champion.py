@@ -13,7 +13,8 @@ import gc
 import logging
 from pathlib import Path
 
-from ml_pipeline.serving.inputs import RequestError, conform, parse_mlflow_json
+from ml_pipeline.serving.batching import MODEL_INPUT_ERRORS
+from ml_pipeline.serving.inputs import conform, parse_mlflow_json
 from ml_pipeline.serving.metrics import ServiceMetrics
 from ml_pipeline.serving.model import (
     ModelSourceError,
@@ -35,7 +36,7 @@ def _warm_up(model: ServedModel) -> None:
         raw = parse_mlflow_json(example.read_bytes(), model.schema, max_rows=10_000)
         rows = conform(raw, model.schema)
         model.score(rows)
-    except (RequestError, ValueError, TypeError, KeyError) as error:
+    except MODEL_INPUT_ERRORS as error:  # RequestError is a ValueError
         raise ModelSourceError(f"{model.path}: fails on its own input example: {error}") from None
 
 
