@@ -76,7 +76,6 @@ async def _score(request: Request, service: ScoringService, choose: Callable) ->
     started = time.perf_counter()
     endpoint = request.url.path
     model = service.watcher.model
-    rows = None
     try:
         if model is None:
             raise RequestError(
@@ -88,15 +87,8 @@ async def _score(request: Request, service: ScoringService, choose: Callable) ->
         scored = await service.batcher.score(model, rows)
     except RequestError as error:
         version = model.version if model is not None else None
-        service.record(
-            endpoint,
-            version,
-            error.status,
-            time.perf_counter() - started,
-            None,
-            None,
-            error.message,
-        )
+        seconds = time.perf_counter() - started
+        service.record(endpoint, version, error.status, seconds, error=error.message)
         raise
     service.metrics.rows.inc(amount=rows.count)
     service.record(endpoint, model.version, 200, time.perf_counter() - started, rows, scored)
