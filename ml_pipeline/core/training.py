@@ -18,7 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ml_pipeline.config import CandidateConfig
 from ml_pipeline.core.features import FeatureBuilder
@@ -26,11 +26,22 @@ from ml_pipeline.core.features import FeatureBuilder
 # Types skops must be told to trust when loading a pipeline built here; everything
 # else in these pipelines is on skops' default list. A test keeps this list exact.
 SKOPS_TRUSTED_TYPES = [
+    # HistGradientBoosting's own category encoder validates numbers with a partial of
+    # check_array; trusting partial admits nothing else, as its function must be trusted too.
+    "functools.partial",
     "ml_pipeline.core.features.FeatureBuilder",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
 ]
+
+TREE_ESTIMATORS = frozenset({"random_forest", "hist_gradient_boosting"})
+# One-hot columns are dense: this bounds the design matrix of linear models whatever a
+# column's cardinality (a 4,000-station column would otherwise add 4,000 columns).
+ONE_HOT_MAX_CATEGORIES = 50
+# Trees split on category codes instead; 255 is the most HistGradientBoosting can bin.
+ORDINAL_MAX_CATEGORIES = 255
 
 CV_SCORING = {
     "rmse": "neg_root_mean_squared_error",
@@ -105,32 +116,43 @@ def build_pipeline(
 ) -> Pipeline:
     """Raw columns in, prediction out: features, imputation, encoding, estimator."""
     builder = FeatureBuilder(timestamp_column, ignored_columns).fit(X)
-    numeric = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median", add_indicator=missing_indicator)),
-            ("scale", StandardScaler()),
-        ]
-    )
+    tree = candidate.estimator in TREE_ESTIMATORS
+    numeric_steps: list[tuple[str, object]] = [
+        ("impute", SimpleImputer(strategy="median", add_indicator=missing_indicator))
+    ]
+    if not tree:
+        numeric_steps.append(("scale", StandardScaler()))
     categorical = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            (
-                "encode",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False
-                ),
-            ),
-        ]
+        [("impute", SimpleImputer(strategy="most_frequent")), ("encode", _encoder(tree))]
     )
-    preprocess = ColumnTransformer(
-        [
-            ("numeric", numeric, builder.numeric_output_columns()),
-            ("categorical", categorical, builder.categorical_columns_),
-        ],
-        verbose_feature_names_out=False,
-    )
+    numeric_block = ("numeric", Pipeline(numeric_steps), builder.numeric_output_columns())
+    categorical_block = ("categorical", categorical, builder.categorical_columns_)
+    # Codes come first for trees, so the categorical columns are the model's first inputs
+    # however many missing-value indicators follow the numeric ones.
+    blocks = [categorical_block, numeric_block] if tree else [numeric_block, categorical_block]
+    preprocess = ColumnTransformer(blocks, verbose_feature_names_out=False)
     estimator = make_estimator(candidate.estimator, task, candidate.params, seed)
+    if candidate.estimator == "hist_gradient_boosting" and builder.categorical_columns_:
+        estimator.set_params(categorical_features=list(range(len(builder.categorical_columns_))))
     return Pipeline([("features", builder), ("preprocess", preprocess), ("model", estimator)])
+
+
+def _encoder(tree: bool) -> OneHotEncoder | OrdinalEncoder:
+    """Codes for trees, capped one-hot columns for linear models; rare values pooled."""
+    if tree:
+        return OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            min_frequency=5,
+            max_categories=ORDINAL_MAX_CATEGORIES,
+        )
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        min_frequency=5,
+        max_categories=ONE_HOT_MAX_CATEGORIES,
+        sparse_output=False,
+    )
 
 
 def cross_validator(task: str, folds: int, time_ordered: bool, seed: int) -> object:

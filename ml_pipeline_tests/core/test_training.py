@@ -6,6 +6,7 @@ import skops.io as sio
 from ml_pipeline.config import CandidateConfig
 from ml_pipeline.core import evaluation
 from ml_pipeline.core.training import (
+    ONE_HOT_MAX_CATEGORIES,
     SKOPS_TRUSTED_TYPES,
     build_pipeline,
     pick_challenger,
@@ -107,3 +108,23 @@ def test_linear_alpha_means_the_same_for_both_tasks() -> None:
         seed=0,
     )
     assert result.model.named_steps["model"].C in (2.0, 0.5)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_many_valued_column_keeps_the_design_matrix_narrow(estimator) -> None:
+    X, y = data("regression", n=3000)
+    X["station"] = [f"s{i % 200}" for i in range(len(X))]
+    candidate = CandidateConfig(name=estimator, estimator=estimator)
+    model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
+    width = model[:-1].transform(X.head(5)).shape[1]
+    assert width <= 10 + 2 * ONE_HOT_MAX_CATEGORIES
+    unseen = X.head(3).assign(station="never-seen", c="w")
+    assert np.isfinite(model.predict(unseen)).all()
+
+
+def test_gradient_boosting_splits_categories_natively() -> None:
+    X, y = data("regression")
+    candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")
+    model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
+    assert model.named_steps["model"].is_categorical_.tolist()[:1] == [True]
+    assert model.named_steps["model"].is_categorical_.sum() == 1
