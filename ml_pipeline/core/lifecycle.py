@@ -18,7 +18,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import evaluation, tracking, training
 from ml_pipeline.core.feature_table import raw_input_columns
 from ml_pipeline.core.reference import ReferenceProfile, build_reference
-from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, plan_holdout
+from ml_pipeline.core.splitting import HoldoutSpec, count_holdout_rows, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse
 
 FEATURES_TABLE = "features"
@@ -88,6 +88,8 @@ def split_for_training(
         champion_cutoff,
     )
     seed = config.training.random_seed
+    withheld = count_holdout_rows(warehouse, FEATURES_TABLE, partitions, spec)
+    total = sum(warehouse.row_count(FEATURES_TABLE, key) for key in partitions)
     train = warehouse.sample(
         FEATURES_TABLE,
         partitions,
@@ -95,6 +97,7 @@ def split_for_training(
         seed,
         row_filter=lambda frame: ~holdout_mask(frame, spec),
         columns=columns,
+        population=total - withheld,
     )
     holdout = warehouse.sample(
         FEATURES_TABLE,
@@ -103,6 +106,7 @@ def split_for_training(
         seed,
         row_filter=lambda frame: holdout_mask(frame, spec),
         columns=columns,
+        population=withheld,
     )
     if dataset.timestamp_column:
         train = train.sort_values(dataset.timestamp_column, kind="stable").reset_index(drop=True)

@@ -66,6 +66,17 @@ def plan_holdout(
     )
 
 
+def count_holdout_rows(
+    warehouse: Warehouse, table: str, partition_keys: list[str], spec: HoldoutSpec
+) -> int:
+    """How many rows ``spec`` withholds, reading only the columns it looks at."""
+    columns = [spec.column] if spec.kind == "time" else list(spec.hash_columns)
+    return sum(
+        int(holdout_mask(frame, spec).sum())
+        for _, frame in warehouse.iter_frames(table, partition_keys, columns)
+    )
+
+
 def holdout_mask(frame: pd.DataFrame, spec: HoldoutSpec) -> pd.Series:
     if spec.kind == "time":
         return pd.to_datetime(frame[spec.column]) > pd.Timestamp(spec.cutoff)

@@ -82,17 +82,20 @@ class Warehouse:
         seed: int,
         row_filter: RowFilter | None = None,
         columns: list[str] | None = None,
+        population: int | None = None,
     ) -> pd.DataFrame:
         """At most ``max_rows`` rows drawn evenly from the partitions, one partition in memory.
 
         Each row is kept with the same probability, from a generator seeded by the
         partition key, so a partition contributes the same rows whatever else is in
-        the warehouse (for a given overall sampling rate).
+        the warehouse (for a given overall sampling rate). ``population`` is how many
+        rows ``row_filter`` keeps, when known: the rate is then ``max_rows`` of those
+        rather than of every row, so a filter keeping a fifth still fills the sample.
         """
         total = sum(self.row_count(table, key) for key in partition_keys)
         if total == 0:
             return pd.DataFrame(columns=columns or [])
-        rate = min(1.0, max_rows / total)
+        rate = min(1.0, max_rows / max(1, population if population is not None else total))
         pieces = []
         for key, frame in self.iter_frames(table, partition_keys, columns):
             if row_filter is not None:

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from ml_pipeline.core.splitting import holdout_mask, plan_holdout
+from ml_pipeline.core.splitting import count_holdout_rows, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse
 
 
@@ -16,6 +16,7 @@ def test_time_holdout_is_the_latest_rows(tmp_path) -> None:
     mask = holdout_mask(everything, spec)
     assert abs(mask.mean() - 0.2) < 0.02
     assert everything.ts[mask].min() > everything.ts[~mask].max()
+    assert count_holdout_rows(warehouse, "f", warehouse.partitions("f"), spec) == mask.sum()
 
 
 def test_hash_holdout_is_stable_per_row() -> None:

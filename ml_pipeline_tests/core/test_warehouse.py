@@ -34,6 +34,16 @@ def test_sample_applies_the_row_filter(tmp_path) -> None:
     assert len(sample) == 1000 and (sample.v % 2 == 0).all()
 
 
+def test_sample_fills_the_cap_from_the_filtered_population(tmp_path) -> None:
+    warehouse = filled(tmp_path)
+    keys = warehouse.partitions("t")
+    tenth = lambda f: f.v % 10 == 0  # noqa: E731
+    without = warehouse.sample("t", keys, max_rows=100, seed=1, row_filter=tenth)
+    filled_up = warehouse.sample("t", keys, max_rows=100, seed=1, row_filter=tenth, population=200)
+    assert len(without) < 40
+    assert 80 < len(filled_up) <= 100 and (filled_up.v % 10 == 0).all()
+
+
 def test_missing_partition_is_named(tmp_path) -> None:
     warehouse = filled(tmp_path, partitions=1)
     try:
