@@ -228,6 +228,15 @@ class RetrainingConfig(_Strict):
     max_model_age_hours: float | None = Field(default=168.0, gt=0)
 
 
+class IngestConfig(_Strict):
+    """How `ml-pipeline run` ingests many landed files at once."""
+
+    # Dagster runs in parallel processes, one per core by default; each run is still one
+    # partition with its own checks and failure. Below four files per worker the start-up
+    # of a worker (imports) costs more than it saves, so fewer files run one by one.
+    workers: int = Field(default=2, ge=1)
+
+
 class SensorConfig(_Strict):
     interval_seconds: int = Field(default=30, ge=1)
     settle_seconds: float = Field(default=2.0, ge=0)
@@ -279,6 +288,7 @@ class PipelineConfig(_Strict):
     retraining: RetrainingConfig = RetrainingConfig()
     quality: QualityConfig = QualityConfig()
     profile: ProfileConfig = ProfileConfig()
+    ingest: IngestConfig = IngestConfig()
     sensor: SensorConfig = SensorConfig()
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

@@ -1,6 +1,9 @@
 """Run the pipeline once through Dagster: register landed files, ingest, train, deploy."""
 
+import multiprocessing
 import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -93,19 +96,61 @@ def ingest_landed_files(
         instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
     to_run = {key for key, _run_key in plan.runs}
     summary.unchanged = [key for key in plan.digests if key not in to_run]
-    job = build_definitions(config).resolve_job_def(INGEST_JOB)
-    for key, _run_key in plan.runs:
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=key,
-            raise_on_error=False,
-            run_config=QUIET,
-            tags={"ml_pipeline/trigger": "cli"},
-        )
-        if result.success:
+    for key, error in _ingest_runs(config, instance, [key for key, _run_key in plan.runs]):
+        if error is None:
             summary.ingested.append(key)
         else:
-            summary.failed[key] = _first_error(result)
+            summary.failed[key] = error
+
+
+MIN_FILES_PER_WORKER = 4
+
+
+def _ingest_runs(
+    config: PipelineConfig, instance: dg.DagsterInstance, keys: list[str]
+) -> Iterator[tuple[str, str | None]]:
+    """One ingest run per partition, each yielding its first error or None, in key order."""
+    workers = min(config.ingest.workers, len(keys) // MIN_FILES_PER_WORKER)
+    # An in-memory instance cannot be shared with other processes.
+    if workers <= 1 or instance.is_ephemeral:
+        job = build_definitions(config).resolve_job_def(INGEST_JOB)
+        for key in keys:
+            yield key, _ingest_one(job, instance, key)
+        return
+    # Spawned, not forked: a fork would share the parent's open sqlite connections.
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(config, instance.get_ref()),
+    ) as pool:
+        yield from zip(keys, pool.map(_ingest_in_worker, keys), strict=True)
+
+
+def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -> str | None:
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=key,
+        raise_on_error=False,
+        run_config=QUIET,
+        tags={"ml_pipeline/trigger": "cli"},
+    )
+    return None if result.success else _first_error(result)
+
+
+_worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None
+
+
+def _start_worker(config: PipelineConfig, instance_ref: object) -> None:
+    """Each worker builds the job once and opens the caller's instance from its ref."""
+    global _worker
+    job = build_definitions(config).resolve_job_def(INGEST_JOB)
+    _worker = (job, dg.DagsterInstance.from_ref(instance_ref))
+
+
+def _ingest_in_worker(key: str) -> str | None:
+    assert _worker is not None, "worker not started"
+    return _ingest_one(*_worker, key)
 
 
 def _gate_closed_only(result: dg.ExecuteInProcessResult) -> bool:

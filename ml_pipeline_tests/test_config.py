@@ -196,6 +196,7 @@ def test_serving_defaults_bind_loopback(tmp_path: Path) -> None:
         ("serving", {"max_body_mb": 0}, "serving.max_body_mb"),
         ("monitoring", {"cron": "hourly"}, "monitoring.cron"),
         ("monitoring", {"window_hours": -1}, "monitoring.window_hours"),
+        ("ingest", {"workers": 0}, "ingest.workers"),
     ],
 )
 def test_serving_and_monitoring_values_are_checked(
