@@ -1,0 +1,173 @@
+"""End to end: `ml-pipeline run` against a plain script doing the same work, side by side.
+
+    .venv/bin/python bench/e2e_bench.py --rows 100000 1000000 --repeats 3
+    .venv/bin/python bench/e2e_bench.py --rows 10000000 --repeats 1 --workdir /big/disk
+
+For each history size the demo generator lands ``--batches`` daily files once; every
+repeat then runs `ml-pipeline run` on a fresh data folder (new Dagster instance, MLflow
+store and warehouse) and `bench/reference_pipeline.py` on the same files, one after
+the other. Both use the project's `pipeline.yaml` with only the folders changed. Wall
+time and peak RSS (summed over each command's process tree) are recorded per run in
+``<workdir>/results.jsonl``; the table printed at the end shows medians.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import yaml
+from measure import measure
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def write_config(folder: Path, landing: Path, data: Path, **sections: dict) -> Path:
+    """The project's pipeline.yaml with other folders and the given settings changed."""
+    settings = yaml.safe_load((ROOT / "pipeline.yaml").read_text())
+    settings["dataset"]["landing_dir"] = str(landing)
+    settings.setdefault("storage", {})["data_dir"] = str(data)
+    for section, values in sections.items():
+        settings.setdefault(section, {}).update(values)
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+def land(folder: Path, rows: int, batches: int, file_format: str) -> Path:
+    landing = folder / "landing"
+    if landing.is_dir() and any(landing.iterdir()):
+        return landing
+    config = write_config(folder, landing, folder / "generated")
+    subprocess.run(
+        [
+            str(BIN / "ml-pipeline"),
+            "demo-data",
+            "--config",
+            str(config),
+            "--batches",
+            str(batches),
+            "--rows-per-batch",
+            str(rows // batches),
+            "--format",
+            file_format,
+        ],
+        check=True,
+    )
+    return landing
+
+
+def dagster_phases(data: Path) -> dict[str, float]:
+    """Wall seconds from each job's first run created to its last run ended, per job."""
+    spans: dict[str, tuple[float, float]] = {}
+    os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
+    with dg.DagsterInstance.get() as instance:
+        for record in instance.get_run_records():
+            if record.end_time:
+                job = record.dagster_run.job_name
+                first, last = spans.get(job, (float("inf"), 0.0))
+                created = record.create_timestamp.timestamp()
+                spans[job] = (min(first, created), max(last, record.end_time))
+    return {job: round(last - first, 1) for job, (first, last) in spans.items()}
+
+
+def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
+    run_dir = folder / f"pipeline-{index}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir()
+    config = write_config(run_dir, landing, run_dir / "data")
+    command = [str(BIN / "ml-pipeline"), "run", "--json", "--config", str(config)]
+    measured = measure(command, run_dir / "run.log")
+    if measured.returncode != 0:
+        raise SystemExit(f"ml-pipeline run failed, see {run_dir / 'run.log'}")
+    summary = json.loads(measured.stdout)
+    result = {
+        "seconds": round(measured.seconds, 1),
+        "peak_rss_mib": round(measured.peak_rss_mib),
+        "phases": dagster_phases(run_dir / "data"),
+        "train_rows": summary["rows"]["train"],
+        "holdout": summary["champion"]["metrics"],
+    }
+    shutil.rmtree(run_dir / "data")
+    return result
+
+
+def run_reference(folder: Path, landing: Path, index: int) -> dict[str, object]:
+    run_dir = folder / f"reference-{index}"
+    run_dir.mkdir(exist_ok=True)
+    config = write_config(run_dir, landing, run_dir / "data")
+    command = [sys.executable, str(ROOT / "bench" / "reference_pipeline.py"), "--config"]
+    measured = measure([*command, str(config)], run_dir / "run.log")
+    if measured.returncode != 0:
+        raise SystemExit(f"reference failed, see {run_dir / 'run.log'}")
+    outcome = json.loads(measured.stdout)
+    return {
+        "seconds": round(measured.seconds, 1),
+        "peak_rss_mib": round(measured.peak_rss_mib),
+        "phases": {"prepare": outcome["prepare_seconds"], "train": outcome["train_seconds"]},
+        "train_rows": outcome["train_rows"],
+        "holdout": outcome["holdout"],
+    }
+
+
+def table(results: list[dict[str, object]]) -> str:
+    lines = [
+        "| rows | side | runs | wall s (median) | peak RSS MiB (median) | vs reference |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for rows in sorted({r["rows"] for r in results}):
+        medians = {}
+        for side in ("pipeline", "reference"):
+            runs = [r for r in results if r["rows"] == rows and r["side"] == side]
+            if runs:
+                medians[side] = (
+                    len(runs),
+                    statistics.median(r["seconds"] for r in runs),
+                    statistics.median(r["peak_rss_mib"] for r in runs),
+                )
+        for side, (count, seconds, rss) in medians.items():
+            ratio = seconds / medians["reference"][1] if "reference" in medians else float("nan")
+            cells = [f"{rows:,}", side, count, f"{seconds:.1f}", f"{rss:.0f}", f"{ratio:.2f}x"]
+            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--sides", nargs="+", default=["pipeline", "reference"])
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="e2e-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"working in {workdir}", flush=True)
+    results = []
+    for rows in args.rows:
+        folder = workdir / f"rows-{rows}"
+        folder.mkdir(exist_ok=True)
+        landing = land(folder, rows, args.batches, args.format)
+        for index in range(args.repeats):
+            for side in args.sides:
+                runner = run_pipeline if side == "pipeline" else run_reference
+                result = {"rows": rows, "side": side, **runner(folder, landing, index)}
+                results.append(result)
+                print(json.dumps(result), flush=True)
+                with (workdir / "results.jsonl").open("a") as log:
+                    log.write(json.dumps(result) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

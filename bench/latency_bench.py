@@ -1,0 +1,121 @@
+"""Latency under `dagster dev`: a file lands; when is it ingested, when is its champion live?
+
+    .venv/bin/python bench/latency_bench.py --repeats 3
+    .venv/bin/python bench/latency_bench.py --repeats 3 --sensor-interval 5
+
+Each repeat builds a fresh project from the project's `pipeline.yaml` (sensor interval
+as configured there unless ``--sensor-interval`` is given), lands ``--history`` demo
+files and runs `ml-pipeline run --promote refuse` on them: the history is ingested and a
+model trained, but nothing is deployed. Then `ml-pipeline ui` (dagster dev: webserver
+and daemon) starts, and once its sensors have ticked one new file lands. Measured from
+the moment the file is in place: its ingest run finishing (landing sensor, queued run,
+run process) and `<deploy>/current` appearing (retrain sensor, training run with
+tuning, validation and export). With no champion deployed the promotion gate has no
+champion to beat, so every repeat ends in a deployment.
+"""
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from e2e_bench import BIN, write_config
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline_tests.live import free_port, running, wait_for_http
+
+RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status startTime endTime "
+RUNS += "tags { key value } } } } }"
+
+
+def runs(url: str) -> list[dict]:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": RUNS}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]["runsOrError"]["results"]
+
+
+def ingest_status(url: str, key: str) -> str | None:
+    for run in runs(url):
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        if run["jobName"] == "ingest_job" and tags.get("dagster/partition") == key:
+            return run["status"]
+    return None
+
+
+def wait_for(what: str, predicate, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise SystemExit(f"timed out waiting for {what}; see {log}")
+
+
+def one_repeat(folder: Path, history: int, rows: int, interval: int | None) -> dict:
+    sensor = {"settle_seconds": 1} | ({"interval_seconds": interval} if interval else {})
+    config = load_config(write_config(folder, folder / "landing", folder / "data", sensor=sensor))
+    truth = config.data_dir / "demo_truth"
+    write_demo_data(
+        DemoSpec(batches=history, rows_per_batch=rows), config.dataset.landing_dir, truth
+    )
+    cli = str(BIN / "ml-pipeline")
+    config_arg = ["--config", str(config.source_path)]
+    subprocess.run(
+        [cli, "run", "--promote", "refuse", *config_arg], check=True, capture_output=True
+    )
+    port, log = free_port(), folder / "dagster.log"
+    with running([cli, "ui", "--port", str(port), *config_arg], log) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/server_info", server, log, timeout=180)
+        # Let both sensors tick once on the settled history before the file lands.
+        time.sleep(config.sensor.interval_seconds + 5)
+        new_day = DemoSpec().start + dt.timedelta(days=history)
+        spec = DemoSpec(batches=1, rows_per_batch=rows, start=new_day)
+        [landed] = write_demo_data(spec, config.dataset.landing_dir, truth)
+        landed_at = time.monotonic()
+        key = landed.stem
+        wait_for(
+            "the ingest run", lambda: ingest_status(url, key) in {"SUCCESS", "FAILURE"}, 600, log
+        )
+        if ingest_status(url, key) != "SUCCESS":
+            raise SystemExit(f"ingest of {key} failed; see {log}")
+        ingested = time.monotonic() - landed_at
+        current = config.deploy_dir / "current"
+        wait_for("a deployed champion", lambda: (current / "MLmodel").is_file(), 1200, log)
+        deployed = time.monotonic() - landed_at
+    return {"ingested_seconds": round(ingested, 1), "deployed_seconds": round(deployed, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--history", type=int, default=30)
+    parser.add_argument("--rows-per-batch", type=int, default=1000)
+    parser.add_argument("--sensor-interval", type=int, default=None)
+    args = parser.parse_args()
+    results = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
+            result = one_repeat(
+                Path(scratch), args.history, args.rows_per_batch, args.sensor_interval
+            )
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    for name in ("ingested_seconds", "deployed_seconds"):
+        values = [r[name] for r in results]
+        print(f"{name}: median {statistics.median(values)} (min {min(values)}, max {max(values)})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Wall time and peak memory of a command and every process it starts.
+
+Peak RSS is the largest sum, over the command and all its descendants (the search's
+worker processes included), of their resident memory, sampled every 50 ms from /proc
+(Linux only).
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss_bytes / 2**20
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants, from one pass over /proc."""
+    parents, resident = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            pages = int((entry / "statm").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # The command name may hold spaces and parentheses; fields follow the last ")".
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        resident[int(entry.name)] = pages * PAGE
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        tree.update(children)
+        frontier = children
+    return sum(resident.get(pid, 0) for pid in tree)
+
+
+def _default_signals() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
+def measure(
+    command: list[str], log: Path, env: dict[str, str] | None = None, interval: float = 0.05
+) -> Measurement:
+    """Run ``command`` to the end in its own process group, which is always killed after.
+
+    Its standard error goes to ``log``; its standard output is returned.
+    """
+    out_path = log.with_suffix(".out")
+    with out_path.open("wb") as out, log.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
+        peak = 0
+        try:
+            while process.poll() is None:
+                peak = max(peak, _tree_rss(process.pid))
+                time.sleep(interval)
+            seconds = time.perf_counter() - started
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return Measurement(seconds, peak, process.returncode, out_path.read_text())
