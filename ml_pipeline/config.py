@@ -140,7 +140,8 @@ def _default_candidates() -> list[CandidateConfig]:
         CandidateConfig(
             name="random_forest",
             estimator="random_forest",
-            params={"n_estimators": 100},
+            # Trees on bootstrap halves: half the time and memory, as accurate on large samples.
+            params={"n_estimators": 100, "max_samples": 0.5},
             search={"max_depth": [8, 16, None], "min_samples_leaf": [1, 5]},
         ),
         CandidateConfig(
