@@ -1,5 +1,8 @@
 """Run the pipeline once through Dagster: register landed files, ingest, train, deploy."""
 
+import ctypes
+import ctypes.util
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -135,7 +138,23 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         run_config=QUIET,
         tags={"ml_pipeline/trigger": "cli"},
     )
+    _return_freed_memory()
     return None if result.success else _first_error(result)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap that one file's frames used back to the system.
+
+    glibc keeps freed blocks for reuse; over many runs in one process they fragment, and a
+    worker ingesting 50 files of 100,000 rows grew to 2.1 GB where one file needs 0.5 GB.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    libc = ctypes.CDLL(libc_name)
+    if hasattr(libc, "malloc_trim"):  # glibc only
+        gc.collect()
+        libc.malloc_trim(0)
 
 
 _worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None
