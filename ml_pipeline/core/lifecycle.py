@@ -179,7 +179,7 @@ def train_challenger(
                     }
                 )
             results.append(result)
-        training.release_search_workers()
+        training.release_search_workers(settings.n_jobs)
         best = training.pick_challenger(results, evaluation.higher_is_better(metric))
         mlflow.log_params(
             {
