@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig, load_config
@@ -22,7 +21,7 @@ from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.feature_table import build_feature_table, raw_input_columns
 from ml_pipeline.core.intake import read_landed_file
 from ml_pipeline.core.landing import scan_landing
-from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask
+from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, time_holdout
 
 
 def feature_history(config: PipelineConfig) -> pd.DataFrame:
@@ -45,14 +44,8 @@ def holdout_spec(history: pd.DataFrame, config: PipelineConfig) -> HoldoutSpec:
     dataset, fraction = config.dataset, config.holdout.fraction
     if dataset.timestamp_column is None:
         return HoldoutSpec(kind="hash", fraction=fraction, hash_columns=tuple(dataset.id_columns))
-    stamps = history[dataset.timestamp_column].dropna().to_numpy(dtype="datetime64[ns]")
-    cutoff = int(np.quantile(stamps.astype("int64"), 1 - fraction, method="lower"))
-    return HoldoutSpec(
-        kind="time",
-        fraction=fraction,
-        column=dataset.timestamp_column,
-        cutoff=pd.Timestamp(cutoff).isoformat(),
-    )
+    column = dataset.timestamp_column
+    return time_holdout(history[column].dropna().to_numpy(dtype="datetime64[ns]"), fraction, column)
 
 
 def train_and_score(history: pd.DataFrame, config: PipelineConfig) -> dict[str, object]:

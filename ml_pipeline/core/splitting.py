@@ -53,17 +53,19 @@ def plan_holdout(
         for _, frame in warehouse.iter_frames(table, partition_keys, [timestamp_column])
     ]
     values = np.concatenate(stamps) if stamps else np.array([], dtype="datetime64[ns]")
-    if values.size == 0:
-        raise ValueError(f"no timestamps in column {timestamp_column!r} to split on")
-    cutoff = pd.Timestamp(int(np.quantile(values.astype("int64"), 1 - fraction, method="lower")))
+    return time_holdout(values, fraction, timestamp_column, not_before)
+
+
+def time_holdout(
+    stamps: np.ndarray, fraction: float, column: str, not_before: str | None = None
+) -> HoldoutSpec:
+    """The latest ``fraction`` of ``stamps`` (non-null datetime64[ns]) as a time holdout."""
+    if stamps.size == 0:
+        raise ValueError(f"no timestamps in column {column!r} to split on")
+    cutoff = pd.Timestamp(int(np.quantile(stamps.astype("int64"), 1 - fraction, method="lower")))
     if not_before is not None:
         cutoff = max(cutoff, pd.Timestamp(not_before))
-    return HoldoutSpec(
-        kind="time",
-        fraction=fraction,
-        column=timestamp_column,
-        cutoff=cutoff.isoformat(),
-    )
+    return HoldoutSpec(kind="time", fraction=fraction, column=column, cutoff=cutoff.isoformat())
 
 
 def count_holdout_rows(
