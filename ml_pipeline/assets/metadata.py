@@ -8,12 +8,28 @@ import dagster as dg
 import pandas as pd
 
 from ml_pipeline.core.quality import SuiteResult
+from ml_pipeline.core.reference import MAJOR_SHIFT, DriftReport
 
 
 def markdown_table(rows: list[dict[str, object]]) -> dg.MarkdownMetadataValue:
     if not rows:
         return dg.MetadataValue.md("_none_")
     return dg.MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False))
+
+
+def drift_table(report: DriftReport | None) -> dg.MarkdownMetadataValue:
+    """PSI per column, largest first, then the columns judged as constant in the batch."""
+    if report is None:
+        return markdown_table([])
+    rows = [
+        {"column": c, "psi": round(v, 4), "shifted": v > MAJOR_SHIFT, "note": ""}
+        for c, v in sorted(report.per_column.items(), key=lambda kv: -kv[1])
+    ]
+    rows += [
+        {"column": c, "psi": None, "shifted": c in report.unusual_constants, "note": note}
+        for c, note in sorted(report.constant.items())
+    ]
+    return markdown_table(rows)
 
 
 def counts_table(counts: dict[str, int], what: str) -> dg.MarkdownMetadataValue:

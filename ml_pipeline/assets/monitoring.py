@@ -4,10 +4,10 @@ import datetime as dt
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import markdown_table
+from ml_pipeline.assets.metadata import drift_table, markdown_table
 from ml_pipeline.core.monitoring import summarize
 from ml_pipeline.core.prediction_log import read_prediction_log
-from ml_pipeline.core.reference import MAJOR_SHIFT, load_reference
+from ml_pipeline.core.reference import load_reference
 from ml_pipeline.resources import PipelineSettings
 
 MONITORING_GROUP = "monitoring"
@@ -44,14 +44,7 @@ def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
         "volume_by_hour": markdown_table(hours.round(2).to_dict("records")),
         "sampled_input_rows": report.sampled_rows,
         "input_drift_overall_psi": round(drift.overall, 4) if drift else 0.0,
-        "input_drift_by_column": markdown_table(
-            [
-                {"column": c, "psi": round(v, 4), "shifted": v > MAJOR_SHIFT}
-                for c, v in sorted(drift.per_column.items(), key=lambda item: -item[1])
-            ]
-            if drift
-            else []
-        ),
+        "input_drift_by_column": drift_table(drift),
         "shifted_columns": ", ".join(drift.shifted()) if drift and drift.shifted() else "none",
     }
     return dg.MaterializeResult(metadata=metadata)

@@ -133,29 +133,79 @@ def psi(expected: list[float], actual: list[float]) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+# A column holding one value all through a batch (a daily flag, a per-file region) is
+# judged by whether that value is usual, not by PSI: one bin against a spread is always
+# a "major shift". This many rows make a value constant rather than a lone reading.
+CONSTANT_MIN_ROWS = 20
+# A constant value the reference saw less often than this is reported as unusual.
+RARE_SHARE = 0.01
+
+
 @dataclass
 class DriftReport:
     per_column: dict[str, float]
     overall: float
+    # Columns constant in this batch, not scored by PSI: column -> what was judged.
+    constant: dict[str, str] = field(default_factory=dict)
+    unusual_constants: list[str] = field(default_factory=list)
 
     def shifted(self) -> list[str]:
-        return sorted(c for c, value in self.per_column.items() if value > MAJOR_SHIFT)
+        scored = [c for c, value in self.per_column.items() if value > MAJOR_SHIFT]
+        return sorted({*scored, *self.unusual_constants})
+
+
+def _constant_verdict(values: pd.Series, column: ColumnProfile) -> tuple[str, bool] | None:
+    """For a column that holds one value throughout: a sentence, and whether it is unusual."""
+    present = values.dropna()
+    if len(present) < CONSTANT_MIN_ROWS or present.nunique() != 1:
+        return None
+    value = present.iloc[0]
+    if column.kind == "numeric":
+        number = float(value)
+        usual = column.low is None or column.low <= number <= column.high
+        span = (
+            f"reference range {column.low:.4g} to {column.high:.4g}"
+            if column.low is not None
+            else "no reference range"
+        )
+        return f"constant {number:.4g} in this batch ({span})", not usual
+    share = column.categories.get(str(value), 0.0)
+    return (
+        f"constant {str(value)!r} in this batch ({share:.1%} of reference rows)",
+        share < RARE_SHARE,
+    )
 
 
 def drift(frame: pd.DataFrame, reference: ReferenceProfile) -> DriftReport:
-    """PSI of each monitored column of ``frame`` against the reference; overall is the mean."""
-    per_column = {}
+    """PSI of each monitored column of ``frame`` against the reference; overall is the mean.
+
+    Category shares are paired by name. A column constant within the batch is judged
+    by whether its one value is usual in the reference instead (see ``constant``).
+    """
+    per_column: dict[str, float] = {}
+    constant: dict[str, str] = {}
+    unusual: list[str] = []
     for name in reference.monitored():
         if name not in frame.columns:
             continue
         column = reference.columns[name]
+        values = frame[name]
+        if column.kind == "numeric":
+            values = pd.to_numeric(values, errors="coerce")
+        verdict = _constant_verdict(values, column) if column.kind != "datetime" else None
+        if verdict is not None:
+            constant[name] = verdict[0]
+            if verdict[1]:
+                unusual.append(name)
+            continue
         if column.kind == "numeric" and column.shares:
-            values = pd.to_numeric(frame[name], errors="coerce").dropna().to_numpy("float64")
-            if values.size:
-                per_column[name] = psi(column.shares, _numeric_shares(values, column.edges))
+            present = values.dropna().to_numpy("float64")
+            if present.size:
+                per_column[name] = psi(column.shares, _numeric_shares(present, column.edges))
         elif column.kind == "categorical" and column.categories:
             known = [c for c in column.categories if c != OTHER]
-            actual = _category_shares(frame[name], keep=known)
-            per_column[name] = psi(list(column.categories.values()), list(actual.values()))
+            actual = _category_shares(values, keep=known)
+            expected = [column.categories.get(category, 0.0) for category in actual]
+            per_column[name] = psi(expected, list(actual.values()))
     overall = float(np.mean(list(per_column.values()))) if per_column else 0.0
-    return DriftReport(per_column=per_column, overall=overall)
+    return DriftReport(per_column, overall, constant, sorted(unusual))
