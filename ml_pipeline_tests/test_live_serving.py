@@ -110,6 +110,21 @@ def test_mlflow_clients_get_the_same_predictions_in_every_format(
     assert plain.json()["predictions"] == pytest.approx(list(expected), abs=1e-9)
 
 
+def test_gaps_floats_and_extra_columns_are_scored_as_pyfunc_scores_them(
+    base_url: str, landed_rows: pd.DataFrame, project: PipelineConfig
+) -> None:
+    client = landed_rows.astype({"holiday": "float64"})
+    client.loc[0, "holiday"] = None
+    client.loc[1, "temp"] = float("nan")
+    client.loc[2, "weather"] = "never seen before"
+    client = client.assign(note="stray column")[[*reversed(client.columns), "note"]]
+    expected = mlflow.pyfunc.load_model(str(project.deploy_dir / "current")).predict(client)
+    split = json.loads(client.to_json(orient="split", index=False))
+    response = _post(f"{base_url}/invocations", {"dataframe_split": split})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == pytest.approx(list(expected), abs=1e-9)
+
+
 def test_bad_requests_get_4xx_answers_naming_the_problem(
     base_url: str, landed_rows: pd.DataFrame
 ) -> None:
@@ -118,7 +133,11 @@ def test_bad_requests_get_4xx_answers_naming_the_problem(
     cases = [
         (_post(url, {"dataframe_records": [{**records[0], "temp": "warm"}]}), 422, "'temp'"),
         (_post(url, {"dataframe_records": [{"temp": 1.0}]}), 422, "missing required column"),
-        (_post(url, {"dataframe_records": [{**records[0], "holiday": None}]}), 422, "'holiday'"),
+        (
+            _post(url, {"dataframe_records": [{**records[0], "timestamp": "soon"}]}),
+            422,
+            "'timestamp'",
+        ),
         (requests.post(url, data=b"", headers=AUTH, timeout=30), 400, "empty"),
         (_post(url, {"dataframe_records": records * 11}), 413, f"limit of {MAX_ROWS} rows"),
         (

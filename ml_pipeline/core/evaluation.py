@@ -35,25 +35,28 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
 def classification_metrics(
     y_true: pd.Series, predicted: np.ndarray, probabilities: np.ndarray, classes: list
 ) -> dict[str, float]:
+    """Accuracy and macro F1 on every row; log loss and ROC AUC on the rows whose label
+    the model knows (a class first seen in the holdout has no probability column)."""
     scores = {
         "accuracy": float(metrics.accuracy_score(y_true, predicted)),
         "f1_macro": float(metrics.f1_score(y_true, predicted, average="macro", zero_division=0)),
-        "log_loss": float(metrics.log_loss(y_true, probabilities, labels=classes)),
     }
-    present = set(pd.unique(y_true))
-    if len(present) > 1:
+    known = np.asarray(pd.Series(y_true).isin(classes))
+    y_known, p_known = np.asarray(y_true)[known], probabilities[known]
+    if len(y_known):
+        scores["log_loss"] = float(metrics.log_loss(y_known, p_known, labels=classes))
+    if len(set(y_known)) > 1:
         if len(classes) == 2:
+            scores["roc_auc"] = float(metrics.roc_auc_score(y_known == classes[1], p_known[:, 1]))
+        elif set(y_known) == set(classes):
             scores["roc_auc"] = float(
-                metrics.roc_auc_score(y_true == classes[1], probabilities[:, 1])
-            )
-        else:
-            scores["roc_auc"] = float(
-                metrics.roc_auc_score(y_true, probabilities, multi_class="ovr", labels=classes)
+                metrics.roc_auc_score(y_known, p_known, multi_class="ovr", labels=classes)
             )
     return scores
 
 
 def confusion(y_true: pd.Series, predicted: np.ndarray, classes: list) -> list[list[int]]:
+    """Counts over ``classes``; rows of a class the model never saw are not counted."""
     return metrics.confusion_matrix(y_true, predicted, labels=classes).tolist()
 
 

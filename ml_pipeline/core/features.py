@@ -17,6 +17,46 @@ CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
 CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
 
 
+def numbers(values: pd.Series, column: str) -> np.ndarray:
+    """A numeric column as float64: integers, floats, None, NaN and blank text are fine.
+
+    Text that is not a number is refused naming the column and the row, rather than
+    silently scored as missing.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype="float64", na_value=np.nan)
+    raw = values.astype(object)
+    blank = raw.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    parsed = pd.to_numeric(raw.where(~blank, None), errors="coerce").astype("float64")
+    bad = parsed.isna().to_numpy() & raw.notna().to_numpy() & ~blank
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"column {column!r}: {raw.iloc[row]!r} is not a number (row {row})")
+    return parsed.to_numpy()
+
+
+def category_text(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return np.nan
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def categories(values: pd.Series) -> np.ndarray:
+    """A categorical column as text, the way cleaning stored it: stripped strings, whole
+    numbers without a decimal point (a client's ``read_csv`` turns codes into numbers,
+    and into floats once a value is missing); missing stays missing."""
+    missing = values.isna().to_numpy()
+    text = values.astype(object).to_numpy(dtype=object, copy=True)
+    text[missing] = np.nan
+    present = ~missing
+    text[present] = [category_text(v) for v in text[present]]
+    return text
+
+
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Coerce raw columns to the types seen in training and add calendar features.
 
@@ -76,14 +116,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             raise ValueError(f"input is missing required columns: {', '.join(missing)}")
         out: dict[str, object] = {}
         for column in self.numeric_columns_:
-            out[column] = pd.to_numeric(X[column], errors="coerce").astype("float64").to_numpy()
+            out[column] = numbers(X[column], column)
         if self.timestamp_column:
             out.update(self._calendar(X[self.timestamp_column]))
         for column in self.categorical_columns_:
-            values = X[column]
-            text = values.astype("object").map(str).to_numpy(dtype=object)
-            text[values.isna().to_numpy()] = np.nan
-            out[column] = text
+            out[column] = categories(X[column])
         return pd.DataFrame(out, index=X.index)[list(self.get_feature_names_out())]
 
     def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:

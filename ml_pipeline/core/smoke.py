@@ -28,15 +28,6 @@ class SmokeResult:
     max_abs_difference: float | None = None
 
 
-def conform_to_signature(X: pd.DataFrame, long_columns: list[str]) -> pd.DataFrame:
-    """Whole numbers as integers where the signature says ``long``, as CSV readers load them."""
-    converted = X.copy()
-    for column in long_columns:
-        if column in converted and converted[column].notna().all():
-            converted[column] = converted[column].astype("int64")
-    return converted
-
-
 def _compare(expected: np.ndarray, actual: np.ndarray) -> tuple[bool, float | None]:
     if len(expected) != len(actual):
         return False, None

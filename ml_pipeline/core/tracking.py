@@ -95,6 +95,18 @@ class MlflowStore:
         client.set_registered_model_alias(self.registered_model, CHAMPION_ALIAS, version)
         return previous_version
 
+    def registered_run_ids(self) -> set[str]:
+        """The training runs behind every registered version of the model."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client().search_model_versions(f"name='{self.registered_model}'")
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return set()
+            raise
+        return {version.run_id for version in found if version.run_id}
+
     def version(self, version: str) -> ModelVersion:
         return self.client().get_model_version(self.registered_model, version)
 
@@ -113,44 +125,24 @@ def as_landed(X: pd.DataFrame) -> pd.DataFrame:
     return converted
 
 
-def _landed_type(values: pd.Series, inferred: object) -> object:
-    """``long`` for numbers that are whole and never missing, as CSV readers load them.
-
-    MLflow will not cast int64 to double, so a whole-number column declared double
-    would reject the very rows a landed file holds.
-    """
-    from mlflow.types import DataType
-
-    if inferred == DataType.double and values.notna().all():
-        finite = values.to_numpy(dtype="float64")
-        if (finite == finite.round()).all():
-            return DataType.long
-    return inferred
-
-
 def signature_for(
     X: pd.DataFrame, predictions: object, optional_columns: list[str]
 ) -> ModelSignature:
     """The raw landing columns (without the target) as the model's input schema.
 
-    Timestamps are declared as strings: the model parses them itself, and MLflow
-    would otherwise reject the text that landed files and JSON clients send.
-    Identifier and leakage columns are optional: callers may send landed rows as
-    they are, or leave out columns that are unknown at prediction time.
+    Every column is declared ``any``: MLflow refuses int64 input for a ``double``
+    column and float64 for a ``long`` one, yet a client's ``read_csv`` gives one or the
+    other depending on whether a column has a gap. The model's feature step checks
+    types itself (numbers must parse, anything else is a category, timestamps are
+    parsed), so nothing is lost. Identifier and leakage columns are optional: callers
+    may send landed rows as they are, or leave out columns unknown at prediction time.
     """
     from mlflow.models import infer_signature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    inferred = infer_signature(as_landed(X), predictions)
+    inferred = infer_signature(as_landed(X.head(50)), predictions)
     inferred.inputs = Schema(
-        [
-            ColSpec(
-                _landed_type(X[spec.name], spec.type),
-                spec.name,
-                required=spec.name not in optional_columns,
-            )
-            for spec in inferred.inputs.inputs
-        ]
+        [ColSpec(AnyType(), name, required=name not in optional_columns) for name in X.columns]
     )
     return inferred
 

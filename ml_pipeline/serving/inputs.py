@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml_pipeline.core.features import category_text
+
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NUMBER_TYPES = {"double", "float"}
 WHOLE_TYPES = {"long", "integer"}
-SUPPORTED_TYPES = NUMBER_TYPES | WHOLE_TYPES | {"string", "boolean", "datetime"}
+SUPPORTED_TYPES = NUMBER_TYPES | WHOLE_TYPES | {"string", "boolean", "datetime", "any"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -61,23 +63,28 @@ class InputSchema:
         inputs: list[dict[str, Any]],
         timestamp_column: str | None,
         used_columns: list[str] | None = None,
+        numeric_columns: list[str] | None = None,
     ) -> InputSchema:
         """Build from ``signature.inputs.to_dict()``: name, type and required per column.
 
         ``used_columns`` are the columns the model reads (all, if not given); the
-        others are accepted and ignored whatever they hold.
+        others are accepted and ignored whatever they hold. A column the signature
+        declares ``any`` is a number if it is in ``numeric_columns``, else text.
 
-        Whole-number, boolean and timestamp columns never held a missing value in
-        training, so a null there is refused; numbers and text may be missing, as
-        the pipeline imputes them.
+        Numbers, text and timestamps may be missing: the model imputes them. Models
+        whose signature declared whole-number or boolean columns never saw a missing
+        value there, so a null in those is refused.
         """
+        numeric = set(numeric_columns or [])
         columns = []
         for spec in inputs:
             kind = spec.get("type")
             name = spec.get("name")
             if kind not in SUPPORTED_TYPES or not name:
                 raise ValueError(f"signature column {name!r} has unsupported type {kind!r}")
-            nullable = kind in NUMBER_TYPES | {"string"} and name != timestamp_column
+            if kind == "any":
+                kind = "double" if name in numeric else "string"
+            nullable = kind in NUMBER_TYPES | {"string", "datetime"}
             used = used_columns is None or name in used_columns
             required = bool(spec.get("required", True)) and used
             columns.append(InputColumn(name, kind, required, nullable, used))
@@ -93,6 +100,10 @@ class InputSchema:
             kind = {"double": "number", "float": "number", "long": "integer"}.get(column.type)
             kind = kind or {"integer": "integer", "boolean": "boolean"}.get(column.type, "string")
             schema: dict[str, Any] = {"type": [kind, "null"] if column.nullable else kind}
+            is_time = column.name == self.timestamp_column or column.type == "datetime"
+            if kind == "string" and not is_time:
+                # A category may come as a number (a code); it is read as its text.
+                schema["type"] = ["string", "number", "null"]
             if kind == "integer":
                 schema.update(minimum=INT64_MIN, maximum=INT64_MAX)
             if column.name == self.timestamp_column or column.type == "datetime":
@@ -333,10 +344,18 @@ def _whole_numbers(column: InputColumn, values: list[Any]) -> list[int]:
 
 
 def _texts(column: InputColumn, values: list[Any]) -> list[Any]:
+    """Text as it is; a number (a code a client's reader took for one) as the model's
+    own text for it, so 7 and 7.0 both mean the category "7"."""
+    out = list(values)
     for row, value in enumerate(values):
-        if type(value) is not str and value is not None:
+        kind = type(value)
+        if kind is str or value is None:
+            continue
+        if kind is int or kind is float:
+            out[row] = None if _is_null(value) else category_text(value)
+        else:
             raise _wrong(column, "text", value, row)
-    return values
+    return out
 
 
 def _booleans(column: InputColumn, values: list[Any]) -> list[bool]:
@@ -367,6 +386,9 @@ def _timestamps(column: InputColumn, values: list[Any]) -> list[str]:
     """
     out = []
     for row, value in enumerate(values):
+        if value is None:  # a missing timestamp: the model imputes its calendar features
+            out.append(None)
+            continue
         stamp = _wall_clock(value)
         if stamp is None:
             raise _wrong(column, "a date and time", value, row)

@@ -100,12 +100,18 @@ def _read_json(path: Path) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None]:
-    """The timestamp column and the columns the model reads, from its first step."""
+def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None, list[str]]:
+    """The timestamp column, the columns the model reads and its numeric ones, from its
+    first step."""
     steps = getattr(pipeline, "steps", None)
     first = steps[0][1] if steps else None
     used = getattr(first, "required_columns", None)
-    return getattr(first, "timestamp_column", None), list(used) if used is not None else None
+    numeric = list(getattr(first, "numeric_columns_", []))
+    return (
+        getattr(first, "timestamp_column", None),
+        list(used) if used is not None else None,
+        numeric,
+    )
 
 
 def load_served_model(version_dir: Path) -> ServedModel:
@@ -120,9 +126,11 @@ def load_served_model(version_dir: Path) -> ServedModel:
     if meta.signature is None:
         raise ModelSourceError(f"{version_dir}: the model has no input signature")
     pipeline = mlflow.sklearn.load_model(str(version_dir))
-    timestamp_column, used = _feature_contract(pipeline)
+    timestamp_column, used, numeric = _feature_contract(pipeline)
     try:
-        schema = InputSchema.from_signature(meta.signature.inputs.to_dict(), timestamp_column, used)
+        schema = InputSchema.from_signature(
+            meta.signature.inputs.to_dict(), timestamp_column, used, numeric
+        )
     except ValueError as error:
         raise ModelSourceError(f"{version_dir}: {error}") from None
     card = _read_json(version_dir / "model_card.json")

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table, raw_input_columns
-from ml_pipeline.core.features import FeatureBuilder
+from ml_pipeline.core.features import FeatureBuilder, categories, numbers
 
 
 def frame() -> pd.DataFrame:
@@ -48,3 +48,28 @@ def test_feature_table_keeps_raw_inputs_derived_features_and_target() -> None:
     assert raw_input_columns(list(table.columns), "target") == ["id", "when", "temp", "kind"]
     assert f"{FEATURE_PREFIX}when_month" in table
     assert table.columns[-1] == "target"
+
+
+def test_numbers_take_what_clients_send_and_refuse_text() -> None:
+    assert numbers(pd.Series([1, 2], dtype="int64"), "t").tolist() == [1.0, 2.0]
+    got = numbers(pd.Series(["1.5", "", None, " 2 "], dtype=object), "t")
+    assert got[0] == 1.5 and np.isnan(got[1]) and np.isnan(got[2]) and got[3] == 2.0
+    with pytest.raises(ValueError, match=r"column 't': '21,3\?' is not a number \(row 1\)"):
+        numbers(pd.Series(["20", "21,3?"]), "t")
+
+
+def test_categories_read_codes_as_the_text_cleaning_stored() -> None:
+    from_csv_with_gap = pd.Series([7.0, np.nan, 0.5])
+    assert categories(from_csv_with_gap).tolist()[0] == "7"
+    assert pd.isna(categories(from_csv_with_gap)[1]) and categories(from_csv_with_gap)[2] == "0.5"
+    assert categories(pd.Series([7, 8])).tolist() == ["7", "8"]
+    assert categories(pd.Series([" clear", None], dtype="str")).tolist()[0] == "clear"
+
+
+def test_the_model_scores_a_client_frame_with_gaps_and_other_types() -> None:
+    train = pd.DataFrame({"temp": [10.0, 20.0, 30.0], "code": ["1", "2", "1"]})
+    builder = FeatureBuilder().fit(train)
+    client = pd.DataFrame({"code": [2.0, np.nan, 9.0], "temp": [5, 6, 7], "extra": ["x"] * 3})
+    out = builder.transform(client)
+    assert out["temp"].tolist() == [5.0, 6.0, 7.0]
+    assert out["code"].tolist()[0] == "2" and pd.isna(out["code"][1]) and out["code"][2] == "9"

@@ -95,8 +95,13 @@ def test_boolean_in_a_number_column_is_refused() -> None:
     assert "'temp'" in refusal([{**ROW, "temp": True}]).message
 
 
-def test_number_in_a_text_column_is_refused() -> None:
-    error = refusal([{**ROW, "station": 7}])
+def test_a_number_in_a_text_column_is_read_as_the_models_text_for_it() -> None:
+    rows = score_records([{**ROW, "station": 7}, {**ROW, "station": 7.0}, {**ROW, "station": 0.5}])
+    assert rows.columns["station"] == ["7", "7", "0.5"]
+
+
+def test_an_object_in_a_text_column_is_refused() -> None:
+    error = refusal([{**ROW, "station": {"id": 7}}])
     assert "'station'" in error.message and "expected text" in error.message
 
 
@@ -128,8 +133,21 @@ def test_unreadable_timestamp_is_refused() -> None:
     )
 
 
-def test_null_timestamp_is_refused() -> None:
-    assert "'timestamp' must not be null" in refusal([{**ROW, "timestamp": None}]).message
+def test_a_null_timestamp_is_accepted_for_the_model_to_impute() -> None:
+    assert score_records([{**ROW, "timestamp": None}]).columns["timestamp"] == [None]
+
+
+def test_any_typed_columns_take_their_kind_from_the_model() -> None:
+    schema = InputSchema.from_signature(
+        [{"name": "temp", "type": "any"}, {"name": "station", "type": "any"}],
+        None,
+        None,
+        numeric_columns=["temp"],
+    )
+    kinds = {c.name: (c.type, c.nullable) for c in schema.columns}
+    assert kinds == {"temp": ("double", True), "station": ("string", True)}
+    rows = conform(parse_records_json(b'[{"temp": 3, "station": 4}]', schema, 10), schema)
+    assert rows.columns == {"temp": [3.0], "station": ["4"]}
 
 
 @pytest.mark.parametrize("body", [b"", b"  \n"])
