@@ -6,6 +6,7 @@ config file, so a config works from any working directory.
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +26,7 @@ DEFAULT_CONFIG_NAME = "pipeline.yaml"
 
 EstimatorName = Literal["linear", "random_forest", "hist_gradient_boosting"]
 ColumnKind = Literal["numeric", "categorical", "datetime"]
+ColumnRole = Literal["feature", "id", "drop", "timestamp", "target"]
 
 
 class ConfigError(ValueError):
@@ -33,6 +35,38 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One column of the schema contract as config declares it (``dataset.columns``)."""
+
+    type: ColumnKind
+    role: ColumnRole | None = None
+    # Default: features, the timestamp and the target are required; ids and drops are not.
+    required: bool | None = None
+
+
+def _merge_column_roles(raw: dict) -> dict:
+    """Fold ``role`` entries of ``columns`` into target, timestamp, id and drop columns.
+
+    Either way of naming a role works; a contradiction between the two is an error.
+    """
+    columns = raw.get("columns") or {}
+    if not isinstance(columns, dict):
+        return raw
+    merged = dict(raw)
+    for name, spec in columns.items():
+        role = spec.get("role") if isinstance(spec, dict) else None
+        if role in ("id", "drop"):
+            key = f"{role}_columns"
+            listed = list(merged.get(key) or [])
+            merged[key] = listed if name in listed else [*listed, name]
+        elif role in ("timestamp", "target"):
+            key = "timestamp_column" if role == "timestamp" else "target"
+            if merged.get(key) not in (None, name):
+                raise ValueError(f"columns.{name}.role is {role!r} but {key} is {merged[key]!r}")
+            merged[key] = name
+    return merged
 
 
 class DatasetConfig(_Strict):
@@ -44,8 +78,39 @@ class DatasetConfig(_Strict):
     id_columns: list[str] = []
     drop_columns: list[str] = []
     column_types: dict[str, ColumnKind] = {}
+    # The schema contract, when you want to declare it; else it is inferred from the
+    # first ingested file. A bare kind is short for {type: kind}.
+    columns: dict[str, ColumnSpec] = {}
     max_file_mb: float = Field(default=512.0, gt=0)
     encoding: str = "utf-8"
+    # A classification target with more distinct values than this is refused before
+    # training: it is almost always a regression target, or the wrong column.
+    max_classes: int = Field(default=100, ge=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_columns(cls, raw: object) -> object:
+        if not isinstance(raw, dict):
+            return raw
+        columns = raw.get("columns")
+        if isinstance(columns, dict):
+            raw = {
+                **raw,
+                "columns": {
+                    name: {"type": spec} if isinstance(spec, str) else spec
+                    for name, spec in columns.items()
+                },
+            }
+        return _merge_column_roles(raw)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. utf-8, latin-1)") from None
+        return value
 
     @property
     def ignored_columns(self) -> list[str]:
@@ -76,7 +141,27 @@ class DatasetConfig(_Strict):
                 raise ValueError(f"{key} must not contain the target {self.target!r}")
         if self.timestamp_column == self.target:
             raise ValueError("timestamp_column must not be the target")
+        for name, spec in self.columns.items():
+            if spec.role == "feature" and name in {
+                self.target,
+                self.timestamp_column,
+                *self.ignored_columns,
+            }:
+                raise ValueError(f"columns.{name}.role is 'feature' but {name!r} has another role")
+        if self.columns and self.target not in self.columns:
+            raise ValueError(f"columns must list the target {self.target!r} with its type")
         return self
+
+    def role_of(self, column: str) -> str:
+        if column == self.target:
+            return "target"
+        if column == self.timestamp_column:
+            return "timestamp"
+        if column in self.id_columns:
+            return "id"
+        if column in self.drop_columns:
+            return "drop"
+        return "feature"
 
 
 class StorageConfig(_Strict):
@@ -339,6 +424,16 @@ class PipelineConfig(_Strict):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def contract_path(self) -> Path:
+        """The schema contract every landed file is checked against, beside the tables."""
+        return self.warehouse_dir / "contract.json"
+
+    @property
+    def forgotten_path(self) -> Path:
+        """Landed files left where they are but never ingested again (``ml-pipeline forget``)."""
+        return self.quarantine_dir / "forgotten.json"
 
     @property
     def reference_path(self) -> Path:

@@ -203,3 +203,39 @@ def test_serving_and_monitoring_values_are_checked(
     tmp_path: Path, section: str, values: dict, key: str
 ) -> None:
     assert key in config_error(tmp_path, bike_document(**{section: values}))
+
+
+def test_dataset_columns_roles_fold_into_the_role_keys(tmp_path: Path) -> None:
+    document = with_dataset(
+        columns={
+            "count": "numeric",
+            "temp": "numeric",
+            "shop": {"type": "categorical", "role": "id"},
+        }
+    )
+    config = load_config(write_config(tmp_path, document))
+    assert config.dataset.id_columns == ["record_id", "shop"]
+    assert config.dataset.columns["temp"].type == "numeric"
+
+
+def test_a_column_role_contradicting_the_target_is_refused(tmp_path: Path) -> None:
+    message = config_error(
+        tmp_path,
+        with_dataset(columns={"count": "numeric", "y": {"type": "numeric", "role": "target"}}),
+    )
+    assert "columns.y.role is 'target' but target is 'count'" in message
+
+
+def test_declared_columns_must_include_the_target(tmp_path: Path) -> None:
+    message = config_error(tmp_path, with_dataset(columns={"temp": "numeric"}))
+    assert "columns must list the target 'count' with its type" in message
+
+
+def test_an_unknown_column_kind_is_refused(tmp_path: Path) -> None:
+    message = config_error(tmp_path, with_dataset(columns={"count": "number"}))
+    assert "dataset.columns.count.type" in message
+
+
+def test_an_unknown_encoding_is_refused(tmp_path: Path) -> None:
+    message = config_error(tmp_path, with_dataset(encoding="latin-9x"))
+    assert "dataset.encoding: Value error, unknown text encoding 'latin-9x'" in message

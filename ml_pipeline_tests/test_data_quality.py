@@ -51,7 +51,7 @@ def test_bad_files_are_quarantined_and_training_goes_on(landed_bikes, tmp_path) 
 
         # A good partition re-delivered broken leaves training, and its old data with it.
         (config.dataset.landing_dir / "bikes_2024-01-08.csv").write_bytes(b"")
-        again = run_pipeline(config, instance)
+        again = run_pipeline(config, instance, retrain=True)
         assert list(again.failed) == ["bikes_2024-01-08"]
         assert again.training["partitions"] == 7
         assert "bikes_2024-01-08" not in again.training_partitions

@@ -6,17 +6,32 @@ import dagster as dg
 
 from ml_pipeline.assets.metadata import (
     counts_table,
+    drift_table,
     expectation_check_results,
     expectation_check_specs,
     markdown_table,
     table_facts,
 )
+from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import quality
 from ml_pipeline.core.cleaning import clean_batch
+from ml_pipeline.core.config_faults import ingest_blocker
+from ml_pipeline.core.contract import (
+    SchemaContract,
+    create_contract,
+    infer_contract,
+    resolve_contract,
+)
 from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
-from ml_pipeline.core.intake import LandingFileError, quarantine, read_landed_file
-from ml_pipeline.core.landing import content_digest, find_landed_file
-from ml_pipeline.core.reference import MAJOR_SHIFT, drift, load_reference
+from ml_pipeline.core.intake import (
+    Intake,
+    LandingFileError,
+    conform_to_contract,
+    quarantine,
+    read_landed_file,
+)
+from ml_pipeline.core.landing import content_digest, find_landed_file, scan_landing
+from ml_pipeline.core.reference import drift, load_reference
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
 
 landed_files = dg.DynamicPartitionsDefinition(name="landed_files")
@@ -39,6 +54,40 @@ def live_partitions(
 DERIVED_TABLES = ("raw_samples", "cleaned_data", "features")
 
 
+def contract_schema(contract: SchemaContract) -> dg.TableSchema:
+    """The contract as Dagster shows a table's columns: kind, role, required."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=column.kind,
+                description=f"{column.role}, {'required' if column.required else 'optional'}",
+                constraints=dg.TableColumnConstraints(nullable=not column.required),
+            )
+            for column in contract.columns
+        ]
+    )
+
+
+def _config_fault(config: PipelineConfig) -> str | None:
+    """A config mistake that would fail every landed file, judged on a sample of them."""
+    dataset = config.dataset
+    paths = [f.path for f in scan_landing(dataset.landing_dir, dataset.patterns)]
+    return ingest_blocker(config, resolve_contract(config.contract_path, dataset), paths)
+
+
+def _take_in(path, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
+    """Read a landed file and hold it to the contract, inferring the contract from it if
+    it is the first; raises LandingFileError."""
+    dataset, threshold = config.dataset, config.cleaning.numeric_parse_threshold
+    intake = read_landed_file(path, dataset)
+    contract = resolve_contract(config.contract_path, dataset)
+    if contract is None:
+        inferred = infer_contract(intake.frame, dataset, threshold, path.name)
+        contract = create_contract(inferred, config.contract_path)
+    return conform_to_contract(path, intake, contract, threshold), contract
+
+
 @dg.asset(
     partitions_def=landed_files,
     group_name=INGEST_GROUP,
@@ -55,14 +104,15 @@ def raw_samples(
     started = time.perf_counter()
     config = settings.load()
     key = context.partition_key
-    reference = load_reference(config.reference_path)
     path = find_landed_file(config.dataset.landing_dir, config.dataset.patterns, key)
     digest = content_digest(path)
     try:
-        intake = read_landed_file(
-            path, config.dataset, reference, config.cleaning.numeric_parse_threshold
-        )
+        intake, contract = _take_in(path, config)
     except LandingFileError as error:
+        fault = _config_fault(config)
+        if fault is not None:
+            # Every file would fail alike: the config is wrong, and the file stays put.
+            raise dg.Failure(description=f"config error: {config.source_path}: {fault}") from None
         moved = quarantine(path, config.quarantine_dir, str(error), key)
         # An earlier version of this partition must not keep feeding training.
         for table in DERIVED_TABLES:
@@ -74,10 +124,15 @@ def raw_samples(
     for warning in intake.warnings:
         context.log.warning(f"{path.name}: {warning}")
     warehouse.get().write("raw_samples", key, intake.frame)
-    checks = quality.validate(intake.frame, quality.raw_suite(config, reference))
+    checks = quality.validate(intake.frame, quality.raw_suite(config, contract))
     return dg.MaterializeResult(
         metadata={
             **table_facts(intake.frame, time.perf_counter() - started),
+            # The contract, not the text columns a CSV is read as, is this table's schema.
+            "dagster/column_schema": contract_schema(contract),
+            "contract_version": contract.version,
+            "contract_source": contract.source,
+            "ignored_columns": dg.MetadataValue.json(intake.ignored),
             "source_file": dg.MetadataValue.path(str(path)),
             "source_bytes": path.stat().st_size,
             "source_digest": digest,
@@ -106,7 +161,9 @@ def cleaned_data(
     config = settings.load()
     store = warehouse.get()
     raw = store.read("raw_samples", context.partition_key)
-    cleaned, report = clean_batch(raw, config.dataset, config.cleaning)
+    contract = resolve_contract(config.contract_path, config.dataset)
+    kinds = contract.kinds() if contract is not None else None
+    cleaned, report = clean_batch(raw, config.dataset, config.cleaning, kinds)
     store.write("cleaned_data", context.partition_key, cleaned)
     context.log.info(report.summary())
     reference = load_reference(config.reference_path)
@@ -115,14 +172,9 @@ def cleaned_data(
         measured = drift(cleaned, reference)
         drift_metadata = {
             "drift_score": round(measured.overall, 4),
-            "drift_by_column": markdown_table(
-                [
-                    {"column": c, "psi": round(v, 4), "shifted": v > MAJOR_SHIFT}
-                    for c, v in sorted(measured.per_column.items(), key=lambda kv: -kv[1])
-                ]
-            ),
+            "drift_by_column": drift_table(measured),
         }
-    checks = quality.validate(cleaned, quality.cleaned_suite(config, reference))
+    checks = quality.validate(cleaned, quality.cleaned_suite(config, reference, contract))
     outliers = config.cleaning.outliers
     return dg.MaterializeResult(
         metadata={

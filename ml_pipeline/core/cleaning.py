@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import CleaningConfig, DatasetConfig
+from ml_pipeline.core.contract import looks_numeric
+from ml_pipeline.core.features import categories
 
 # Columns with this few distinct values are codes or flags, where spread-based
 # outlier rules would flag every minority value.
@@ -66,38 +68,46 @@ def feature_columns(frame: pd.DataFrame, dataset: DatasetConfig) -> list[str]:
     return [column for column in frame.columns if column not in excluded]
 
 
-def _looks_numeric(values: pd.Series, threshold: float) -> bool:
-    present = values.dropna()
-    if present.empty:
-        return False
-    parsed = pd.to_numeric(present, errors="coerce")
-    return parsed.notna().mean() >= threshold
+def _kind(
+    column: str,
+    values: pd.Series,
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    kinds: dict[str, str] | None,
+) -> str:
+    """The contract's kind when there is one; else what the role or the values say."""
+    if kinds and column in kinds:
+        return kinds[column]
+    if column == dataset.timestamp_column:
+        return "datetime"
+    if column == dataset.target:
+        return "numeric" if dataset.task == "regression" else "categorical"
+    if column in dataset.id_columns:
+        return "categorical"
+    if column in dataset.column_types:
+        return dataset.column_types[column]
+    return "numeric" if looks_numeric(values, cleaning.numeric_parse_threshold) else "categorical"
 
 
 def _coerce_types(
-    frame: pd.DataFrame, dataset: DatasetConfig, cleaning: CleaningConfig, report: CleaningReport
+    frame: pd.DataFrame,
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    report: CleaningReport,
+    kinds: dict[str, str] | None,
 ) -> pd.DataFrame:
     coerced = {}
     for column in frame.columns:
         values = frame[column]
-        kind = dataset.column_types.get(column)
-        if column == dataset.timestamp_column:
-            kind = "datetime"
-        elif column == dataset.target:
-            kind = "numeric" if dataset.task == "regression" else "categorical"
-        elif column in dataset.id_columns:
-            kind = "categorical"
-        elif kind is None:
-            numeric = _looks_numeric(values, cleaning.numeric_parse_threshold)
-            kind = "numeric" if numeric else "categorical"
+        kind = _kind(column, values, dataset, cleaning, kinds)
         report.column_kinds[column] = kind
         if kind == "numeric":
             converted = pd.to_numeric(values, errors="coerce").astype("float64")
         elif kind == "datetime":
             converted = pd.to_datetime(values, errors="coerce", format="mixed")
         else:
-            converted = values.astype("string").str.strip().astype("object")
-            converted = converted.where(values.notna(), None)
+            # The model's own rule, so a client's codes match the categories trained on.
+            converted = pd.Series(categories(values), index=values.index, dtype=object)
         failed = int((values.notna() & converted.isna()).sum())
         if failed:
             report.mistyped[column] = failed
@@ -231,10 +241,24 @@ def _treat_missing(
     return frame
 
 
+def _whole_labels(labels: pd.Series) -> pd.Series:
+    """Numeric class labels that are all whole numbers as integers, so 0 stays 0, not 0.0."""
+    if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
+        return labels.astype("int64")
+    return labels
+
+
 def clean_batch(
-    frame: pd.DataFrame, dataset: DatasetConfig, cleaning: CleaningConfig
+    frame: pd.DataFrame,
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    kinds: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, CleaningReport]:
-    """Return the cleaned batch and a report of every change made to it."""
+    """Return the cleaned batch and a report of every change made to it.
+
+    ``kinds`` are the schema contract's column kinds; without them each column's kind
+    is inferred from this batch alone.
+    """
     if dataset.target not in frame.columns:
         raise SchemaError(f"target column {dataset.target!r} is missing")
     report = CleaningReport(rows_in=len(frame))
@@ -243,10 +267,12 @@ def clean_batch(
     report.duplicates_removed = int(duplicated.sum())
     frame = frame[~duplicated]
 
-    frame = _coerce_types(frame, dataset, cleaning, report)
+    frame = _coerce_types(frame, dataset, cleaning, report, kinds)
     no_target = frame[dataset.target].isna()
     report.missing_target_removed = int(no_target.sum())
     frame = frame[~no_target]
+    if dataset.task == "classification":
+        frame = frame.assign(**{dataset.target: _whole_labels(frame[dataset.target])})
 
     columns = feature_columns(frame, dataset)
     frame = _treat_outliers(frame, columns, cleaning, report)

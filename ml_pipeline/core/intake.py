@@ -7,8 +7,10 @@ quarantine folder with a reason file beside it: never deleted, never skipped.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import gzip
 import io
 import shutil
 from dataclasses import dataclass, field
@@ -17,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from ml_pipeline.config import DatasetConfig
+from ml_pipeline.core.contract import SchemaContract
 from ml_pipeline.core.fileio import atomic_write_text
-from ml_pipeline.core.reference import ReferenceProfile
 
 MAGIC_BYTES = {
     b"\x1f\x8b": "gzip-compressed",
@@ -38,6 +40,44 @@ class LandingFileError(ValueError):
 class Intake:
     frame: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # Columns the contract does not know: left out of the warehouse, reported.
+    ignored: list[str] = field(default_factory=list)
+
+
+def text_encoding(dataset: DatasetConfig) -> str:
+    """``dataset.encoding``, reading UTF-8 with or without a byte-order mark."""
+    return "utf-8-sig" if codecs.lookup(dataset.encoding).name == "utf-8" else dataset.encoding
+
+
+def _normalised(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def read_header(path: Path, dataset: DatasetConfig) -> list[str]:
+    """The column names of a landed file as written, without reading its rows."""
+    if path.name.lower().endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding=text_encoding(dataset), errors="replace", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def header_problem(names: list[str]) -> str | None:
+    """Names that pandas would silently rename or that only differ by case or spacing."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = _normalised(name)
+        if key in seen:
+            if seen[key] == name:
+                return f"the header names column {name!r} twice"
+            return (
+                f"the header has columns {seen[key]!r} and {name!r}, which differ only by "
+                "case or whitespace"
+            )
+        seen[key] = name
+    return None
 
 
 def _refuse(path: Path, problem: str) -> LandingFileError:
@@ -83,7 +123,7 @@ def _check_csv_bytes(path: Path, dataset: DatasetConfig) -> bool:
 
 def _read_csv(path: Path, dataset: DatasetConfig) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, encoding=dataset.encoding)
+        return pd.read_csv(path, dtype=str, encoding=text_encoding(dataset))
     except UnicodeDecodeError as error:
         raise _refuse(
             path, f"not {dataset.encoding} text: byte offset {error.start} (dataset.encoding)"
@@ -137,14 +177,7 @@ def _wrong_delimiter_hint(frame: pd.DataFrame) -> str:
     return ""
 
 
-def _check_schema(
-    path: Path,
-    frame: pd.DataFrame,
-    dataset: DatasetConfig,
-    reference: ReferenceProfile | None,
-    numeric_threshold: float,
-    warnings: list[str],
-) -> None:
+def _check_target(path: Path, frame: pd.DataFrame, dataset: DatasetConfig) -> None:
     if dataset.target not in frame.columns:
         raise _refuse(
             path, f"missing target column {dataset.target!r}{_wrong_delimiter_hint(frame)}"
@@ -153,47 +186,21 @@ def _check_schema(
         raise _refuse(path, "no data rows (header only)")
     if frame[dataset.target].isna().all():
         raise _refuse(path, f"target column {dataset.target!r} has no values")
-    required = [dataset.timestamp_column] if dataset.timestamp_column else []
-    if reference is not None:
-        required += reference.required_columns()
-    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
-    if missing:
-        raise _refuse(path, f"missing columns {', '.join(missing)} (expected by the schema)")
-    if reference is not None:
-        known = {dataset.target, *reference.columns}
-        extra = [c for c in frame.columns if c not in known]
-        if extra:
-            warnings.append(
-                f"unknown extra columns {', '.join(extra)}: kept, not used by the model"
-            )
-        for name, column in reference.columns.items():
-            if column.kind != "numeric" or name not in frame.columns:
-                continue
-            present = frame[name].dropna()
-            parsed = pd.to_numeric(present, errors="coerce")
-            if len(present) and parsed.notna().mean() < numeric_threshold:
-                example = present[parsed.isna()].iloc[0]
-                raise _refuse(
-                    path,
-                    f"column {name!r} should be numeric but {parsed.isna().mean():.0%} of its "
-                    f"values are text (e.g. {str(example)[:30]!r})",
-                )
-    empty = [c for c in frame.columns if c != dataset.target and frame[c].isna().all()]
-    if empty:
-        warnings.append(f"columns with no values at all: {', '.join(empty)}")
 
 
-def read_landed_file(
-    path: Path,
-    dataset: DatasetConfig,
-    reference: ReferenceProfile | None,
-    numeric_threshold: float = 0.9,
-) -> Intake:
-    """Read ``path`` and judge it; raises LandingFileError with a one-line reason."""
+def read_landed_file(path: Path, dataset: DatasetConfig) -> Intake:
+    """Read ``path`` as landed; raises LandingFileError with a one-line reason.
+
+    The header is checked before the rows are read, so a repeated name is refused
+    rather than renamed by pandas into a column of its own.
+    """
     _check_size(path, dataset)
     warnings: list[str] = []
     if path.name.lower().endswith((".csv", ".csv.gz")):
         unterminated = _check_csv_bytes(path, dataset)
+        problem = header_problem(read_header(path, dataset))
+        if problem:
+            raise _refuse(path, problem)
         frame = _read_csv(path, dataset)
         if unterminated:
             truncated = _drop_truncated_last_line(path, frame, dataset)
@@ -201,9 +208,82 @@ def read_landed_file(
                 warnings.append(truncated)
     else:
         frame = _read_parquet(path)
+        problem = header_problem([str(c) for c in frame.columns])
+        if problem:
+            raise _refuse(path, problem)
     frame.columns = [str(c) for c in frame.columns]
-    _check_schema(path, frame, dataset, reference, numeric_threshold, warnings)
+    _check_target(path, frame, dataset)
     return Intake(frame=frame.reset_index(drop=True), warnings=warnings)
+
+
+def _bad_share(values: pd.Series, kind: str) -> tuple[float, object]:
+    """The share of present values that do not parse as ``kind``, and one of them."""
+    present = values.dropna()
+    if kind == "numeric" and pd.api.types.is_numeric_dtype(present):
+        return 0.0, None
+    if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(present):
+        return 0.0, None
+    if kind == "numeric":
+        parsed = pd.to_numeric(present, errors="coerce")
+    else:
+        parsed = pd.to_datetime(present, errors="coerce", format="mixed")
+    failed = present[parsed.isna().to_numpy()]
+    if present.empty or failed.empty:
+        return 0.0, None
+    return len(failed) / len(present), failed.iloc[0]
+
+
+def conform_to_contract(
+    path: Path, intake: Intake, contract: SchemaContract, numeric_threshold: float
+) -> Intake:
+    """The file's contract columns in contract order; everything else is left out.
+
+    Refused: a required column missing, a column named like a contract column but for
+    case or spacing, or a numeric or datetime column whose values mostly do not parse.
+    A few unparseable values are left for cleaning, which counts them.
+    """
+    frame = intake.frame
+    by_normal = {_normalised(c): c for c in frame.columns}
+    missing = []
+    for column in contract.columns:
+        if column.name in frame.columns:
+            continue
+        lookalike = by_normal.get(_normalised(column.name))
+        if lookalike is not None:
+            raise _refuse(
+                path,
+                f"column {lookalike!r} differs from the contract's {column.name!r} only by "
+                "case or whitespace; rename it in the file, or change the contract",
+            )
+        if column.required:
+            missing.append(column.name)
+    if missing:
+        raise _refuse(
+            path, f"missing columns {', '.join(missing)} (required by the schema contract)"
+        )
+    for column in contract.columns:
+        if column.kind == "categorical" or column.name not in frame.columns:
+            continue
+        share, example = _bad_share(frame[column.name], column.kind)
+        if share > 1 - numeric_threshold:
+            raise _refuse(
+                path,
+                f"column {column.name!r} should be {column.kind} but {share:.0%} of its values "
+                f"are not (e.g. {str(example)[:30]!r})",
+            )
+    known = set(contract.names())
+    ignored = [c for c in frame.columns if c not in known]
+    warnings = list(intake.warnings)
+    if ignored:
+        warnings.append(
+            f"columns not in the schema contract, left out: {', '.join(ignored)} "
+            "(add them with `ml-pipeline contract add` to use them)"
+        )
+    empty = [c for c in frame.columns if c in known and frame[c].isna().all()]
+    if empty:
+        warnings.append(f"columns with no values at all: {', '.join(empty)}")
+    conformed = frame.reindex(columns=contract.names())
+    return Intake(frame=conformed, warnings=warnings, ignored=ignored)
 
 
 def quarantine(path: Path, quarantine_dir: Path, reason: str, partition_key: str) -> Path:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ml_pipeline.core.fileio import atomic_write_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _SUFFIXES = (".csv.gz", ".csv", ".parquet")
@@ -128,12 +131,32 @@ def digests_with_cache(
     return updated
 
 
+def load_forgotten(path: Path) -> dict[str, str]:
+    """Partition key -> content digest of landed files ``ml-pipeline forget`` set aside."""
+    if not path.is_file():
+        return {}
+    return {key: entry["digest"] for key, entry in json.loads(path.read_text("utf-8")).items()}
+
+
+def remember_forgotten(path: Path, partition_key: str, file_name: str, digest: str) -> None:
+    """Record a forgotten file, which stays in the landing folder but is never ingested
+    again while its content is the same (a new delivery under its name is)."""
+    entries = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    entries[partition_key] = {
+        "file": file_name,
+        "digest": digest,
+        "forgotten": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    atomic_write_text(json.dumps(entries, indent=2, sort_keys=True), path)
+
+
 @dataclass(frozen=True)
 class IngestPlan:
     new_partitions: list[str]
     runs: list[tuple[str, str]]  # (partition key, run key)
     digests: dict[str, tuple[int, int, str]]
     conflicts: list[str]
+    forgotten: list[str] = field(default_factory=list)
 
 
 def plan_ingest(
@@ -141,6 +164,7 @@ def plan_ingest(
     known_partitions: set[str],
     requested: dict[str, tuple[int, int, str]],
     ingested: dict[str, str] | None = None,
+    forgotten: dict[str, str] | None = None,
 ) -> IngestPlan:
     """Partitions to add, and ingest runs for file contents not requested before.
 
@@ -150,9 +174,10 @@ def plan_ingest(
     run. The run key carries the content digest, so an unchanged file never runs
     twice (touching it only re-hashes it) and a file re-delivered with new content
     runs again. Two files whose names map to one key are reported and left alone
-    rather than guessed between.
+    rather than guessed between. A file forgotten with this very content is left alone.
     """
     ingested = ingested or {}
+    forgotten = forgotten or {}
     by_key: dict[str, list[LandedFile]] = {}
     for landed in files:
         by_key.setdefault(landed.partition_key, []).append(landed)
@@ -163,6 +188,8 @@ def plan_ingest(
     )
     unique = [group[0] for group in by_key.values() if len(group) == 1]
     digests = digests_with_cache(unique, requested)
+    set_aside = [f for f in unique if forgotten.get(f.partition_key) == digests[f.partition_key][2]]
+    unique = [f for f in unique if f not in set_aside]
     runs = [
         (f.partition_key, f"{f.partition_key}@{digests[f.partition_key][2]}")
         for f in unique
@@ -174,4 +201,5 @@ def plan_ingest(
         runs=runs,
         digests={**requested, **digests},
         conflicts=conflicts,
+        forgotten=[f.partition_key for f in set_aside],
     )

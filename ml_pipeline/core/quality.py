@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core.contract import SchemaContract
 from ml_pipeline.core.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.reference import OTHER, ReferenceProfile
 
@@ -96,12 +97,12 @@ def _not_null(column: str, blocking: bool = True, mostly: float = 1.0) -> Expect
     return Expectation("expect_column_values_to_not_be_null", kwargs, blocking, "schema")
 
 
-def raw_suite(config: PipelineConfig, reference: ReferenceProfile | None) -> list[Expectation]:
-    """The landed table as read: columns present and rows to work with."""
+def raw_suite(config: PipelineConfig, contract: SchemaContract | None) -> list[Expectation]:
+    """The landed table as read: the contract's required columns present, rows to work with."""
     dataset = config.dataset
     required = [dataset.target, *([dataset.timestamp_column] if dataset.timestamp_column else [])]
-    if reference is not None:
-        required += reference.required_columns()
+    if contract is not None:
+        required += contract.required()
     suite = [_row_count(), *(_exists(c) for c in dict.fromkeys(required))]
     suite.append(_not_null(dataset.target, blocking=False, mostly=0.95))
     return suite + _user_expectations(config, "raw_samples")
@@ -143,7 +144,11 @@ def _learned(reference: ReferenceProfile, config: PipelineConfig) -> list[Expect
     return suite
 
 
-def cleaned_suite(config: PipelineConfig, reference: ReferenceProfile | None) -> list[Expectation]:
+def cleaned_suite(
+    config: PipelineConfig,
+    reference: ReferenceProfile | None,
+    contract: SchemaContract | None = None,
+) -> list[Expectation]:
     dataset = config.dataset
     suite = [_row_count(), _exists(dataset.target), _not_null(dataset.target)]
     if len(dataset.id_columns) == 1:
@@ -191,17 +196,18 @@ def cleaned_suite(config: PipelineConfig, reference: ReferenceProfile | None) ->
                 "config",
             )
         )
-    if reference is not None:
-        for name, column in reference.columns.items():
-            if column.kind == "numeric" and column.required:
+    if contract is not None:
+        for column in contract.columns:
+            if column.kind == "numeric" and column.role == "feature":
                 suite.append(
                     Expectation(
                         "expect_column_values_to_be_in_type_list",
-                        {"column": name, "type_list": NUMERIC_TYPES},
+                        {"column": column.name, "type_list": NUMERIC_TYPES},
                         True,
                         "schema",
                     )
                 )
+    if reference is not None:
         suite += _learned(reference, config)
     return suite + _user_expectations(config, "cleaned_data")
 

@@ -147,3 +147,21 @@ def test_demo_batch_cleaning_matches_ground_truth() -> None:
     mistyped = truth[truth.fault == "mistyped"].groupby("column").size().to_dict()
     assert report.mistyped == mistyped
     assert cleaned[["temp", "humidity", "windspeed", "weather"]].notna().all().all()
+
+
+def test_whole_number_class_labels_stay_integers_and_text_labels_stay_text() -> None:
+    dataset = DATASET.model_copy(update={"task": "classification"})
+    numeric = pd.DataFrame({"y": ["0", "1", "1", None], "x": ["1", "2", "3", "4"]})
+    cleaned, _ = clean_batch(numeric, dataset, CleaningConfig(), {"y": "numeric", "x": "numeric"})
+    assert cleaned["y"].dtype == "int64" and cleaned["y"].tolist() == [0, 1, 1]
+    text = numeric.assign(y=["no", "yes", "yes", None])
+    cleaned, _ = clean_batch(text, dataset, CleaningConfig(), {"y": "categorical", "x": "numeric"})
+    assert cleaned["y"].tolist() == ["no", "yes", "yes"]
+
+
+def test_the_contracts_kinds_win_over_what_one_batch_looks_like() -> None:
+    looks_numeric = pd.DataFrame({"y": ["1", "2"], "zone": ["01", "02"]})
+    cleaned, report = clean_batch(
+        looks_numeric, DATASET, CleaningConfig(), {"y": "numeric", "zone": "categorical"}
+    )
+    assert report.column_kinds["zone"] == "categorical" and cleaned["zone"].tolist() == ["01", "02"]

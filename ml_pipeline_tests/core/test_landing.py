@@ -2,9 +2,12 @@ import os
 import time
 
 from ml_pipeline.core.landing import (
+    content_digest,
     find_landed_file,
+    load_forgotten,
     partition_key_for,
     plan_ingest,
+    remember_forgotten,
     scan_landing,
 )
 
@@ -92,3 +95,18 @@ def test_plan_ingest_skips_contents_ingested_elsewhere(tmp_path) -> None:
     digest_a = plan_ingest(files, set(), {}).digests["a"][2]
     plan = plan_ingest(files, {"a", "b"}, {}, ingested={"a": digest_a, "b": "old-content"})
     assert [key for key, _ in plan.runs] == ["b"]
+
+
+def test_a_forgotten_file_is_left_alone_until_new_content_arrives(tmp_path) -> None:
+    landing, register = tmp_path / "landing", tmp_path / "quarantine" / "forgotten.json"
+    landing.mkdir()
+    path = land(landing, "a.csv")
+    land(landing, "b.csv")
+    remember_forgotten(register, "a", "a.csv", content_digest(path))
+    forgotten = load_forgotten(register)
+    plan = plan_ingest(scan_landing(landing, ["*.csv"]), set(), {}, forgotten=forgotten)
+    assert plan.new_partitions == ["b"] and [k for k, _ in plan.runs] == ["b"]
+    assert plan.forgotten == ["a"]
+    land(landing, "a.csv", text="a,b\n9,9\n")  # a new delivery under the same name
+    plan = plan_ingest(scan_landing(landing, ["*.csv"]), {"b"}, plan.digests, forgotten=forgotten)
+    assert [k for k, _ in plan.runs] == ["a"] and plan.forgotten == []

@@ -3,6 +3,7 @@ import pytest
 
 from ml_pipeline.config import load_config
 from ml_pipeline.core.cleaning import clean_batch
+from ml_pipeline.core.contract import infer_contract
 from ml_pipeline.core.demo_data import DemoSpec, generate_batch
 from ml_pipeline.core.feature_table import build_feature_table
 from ml_pipeline.core.quality import Expectation, cleaned_suite, features_suite, raw_suite, validate
@@ -36,14 +37,15 @@ def demo(tmp_path_factory):
     table = build_feature_table(cleaned, "count", "timestamp", ignored)
     derived = [c.removeprefix("feature__") for c in table.columns if c.startswith("feature__")]
     reference = build_reference(cleaned, "count", ignored, "timestamp", derived)
-    return config, raw, cleaned, table, reference
+    contract = infer_contract(raw, config.dataset, 0.9, "batch 3")
+    return config, raw, cleaned, table, reference, contract
 
 
 def test_demo_batch_passes_every_blocking_expectation(demo) -> None:
-    config, raw, cleaned, table, reference = demo
+    config, raw, cleaned, table, reference, contract = demo
     for frame, suite in (
-        (raw, raw_suite(config, reference)),
-        (cleaned, cleaned_suite(config, reference)),
+        (raw, raw_suite(config, contract)),
+        (cleaned, cleaned_suite(config, reference, contract)),
         (table, features_suite(config, reference)),
     ):
         result = validate(frame, suite)
@@ -51,14 +53,14 @@ def test_demo_batch_passes_every_blocking_expectation(demo) -> None:
 
 
 def test_user_expectation_from_config_runs_and_warns(demo) -> None:
-    config, _, cleaned, _, reference = demo
+    config, _, cleaned, _, reference, _ = demo
     result = validate(cleaned, cleaned_suite(config, reference))
     [warning] = [f for f in result.warnings if f.origin == "config"]
     assert warning.type == "expect_column_mean_to_be_between" and not warning.blocking
 
 
 def test_duplicate_ids_and_missing_target_block_with_samples(demo) -> None:
-    config, _, cleaned, _, reference = demo
+    config, _, cleaned, _, reference, _ = demo
     broken = pd.concat([cleaned, cleaned.head(2)], ignore_index=True)
     broken.loc[0, "count"] = None
     failures = {
@@ -70,15 +72,15 @@ def test_duplicate_ids_and_missing_target_block_with_samples(demo) -> None:
 
 
 def test_missing_required_column_blocks_raw(demo) -> None:
-    config, raw, _, _, reference = demo
-    result = validate(raw.drop(columns=["humidity"]), raw_suite(config, reference))
+    config, raw, _, _, _, contract = demo
+    result = validate(raw.drop(columns=["humidity"]), raw_suite(config, contract))
     assert [(f.type, f.column) for f in result.blocking_failures] == [
         ("expect_column_to_exist", "humidity")
     ]
 
 
 def test_values_outside_learned_ranges_warn_without_blocking(demo) -> None:
-    config, _, cleaned, _, reference = demo
+    config, _, cleaned, _, reference, _ = demo
     shifted = cleaned.assign(temp=cleaned.temp + 80)
     result = validate(shifted, cleaned_suite(config, reference))
     learned = [f for f in result.failures if f.origin == "reference"]
@@ -87,7 +89,7 @@ def test_values_outside_learned_ranges_warn_without_blocking(demo) -> None:
 
 
 def test_configured_bounds_block(demo) -> None:
-    config, _, cleaned, _, reference = demo
+    config, _, cleaned, _, reference, _ = demo
     broken = cleaned.copy()
     broken.loc[3, "humidity"] = 250.0
     failures = validate(broken, cleaned_suite(config, reference)).blocking_failures
