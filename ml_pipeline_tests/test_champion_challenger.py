@@ -8,6 +8,7 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG
+from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.resources import resources_for
 from ml_pipeline.runner import roll_back, run_pipeline
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
@@ -40,7 +41,8 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert refused.validation["decision"]["reason"] == "promotion refused by run config"
         assert refused.champion["version"] == "1" and current_version(strong) == "v1"
 
-        better = run_pipeline(strong, instance)
+        # Only the candidates changed, no data: the retraining policy alone would not train.
+        better = run_pipeline(strong, instance, retrain=True)
         assert better.error is None
         assert better.champion == {**better.champion, "version": "2", "promoted": True}
         assert better.validation["champion_version_before"] == "1"
@@ -81,6 +83,10 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
             p.name: p.stat().st_mtime_ns for p in (strong.deploy_dir / "v2").iterdir()
         } == v2_files
         assert sorted(p.name for p in strong.deploy_dir.iterdir()) == ["current", "v1", "v2"]
+        # Four trainings: the holdouts of v1, v2 and the latest stay, the refused one's went.
+        holdouts = set(Warehouse(strong.warehouse_dir).partitions("holdout"))
+        assert holdouts == {*store.registered_run_ids(), noisy.training["mlflow_run_id"]}
+        assert len(holdouts) == 3 and refused.training["mlflow_run_id"] not in holdouts
         gate = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("validation_metrics"), "promotion_gate"), limit=1
         )[0]

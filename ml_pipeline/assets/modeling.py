@@ -6,7 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import features, live_partitions
+from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
@@ -65,12 +65,26 @@ def trained_model(
 
     config = settings.load()
     partitions = live_partitions(context, warehouse, "features")
+    store = warehouse.get()
+    contract = lifecycle.training_contract(config, store, partitions)
     outcome = lifecycle.train_challenger(
-        warehouse.get(), partitions, config, mlflow.get(), _run_tags(context)
+        store, partitions, config, mlflow.get(), _run_tags(context), contract
     )
+    for key, reason in outcome.excluded.items():
+        context.log.warning(f"partition {key} left out of training: {reason}")
+    for warning in outcome.warnings:
+        context.log.warning(warning)
     return dg.Output(
         outcome,
         metadata={
+            "excluded_partitions": markdown_table(
+                [{"partition": k, "reason": v} for k, v in outcome.excluded.items()]
+            ),
+            "warnings": dg.MetadataValue.md(
+                "\n".join(f"- {w}" for w in outcome.warnings) or "none"
+            ),
+            "dagster/column_schema": contract_schema(contract),
+            "contract_version": contract.version,
             "challenger": outcome.challenger,
             "candidates": markdown_table(outcome.candidates),
             "mlflow_run_id": outcome.mlflow_run_id,

@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import evaluation, tracking, training
-from ml_pipeline.core.feature_table import raw_input_columns
+from ml_pipeline.core.contract import (
+    SchemaContract,
+    create_contract,
+    infer_contract,
+    resolve_contract,
+)
+from ml_pipeline.core.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, count_holdout_rows, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse
@@ -42,6 +49,9 @@ class TrainingOutcome:
     baseline: object = field(repr=False)
     reference: ReferenceProfile | None = field(default=None, repr=False)
     seconds: float = 0.0
+    # Partitions left out of training because they do not conform to the contract.
+    excluded: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def code_version() -> str:
@@ -65,18 +75,139 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
+def _fits_kind(arrow_type: pa.DataType, kind: str) -> bool:
+    if pa.types.is_null(arrow_type):
+        return True
+    if kind == "numeric":
+        return (
+            pa.types.is_integer(arrow_type)
+            or pa.types.is_floating(arrow_type)
+            or pa.types.is_boolean(arrow_type)
+        )
+    if kind == "datetime":
+        return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def partition_problem(schema: pa.Schema, contract: SchemaContract) -> str | None:
+    """Why a feature partition cannot join the training data, or None if it conforms.
+
+    Columns outside the contract are never read, so they do not matter; a column the
+    contract made optional may be absent (it is read as empty).
+    """
+    types = dict(zip(schema.names, schema.types, strict=True))
+    missing = [c.name for c in contract.columns if c.required and c.name not in types]
+    if missing:
+        return f"lacks contract columns {', '.join(missing)}"
+    for column in contract.columns:
+        found = types.get(column.name)
+        if found is None:
+            continue
+        if not _fits_kind(found, column.kind):
+            return f"column {column.name!r} is {found}, not {column.kind} as the contract says"
+    return None
+
+
+def training_contract(
+    config: PipelineConfig, warehouse: Warehouse, partitions: list[str]
+) -> SchemaContract:
+    """The contract in force; a warehouse ingested before contracts existed gets one
+    inferred from its newest feature partition, stored like any other."""
+    contract = resolve_contract(config.contract_path, config.dataset)
+    if contract is not None or not partitions:
+        return contract
+    key = partitions[-1]
+    table = warehouse.read(FEATURES_TABLE, key)
+    raw = table[[c for c in table.columns if not c.startswith(FEATURE_PREFIX)]]
+    threshold = config.cleaning.numeric_parse_threshold
+    inferred = infer_contract(raw, config.dataset, threshold, f"warehouse partition {key}")
+    return create_contract(inferred, config.contract_path)
+
+
+def usable_partitions(
+    warehouse: Warehouse, partitions: list[str], contract: SchemaContract
+) -> tuple[list[str], dict[str, str]]:
+    """The partitions training can read, and why each of the others is left out.
+
+    One partition written before the contract, or damaged on disk, must never stop
+    training on the rest.
+    """
+    usable, excluded = [], {}
+    for key in partitions:
+        try:
+            problem = partition_problem(warehouse.schema(FEATURES_TABLE, key), contract)
+        except (OSError, pa.ArrowException) as error:
+            problem = f"unreadable: {str(error).splitlines()[0][:200]}"
+        if problem is None:
+            usable.append(key)
+        else:
+            excluded[key] = problem
+    return usable, excluded
+
+
+# Numeric labels beyond this many, or mostly this rare, are a measured quantity, not
+# classes; text labels are bounded by dataset.max_classes only.
+MAX_NUMERIC_CLASSES = 50
+RARE_CLASS_ROWS = 5
+
+
+def target_problem(y: pd.Series, task: str, max_classes: int) -> tuple[str | None, str | None]:
+    """An error if the target cannot be learned as ``task``, else maybe a warning.
+
+    Checked on the training sample before any fitting: a regression target run as
+    classification would otherwise tune for minutes and then fail on hundreds of labels.
+    """
+    name, distinct = y.name, y.nunique()
+    if task == "classification":
+        numeric = pd.api.types.is_numeric_dtype(y)
+        if numeric and not (y == y.round()).all():
+            example = y[y != y.round()].iloc[0]
+            return (
+                f"target {name!r} holds fractional values (e.g. {example}): a classification "
+                "target needs labels; is dataset.task meant to be regression?",
+                None,
+            )
+        if distinct > max_classes:
+            return (
+                f"target {name!r} has {distinct} distinct values, more than dataset.max_classes "
+                f"({max_classes}): is dataset.task meant to be regression? (or raise max_classes)",
+                None,
+            )
+        counts = y.value_counts()
+        rare = int((counts < RARE_CLASS_ROWS).sum())
+        if numeric and (
+            distinct > MAX_NUMERIC_CLASSES or (distinct >= 20 and rare * 2 >= distinct)
+        ):
+            return (
+                f"target {name!r} has {distinct} distinct numbers ({rare} of them on fewer than "
+                f"{RARE_CLASS_ROWS} rows): it looks like a quantity, not labels; is dataset.task "
+                "meant to be regression? (if these numbers are labels, declare the target "
+                "categorical in dataset.columns)",
+                None,
+            )
+        if distinct < 2:
+            return f"target {name!r} has a single class in the training sample", None
+        if numeric and distinct >= 20:
+            return None, f"target {name!r} has {distinct} classes: is dataset.task right?"
+        return None, None
+    if distinct <= 2:
+        return None, (
+            f"target {name!r} has only {distinct} distinct values: is dataset.task meant to be "
+            "classification?"
+        )
+    return None, None
+
+
 def split_for_training(
     warehouse: Warehouse,
     partitions: list[str],
     config: PipelineConfig,
+    contract: SchemaContract,
     champion_cutoff: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, HoldoutSpec]:
     """A bounded training sample and a bounded holdout, disjoint by construction."""
     dataset = config.dataset
-    columns = [
-        *raw_input_columns(warehouse.columns(FEATURES_TABLE, partitions[0]), dataset.target),
-        dataset.target,
-    ]
+    columns = [*contract.inputs(), dataset.target]
     hash_columns = dataset.id_columns or [c for c in columns if c != dataset.target]
     spec = plan_holdout(
         warehouse,
@@ -126,6 +257,7 @@ def train_challenger(
     config: PipelineConfig,
     store: tracking.MlflowStore,
     tags: dict[str, str],
+    contract: SchemaContract,
 ) -> TrainingOutcome:
     """Tune every candidate on the training sample, log them, and keep the best."""
     import mlflow
@@ -134,11 +266,22 @@ def train_challenger(
         raise ValueError("no feature partitions to train on: ingest landed files first")
     started = time.perf_counter()
     dataset, settings = config.dataset, config.training
+    all_partitions = partitions
+    partitions, excluded = usable_partitions(warehouse, partitions, contract)
+    if not partitions:
+        reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
+        raise ValueError(
+            f"none of the {len(all_partitions)} feature partitions conforms to the schema "
+            f"contract ({reasons}); re-ingest with `ml-pipeline run --reingest`"
+        )
     train, holdout, spec = split_for_training(
-        warehouse, partitions, config, store.champion_holdout_cutoff()
+        warehouse, partitions, config, contract, store.champion_holdout_cutoff()
     )
     _require_rows(train, "the training sample", settings.cv_folds * 10)
     _require_rows(holdout, "the holdout", 2)
+    error, warning = target_problem(train[dataset.target], dataset.task, dataset.max_classes)
+    if error:
+        raise ValueError(error)
     X, y = train.drop(columns=[dataset.target]), train[dataset.target]
     metric = config.promotion_metric
     ignored = dataset.ignored_columns
@@ -220,4 +363,19 @@ def train_challenger(
         baseline=evaluation.fit_baseline(dataset.task, y),
         reference=reference,
         seconds=time.perf_counter() - started,
+        excluded=excluded,
+        warnings=[warning] if warning else [],
     )
+
+
+def prune_holdouts(warehouse: Warehouse, keep: set[str]) -> list[str]:
+    """Delete the holdout of every training run not in ``keep``; return what went.
+
+    Each training run writes its holdout, keyed by its MLflow run id. Registered
+    versions keep theirs, to be re-scored on the rows they were judged on; the rest
+    would otherwise pile up, one file per training.
+    """
+    pruned = [key for key in warehouse.partitions(HOLDOUT_TABLE) if key not in keep]
+    for key in pruned:
+        warehouse.drop(HOLDOUT_TABLE, key)
+    return pruned

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import diagnostics, evaluation, promotion, tracking
-from ml_pipeline.core.lifecycle import HOLDOUT_TABLE, TrainingOutcome
-from ml_pipeline.core.smoke import SmokeResult, conform_to_signature, smoke_test
+from ml_pipeline.core.lifecycle import HOLDOUT_TABLE, TrainingOutcome, prune_holdouts
+from ml_pipeline.core.smoke import SmokeResult, smoke_test
 from ml_pipeline.core.warehouse import Warehouse
 
 SMOKE_ROWS = 500
@@ -59,13 +59,9 @@ def _plots(
 def smoke_test_challenger(model: object, model_uri: str, X: pd.DataFrame) -> SmokeResult:
     """Export the logged challenger as deployed and score holdout rows in a fresh process."""
     import mlflow.artifacts
-    from mlflow.models import get_model_info
-    from mlflow.types import DataType
 
     sample = X.head(SMOKE_ROWS)
-    inputs = get_model_info(model_uri).signature.inputs.inputs
-    long_columns = [spec.name for spec in inputs if spec.type == DataType.long]
-    rows = conform_to_signature(tracking.as_landed(sample), long_columns)
+    rows = tracking.as_landed(sample)
     with tempfile.TemporaryDirectory() as scratch:
         exported = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
         return smoke_test(Path(exported), rows, np.asarray(model.predict(sample)), list(X.columns))
@@ -85,13 +81,17 @@ def validate_challenger(
     task, target, metric = config.dataset.task, config.dataset.target, outcome.metric
     holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
     X, y = holdout.drop(columns=[target]), holdout[target]
+    prune_holdouts(warehouse, {outcome.holdout_key, *store.registered_run_ids()})
     model = mlflow.sklearn.load_model(outcome.model_uri)
     challenger = evaluation.score(model, X, y, task)
     baseline = evaluation.score(outcome.baseline, X, y, task)
     current = store.champion()
     champion = None
     if current is not None:
-        champion = evaluation.score(store.load_version(str(current.version)), X, y, task)
+        champion_model = store.load_version(str(current.version))
+        # A champion of the other task (the config's task was changed) cannot be compared.
+        if hasattr(champion_model, "classes_") == (task == "classification"):
+            champion = evaluation.score(champion_model, X, y, task)
 
     classes = [str(c) for c in getattr(model, "classes_", [])]
     confusion = (

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml_pipeline.core.fileio import atomic_path
@@ -49,10 +50,19 @@ class Warehouse:
     def read(
         self, table: str, partition_key: str, columns: list[str] | None = None
     ) -> pd.DataFrame:
+        """The partition, or its ``columns``; one it lacks (added to the contract after it
+        was written) comes back empty."""
         path = self.path(table, partition_key)
         if not path.is_file():
             raise FileNotFoundError(f"{table}: partition {partition_key!r} is not in the warehouse")
-        return pd.read_parquet(path, columns=columns)
+        if columns is None:
+            return pd.read_parquet(path)
+        present = set(pq.read_schema(path).names)
+        frame = pd.read_parquet(path, columns=[c for c in columns if c in present])
+        return frame if len(frame.columns) == len(columns) else frame.reindex(columns=columns)
+
+    def schema(self, table: str, partition_key: str) -> pa.Schema:
+        return pq.read_schema(self.path(table, partition_key))
 
     def partitions(self, table: str) -> list[str]:
         folder = self.root / table

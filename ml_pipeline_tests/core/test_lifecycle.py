@@ -7,7 +7,12 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.demo_data import DemoSpec, generate_batch
 from ml_pipeline.core.feature_table import build_feature_table
-from ml_pipeline.core.lifecycle import FEATURES_TABLE, HOLDOUT_TABLE, train_challenger
+from ml_pipeline.core.lifecycle import (
+    FEATURES_TABLE,
+    HOLDOUT_TABLE,
+    train_challenger,
+    training_contract,
+)
 from ml_pipeline.core.splitting import holdout_mask
 from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.resources import resources_for
@@ -35,12 +40,13 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
 
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(FEATURES_TABLE)
-    clean = train_challenger(warehouse, keys, config, store, {})
+    contract = training_contract(config, warehouse, keys)
+    clean = train_challenger(warehouse, keys, config, store, {}, contract)
     for key in keys:
         frame = warehouse.read(FEATURES_TABLE, key)
         frame.loc[holdout_mask(frame, clean.holdout).to_numpy(), "count"] = POISON
         warehouse.write(FEATURES_TABLE, key, frame)
-    poisoned = train_challenger(warehouse, keys, config, store, {})
+    poisoned = train_challenger(warehouse, keys, config, store, {}, contract)
 
     assert poisoned.holdout == clean.holdout
     assert (warehouse.read(HOLDOUT_TABLE, poisoned.holdout_key)["count"] == POISON).all()
@@ -53,3 +59,39 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
     before = mlflow.sklearn.load_model(clean.model_uri).predict(holdout)
     after = mlflow.sklearn.load_model(poisoned.model_uri).predict(holdout)
     np.testing.assert_array_equal(before, after)
+
+
+def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup) -> None:
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(FEATURES_TABLE)
+    contract = training_contract(config, warehouse, keys)
+    good = warehouse.read(FEATURES_TABLE, "day0")
+    # Written before contracts: a repeated header became a column of its own.
+    warehouse.write(FEATURES_TABLE, "renamed", good.assign(**{"temp.1": good["temp"]}))
+    warehouse.write(FEATURES_TABLE, "no_temp", good.drop(columns=["temp"]))
+    warehouse.write(FEATURES_TABLE, "text_temp", good.assign(temp=good["temp"].astype(str)))
+    warehouse.path(FEATURES_TABLE, "damaged").write_bytes(b"PAR1 cut short")
+    keys = warehouse.partitions(FEATURES_TABLE)
+
+    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+
+    assert "renamed" in outcome.partitions
+    assert set(outcome.excluded) == {"no_temp", "text_temp", "damaged"}
+    assert outcome.excluded["no_temp"] == "lacks contract columns temp"
+    assert outcome.excluded["text_temp"].startswith("column 'temp' is ")
+    assert outcome.excluded["text_temp"].endswith("string, not numeric as the contract says")
+    assert outcome.excluded["damaged"].startswith("unreadable: ")
+    assert "temp.1" not in outcome.reference.columns
+
+
+def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
+    config, warehouse, store = trained_setup
+    contract = training_contract(config, warehouse, warehouse.partitions(FEATURES_TABLE))
+    for key in warehouse.partitions(FEATURES_TABLE):
+        warehouse.write(
+            FEATURES_TABLE, key, warehouse.read(FEATURES_TABLE, key).drop(columns="temp")
+        )
+    with pytest.raises(ValueError, match="none of the 6 feature partitions conforms"):
+        train_challenger(
+            warehouse, warehouse.partitions(FEATURES_TABLE), config, store, {}, contract
+        )
