@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--reingest", action="store_true", help="ingest every file again, changed or not"
     )
     run.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when nothing new calls for it (the retrain sensor's policy)",
+    )
+    run.add_argument(
         "--promote",
         choices=["auto", "force", "refuse"],
         default="auto",
@@ -90,6 +95,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--url", default="http://127.0.0.1:3000", help="Dagster webserver")
     backfill.add_argument("--timeout", type=float, default=3600, help="seconds to follow it")
+
+    forget = commands.add_parser(
+        "forget",
+        parents=[parent],
+        help="delete a partition, its warehouse files and ingest record; its landed file "
+        "stays where it is and is not ingested again",
+    )
+    forget.add_argument("partition", help="the partition key (as `run` and the UI show it)")
+
+    contract = commands.add_parser(
+        "contract", parents=[parent], help="show or change the schema contract"
+    )
+    contract_commands = contract.add_subparsers(dest="action", required=True)
+    contract_commands.add_parser("show", parents=[parent], help="print the contract as JSON")
+    add = contract_commands.add_parser(
+        "add", parents=[parent], help="add a column: files carrying it feed it to the model"
+    )
+    add.add_argument("column")
+    add.add_argument("--kind", choices=["numeric", "categorical", "datetime"], required=True)
+    add.add_argument(
+        "--required",
+        action="store_true",
+        help="refuse files without it (earlier partitions lack it, so the default is optional)",
+    )
+    drop = contract_commands.add_parser(
+        "drop", parents=[parent], help="remove a column: it is ignored from then on"
+    )
+    drop.add_argument("column")
 
     commands.add_parser(
         "rollback",
@@ -169,6 +202,12 @@ def print_summary(summary: object) -> None:
         print(f"  failed {failure['partition']}: {failure['error']}")
     for conflict in parts["conflicts"]:
         print(f"  skipped, several files share a partition: {conflict}")
+    if parts["forgotten"]:
+        print(f"  forgotten, left in the landing folder: {', '.join(parts['forgotten'])}")
+    for key, columns in parts["ignored_columns"].items():
+        print(f"  {key}: columns not in the contract, ignored: {', '.join(columns)}")
+    for key, reason in parts["excluded_from_training"].items():
+        print(f"  left out of training, {key}: {reason}")
     print("rows: " + ", ".join(f"{k}={v}" for k, v in data["rows"].items()))
     if data["training"]:
         training = data["training"]
@@ -188,6 +227,8 @@ def print_summary(summary: object) -> None:
             f"decision: {'promote' if decision['promote'] else 'keep champion'} "
             f"({decision['reason']})"
         )
+    if data["not_retrained"]:
+        print(data["not_retrained"])
     if data["champion"]:
         print(f"champion: version {data['champion']['version']}")
     if data["artifact_path"]:
@@ -196,11 +237,26 @@ def print_summary(summary: object) -> None:
         print(f"error: {data['error']}")
 
 
+def _config_error(config: PipelineConfig, problem: str) -> int:
+    print(f"config error: {config.source_path}: {problem}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core.config_faults import preflight
     from ml_pipeline.runner import project_instance, run_pipeline
 
+    problem = preflight(config)
+    if problem:
+        return _config_error(config, f"{problem}; nothing was ingested or moved")
     with project_instance(config) as instance:
-        summary = run_pipeline(config, instance, reingest=args.reingest, promotion=args.promote)
+        summary = run_pipeline(
+            config,
+            instance,
+            reingest=args.reingest,
+            promotion=args.promote,
+            retrain=args.retrain,
+        )
     if args.json:
         print(json.dumps(summary.as_json(), indent=2, default=str))
     else:
@@ -305,18 +361,73 @@ def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.forget import ForgetRefused, forget_partition
+    from ml_pipeline.runner import project_instance
+
+    with project_instance(config) as instance:
+        try:
+            done = forget_partition(config, instance, args.partition)
+        except ForgetRefused as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    tables = ", ".join(done.tables) or "nothing"
+    print(f"forgot partition {done.partition}: removed {tables} from the warehouse")
+    if done.landed_file is not None:
+        print(
+            f"{done.landed_file} stays where it is; recorded in {config.forgotten_path} "
+            "so that it is not ingested again"
+        )
+    print("the next training leaves it out (`ml-pipeline run --retrain` to train now)")
+    return 0
+
+
+def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core import contract as contracts
+
+    current = contracts.resolve_contract(config.contract_path, config.dataset)
+    if current is None:
+        print(
+            f"error: no schema contract yet: it is inferred from the first ingested file, "
+            f"or declared in dataset.columns ({config.source_path})",
+            file=sys.stderr,
+        )
+        return 1
+    if args.action == "show":
+        print(current.to_json())
+        return 0
+    if config.dataset.columns:
+        return _config_error(
+            config, "dataset.columns declares the contract: change it there, not here"
+        )
+    try:
+        if args.action == "add":
+            updated = contracts.add_column(
+                current, config.dataset, args.column, args.kind, args.required
+            )
+        else:
+            updated = contracts.drop_column(current, args.column)
+    except contracts.ContractError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    contracts.save_contract(updated, config.contract_path)
+    print(f"contract version {updated.version}: {updated.history[-1]['change']}")
+    return 0
+
+
 def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core.config_faults import preflight
+
+    problem = preflight(config)
+    if problem:
+        return _config_error(config, problem)
     if config.quality.expectations:
         from ml_pipeline.core.quality import check_user_expectations
 
         try:
             check_user_expectations(config)
         except ValueError as error:
-            print(
-                f"config error: {config.source_path}: quality.expectations: {error}",
-                file=sys.stderr,
-            )
-            return 2
+            return _config_error(config, f"quality.expectations: {error}")
     print(
         f"{config.source_path}: valid ({config.dataset.task} on target "
         f"{config.dataset.target!r}, landing {config.dataset.landing_dir})"
@@ -328,6 +439,8 @@ COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
     "rollback": cmd_rollback,
+    "forget": cmd_forget,
+    "contract": cmd_contract,
     "backfill": cmd_backfill,
     "serve": cmd_serve,
     "ui": cmd_ui,

@@ -1,8 +1,11 @@
 """Reading the Dagster instance's materialization history, page by page."""
 
+import time
 from collections.abc import Iterator
 
 import dagster as dg
+
+from ml_pipeline.core.retraining import Evidence
 
 PAGE = 10_000  # the most records Dagster returns in one fetch
 
@@ -57,3 +60,26 @@ def ingested_digests(
         if value is not None and record.partition_key in finished:
             digests[record.partition_key] = value.value
     return digests
+
+
+def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | None, int | None]:
+    """What arrived since the last training, plus the storage ids that bound it.
+
+    The retrain sensor and ``ml-pipeline run`` decide on the same evidence.
+    """
+    last = latest_record(instance, dg.AssetKey("trained_model"))
+    after = last.storage_id if last else None
+    records = list(iter_materializations(instance, dg.AssetKey("features"), after))
+    drifts = [
+        record.asset_materialization.metadata["drift_score"].value
+        for record in iter_materializations(instance, dg.AssetKey("cleaned_data"), after)
+        if record.asset_materialization and "drift_score" in record.asset_materialization.metadata
+    ]
+    hours = (time.time() - last.timestamp) / 3600 if last else None
+    newest = max((record.storage_id for record in records), default=after)
+    evidence = Evidence(
+        new_partitions=len({record.partition_key for record in records}),
+        max_drift=max(drifts) if drifts else None,
+        hours_since_training=hours,
+    )
+    return evidence, after, newest

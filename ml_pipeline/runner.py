@@ -18,11 +18,13 @@ from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.assets.modeling import PROMOTION_GATE
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
-from ml_pipeline.core.landing import plan_ingest, scan_landing
+from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.lifecycle import TrainingOutcome
+from ml_pipeline.core.retraining import Activity, retrain_reasons
+from ml_pipeline.core.tracking import CURRENT_LINK
 from ml_pipeline.core.validation import ValidationOutcome
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.history import ingested_digests
+from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.resources import resources_for
 
@@ -37,6 +39,13 @@ class RunSummary:
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    # Columns left out of the warehouse per partition, because the contract lacks them.
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Partitions left out of training, and why (they do not conform to the contract).
+    excluded: dict[str, str] = field(default_factory=dict)
+    # Why training did not run, when it did not need to.
+    not_retrained: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     training: dict[str, object] | None = None
     training_partitions: list[str] = field(default_factory=list)
@@ -52,7 +61,11 @@ class RunSummary:
                 "unchanged": self.unchanged,
                 "failed": [{"partition": k, "error": v} for k, v in self.failed.items()],
                 "conflicts": self.conflicts,
+                "forgotten": self.forgotten,
+                "ignored_columns": self.ignored_columns,
+                "excluded_from_training": self.excluded,
             },
+            "not_retrained": self.not_retrained,
             "rows": self.rows,
             "training": self.training,
             "validation": self.validation,
@@ -94,26 +107,34 @@ def ingest_landed_files(
     dataset = config.dataset
     files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
     known = set(instance.get_dynamic_partitions(landed_files.name))
-    plan = plan_ingest(files, known, {}, {} if reingest else ingested_digests(instance))
+    forgotten = load_forgotten(config.forgotten_path)
+    plan = plan_ingest(files, known, {}, {} if reingest else ingested_digests(instance), forgotten)
     summary.conflicts = plan.conflicts
+    summary.forgotten = plan.forgotten
     if plan.new_partitions:
         instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
     to_run = {key for key, _run_key in plan.runs}
-    summary.unchanged = [key for key in plan.digests if key not in to_run]
-    for key, error in _ingest_runs(config, instance, [key for key, _run_key in plan.runs]):
+    summary.unchanged = [k for k in plan.digests if k not in to_run and k not in plan.forgotten]
+    for key, (error, ignored) in _ingest_runs(config, instance, [k for k, _ in plan.runs]):
         if error is None:
             summary.ingested.append(key)
         else:
             summary.failed[key] = error
+        if ignored:
+            summary.ignored_columns[key] = ignored
 
 
 MIN_FILES_PER_WORKER = 4
 
 
+IngestResult = tuple[str | None, list[str]]  # first error or None, ignored columns
+
+
 def _ingest_runs(
     config: PipelineConfig, instance: dg.DagsterInstance, keys: list[str]
-) -> Iterator[tuple[str, str | None]]:
-    """One ingest run per partition, each yielding its first error or None, in key order."""
+) -> Iterator[tuple[str, IngestResult]]:
+    """One ingest run per partition, each yielding its first error or None and the
+    columns the contract left out, in key order."""
     workers = min(config.ingest.workers, len(keys) // MIN_FILES_PER_WORKER)
     # An in-memory instance cannot be shared with other processes.
     if workers <= 1 or instance.is_ephemeral:
@@ -131,7 +152,7 @@ def _ingest_runs(
         yield from zip(keys, pool.map(_ingest_in_worker, keys), strict=True)
 
 
-def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -> str | None:
+def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -> IngestResult:
     result = job.execute_in_process(
         instance=instance,
         partition_key=key,
@@ -140,7 +161,11 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         tags={"ml_pipeline/trigger": "cli"},
     )
     _return_freed_memory()
-    return None if result.success else _first_error(result)
+    ignored: list[str] = []
+    for materialization in result.asset_materializations_for_node("raw_samples"):
+        found = materialization.metadata.get("ignored_columns")
+        ignored = list(found.value) if found is not None else []
+    return (None if result.success else _first_error(result)), ignored
 
 
 def _return_freed_memory() -> None:
@@ -174,7 +199,7 @@ def _start_worker(config: PipelineConfig, instance_ref: object) -> None:
     _worker = (job, dg.DagsterInstance.from_ref(instance_ref))
 
 
-def _ingest_in_worker(key: str) -> str | None:
+def _ingest_in_worker(key: str) -> IngestResult:
     assert _worker is not None, "worker not started"
     return _ingest_one(*_worker, key)
 
@@ -201,6 +226,7 @@ def train_and_deploy(
         return
     training: TrainingOutcome = result.output_for_node("trained_model")
     validation: ValidationOutcome = result.output_for_node("validation_metrics")
+    summary.excluded = dict(training.excluded)
     summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
     summary.training_partitions = list(training.partitions)
     summary.training = {
@@ -244,19 +270,38 @@ def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
         )
 
 
+def _no_retraining_needed(config: PipelineConfig, instance: dg.DagsterInstance) -> str | None:
+    """Why training can be skipped (the retrain sensor's own policy), or None to train."""
+    evidence, _after, _newest = retraining_evidence(instance)
+    reasons, explanation = retrain_reasons(evidence, Activity(), config.retraining)
+    if reasons or evidence.hours_since_training is None:
+        return None
+    link = config.deploy_dir / CURRENT_LINK
+    kept = f"champion {os.readlink(link)} kept" if os.path.islink(link) else "no champion yet"
+    return f"nothing new: {kept} ({explanation}; --retrain trains anyway)"
+
+
 def run_pipeline(
     config: PipelineConfig,
     instance: dg.DagsterInstance,
     reingest: bool = False,
     promotion: str = "auto",
+    retrain: bool = False,
 ) -> RunSummary:
-    """Ingest new or changed files, then train; ``promotion`` is auto, force or refuse."""
+    """Ingest new or changed files, then train if the retraining policy (or ``retrain``)
+    says so; ``promotion`` is auto, force or refuse."""
     summary = RunSummary()
     ingest_landed_files(config, instance, summary, reingest)
     count_rows(config, summary)
     if not summary.ingested and not summary.unchanged:
         summary.error = f"no landed file could be ingested from {config.dataset.landing_dir}"
         return summary
+    if not retrain and promotion == "auto":
+        summary.not_retrained = _no_retraining_needed(config, instance)
+        if summary.not_retrained:
+            link = config.deploy_dir / CURRENT_LINK
+            summary.artifact_path = str(link) if link.exists() else None
+            return summary
     train_and_deploy(config, instance, summary, promotion)
     return summary
 

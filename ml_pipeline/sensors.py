@@ -1,15 +1,16 @@
 """Sensors: landed files become partitions; a finished ingest wave triggers training."""
 
 import json
-import time
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import cleaned_data, features, landed_files
+from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core.landing import plan_ingest, scan_landing
-from ml_pipeline.core.retraining import Activity, Evidence, retrain_reasons
-from ml_pipeline.history import ingested_digests, iter_materializations, latest_record
+from ml_pipeline.core.config_faults import ingest_blocker
+from ml_pipeline.core.contract import resolve_contract
+from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
+from ml_pipeline.core.retraining import Activity, retrain_reasons
+from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 
 ACTIVE_STATUSES = [
@@ -34,16 +35,22 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         description=f"Adds a partition for each file matching {dataset.patterns} in the landing "
         "folder and ingests each distinct file content once.",
     )
-    def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         cache = {k: tuple(v) for k, v in json.loads(context.cursor or "{}").items()}
         files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
         known = set(context.instance.get_dynamic_partitions(landed_files.name))
         # Runs started elsewhere (CLI, UI, backfills) are in the history, not the cursor.
         unseen = [landed.partition_key for landed in files if landed.partition_key not in cache]
         ingested = ingested_digests(context.instance, unseen) if unseen else {}
-        plan = plan_ingest(files, known, cache, ingested)
+        forgotten = load_forgotten(config.forgotten_path)
+        plan = plan_ingest(files, known, cache, ingested, forgotten)
         for conflict in plan.conflicts:
             context.log.warning(f"several landed files map to one partition, skipped: {conflict}")
+        if plan.runs or not dataset.landing_dir.is_dir():
+            contract = resolve_contract(config.contract_path, dataset)
+            blocker = ingest_blocker(config, contract, [f.path for f in files])
+            if blocker:
+                return dg.SkipReason(f"config error, nothing ingested: {blocker}")
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
@@ -58,26 +65,6 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         )
 
     return landing_sensor
-
-
-def _evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | None, int | None]:
-    """What arrived since the last training, plus the storage ids that bound it."""
-    last = latest_record(instance, dg.AssetKey("trained_model"))
-    after = last.storage_id if last else None
-    records = list(iter_materializations(instance, features.key, after))
-    drifts = [
-        record.asset_materialization.metadata["drift_score"].value
-        for record in iter_materializations(instance, cleaned_data.key, after)
-        if record.asset_materialization and "drift_score" in record.asset_materialization.metadata
-    ]
-    hours = (time.time() - last.timestamp) / 3600 if last else None
-    newest = max((record.storage_id for record in records), default=after)
-    evidence = Evidence(
-        new_partitions=len({record.partition_key for record in records}),
-        max_drift=max(drifts) if drifts else None,
-        hours_since_training=hours,
-    )
-    return evidence, after, newest
 
 
 def _activity(instance: dg.DagsterInstance) -> Activity:
@@ -108,7 +95,7 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     )
     def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
-        evidence, after, newest = _evidence(instance)
+        evidence, after, newest = retraining_evidence(instance)
         reasons, explanation = retrain_reasons(evidence, _activity(instance), policy)
         if not reasons:
             return dg.SkipReason(explanation)

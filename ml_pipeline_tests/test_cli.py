@@ -46,6 +46,7 @@ def test_check_config_validates_expectation_names(tmp_path) -> None:
             ]
         }
     )
+    (tmp_path / "landing").mkdir()
     done = cli("check-config", "--config", str(write_config(tmp_path, document)), cwd=tmp_path)
     assert done.returncode == 2
     assert "quality.expectations: expectation expect_column_to_be_lovely" in done.stderr
@@ -53,6 +54,7 @@ def test_check_config_validates_expectation_names(tmp_path) -> None:
 
 def test_config_comes_from_the_environment_when_no_flag(tmp_path) -> None:
     path = write_config(tmp_path / "somewhere", bike_document())
+    (tmp_path / "somewhere" / "landing").mkdir()
     done = cli("check-config", cwd=tmp_path, env={"ML_PIPELINE_CONFIG": str(path)})
     assert done.returncode == 0 and "valid (regression on target 'count'" in done.stdout
 
@@ -86,9 +88,81 @@ def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
     assert set(summary["champion"]["metrics"]) == {"rmse", "mae", "r2"}
     assert Path(summary["artifact_path"]) == tmp_path / "data" / "deploy" / "current"
 
+    again = cli("run", "--config", str(path), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing new: champion v1 kept (0 new partition(s)" in again.stdout
+    assert "candidates" not in again.stdout
+
     home = tmp_path / "data" / "dagster_home"
     assert "telemetry" in (home / "dagster.yaml").read_text()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         jobs = [run.job_name for run in instance.get_runs()]
     assert jobs.count("ingest_job") == 7 and jobs.count("training_job") == 1
+
+
+def test_a_misspelled_target_stops_run_and_moves_no_file(tmp_path) -> None:
+    document = bike_document()
+    path = write_config(tmp_path, document)
+    assert cli("demo-data", "--batches", "3", "--config", str(path), cwd=tmp_path).returncode == 0
+    document["dataset"]["target"] = "cnt"
+    path = write_config(tmp_path, document)
+    landed = sorted((tmp_path / "landing").iterdir())
+    for command in ("run", "check-config"):
+        done = cli(command, "--config", str(path), cwd=tmp_path)
+        assert done.returncode == 2
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(f"config error: {path}: dataset.target: 'cnt' is not a column")
+        assert "(did you mean 'count'?)" in line
+    assert sorted((tmp_path / "landing").iterdir()) == landed
+    assert not (tmp_path / "data" / "quarantine").exists()
+
+
+def test_a_missing_landing_folder_is_named_by_run_and_check_config(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    for command in ("run", "check-config"):
+        done = cli(command, "--config", str(path), cwd=tmp_path)
+        assert done.returncode == 2
+        assert f"the landing folder {tmp_path / 'landing'} does not exist" in done.stderr
+
+
+def test_contract_show_add_and_drop_are_logged(tmp_path) -> None:
+    import pandas as pd
+
+    from ml_pipeline.config import load_config
+    from ml_pipeline.core.contract import infer_contract, save_contract
+
+    path = write_config(tmp_path, bike_document())
+    config = load_config(path)
+    first = pd.DataFrame({"timestamp": ["2024-01-01"], "temp": ["1.5"], "count": ["3"]})
+    save_contract(infer_contract(first, config.dataset, 0.9, "first.csv"), config.contract_path)
+    added = cli(
+        "contract", "add", "humidity", "--kind", "numeric", "--config", str(path), cwd=tmp_path
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "contract version 2: added humidity (numeric, feature)"
+    dropped = cli("contract", "drop", "temp", "--config", str(path), cwd=tmp_path)
+    assert dropped.stdout.strip() == "contract version 3: removed temp"
+    shown = json.loads(cli("contract", "show", "--config", str(path), cwd=tmp_path).stdout)
+    assert [c["name"] for c in shown["columns"]] == ["timestamp", "count", "humidity"]
+    assert [h["by"] for h in shown["history"]] == ["ml-pipeline contract add"] * 1 + [
+        "ml-pipeline contract drop"
+    ]
+    unknown = cli("contract", "drop", "nope", "--config", str(path), cwd=tmp_path)
+    assert unknown.returncode == 1 and "column 'nope' is not in the contract" in unknown.stderr
+
+
+def test_contract_declared_in_config_is_changed_there(tmp_path) -> None:
+    document = bike_document()
+    document["dataset"]["columns"] = {"count": "numeric", "temp": "numeric"}
+    path = write_config(tmp_path, document)
+    shown = cli("contract", "show", "--config", str(path), cwd=tmp_path)
+    assert json.loads(shown.stdout)["source"] == "config (dataset.columns)"
+    refused = cli("contract", "add", "x", "--kind", "numeric", "--config", str(path), cwd=tmp_path)
+    assert refused.returncode == 2 and "change it there" in refused.stderr
+
+
+def test_forget_refuses_an_unknown_partition(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    done = cli("forget", "nope", "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and "partition 'nope' is not registered" in done.stderr

@@ -81,8 +81,12 @@ def test_bike_pipeline_end_to_end(landed_bikes, tmp_path) -> None:
 
         again = run_pipeline(config, instance)
         assert again.ingested == [] and len(again.unchanged) == 8
-        assert again.champion["version"] == "1" and not again.champion["promoted"]
-        assert again.validation["challenger"] == summary.validation["challenger"]
+        assert again.training is None and again.error is None
+        assert again.not_retrained.startswith("nothing new: champion v1 kept (0 new partition(s)")
+
+        forced = run_pipeline(config, instance, retrain=True)
+        assert forced.champion["version"] == "1" and not forced.champion["promoted"]
+        assert forced.validation["challenger"] == summary.validation["challenger"]
 
     artifact = Path(summary.artifact_path)
     assert artifact.parent == config.deploy_dir and (artifact / "MLmodel").is_file()

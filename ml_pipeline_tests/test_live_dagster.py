@@ -45,6 +45,29 @@ def runs(url: str) -> list[dict]:
     return graphql(url, RUNS_QUERY)["runsOrError"]["results"]
 
 
+def failures(url: str, job: str) -> str:
+    """The step errors of ``job``'s failed runs, so a failing assertion says why."""
+    failed = graphql(
+        url,
+        f'{{ runsOrError(filter: {{pipelineName: "{job}", statuses: [FAILURE]}}) '
+        "{ ... on Runs { results { runId } } } }",
+    )["runsOrError"]["results"]
+    messages = []
+    for run in failed:
+        events = graphql(
+            url,
+            f'{{ logsForRun(runId: "{run["runId"]}") {{ ... on EventConnection {{ events {{ '
+            "... on ExecutionStepFailureEvent { stepKey error { message } } "
+            "... on RunFailureEvent { message } } } } }",
+        )["logsForRun"]["events"]
+        for event in events:
+            if event.get("error"):
+                messages.append(f"{event['stepKey']}: {event['error']['message']}")
+            elif event.get("message"):
+                messages.append(event["message"])
+    return "\n".join(messages)
+
+
 def wait_until(what: str, predicate, timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,7 +130,8 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
 
     def ingested() -> bool:
         counts = Counter((r["jobName"], r["status"]) for r in runs(url))
-        assert counts[("ingest_job", "FAILURE")] == 0, f"ingest failed: {counts}"
+        if counts[("ingest_job", "FAILURE")]:
+            raise AssertionError(f"ingest failed: {counts}\n{failures(url, 'ingest_job')}")
         return counts[("ingest_job", "SUCCESS")] == len(landed)
 
     wait_until(f"{len(landed)} ingest runs", ingested, 300, log)
@@ -120,7 +144,8 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
 
     def trained() -> bool:
         training = [r for r in runs(url) if r["jobName"] == "training_job"]
-        assert all(r["status"] != "FAILURE" for r in training), "training failed"
+        if any(r["status"] == "FAILURE" for r in training):
+            raise AssertionError(f"training failed:\n{failures(url, 'training_job')}")
         return any(r["status"] == "SUCCESS" for r in training)
 
     wait_until("a training run", trained, 300, log)
