@@ -18,20 +18,23 @@ import pandas as pd
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core import evaluation, training
 from ml_pipeline.core.cleaning import clean_batch
+from ml_pipeline.core.contract import contract_from_config, infer_contract
 from ml_pipeline.core.feature_table import build_feature_table, raw_input_columns
-from ml_pipeline.core.intake import read_landed_file
+from ml_pipeline.core.intake import conform_to_contract, read_landed_file
 from ml_pipeline.core.landing import scan_landing
 from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, time_holdout
 
 
 def feature_history(config: PipelineConfig) -> pd.DataFrame:
-    dataset = config.dataset
+    dataset, threshold = config.dataset, config.cleaning.numeric_parse_threshold
+    contract = contract_from_config(dataset)
     tables = []
     for landed in scan_landing(dataset.landing_dir, dataset.patterns):
-        raw = read_landed_file(
-            landed.path, dataset, None, config.cleaning.numeric_parse_threshold
-        ).frame
-        cleaned, _report = clean_batch(raw, dataset, config.cleaning)
+        intake = read_landed_file(landed.path, dataset)
+        if contract is None:  # as ingest does: the first file sets the schema
+            contract = infer_contract(intake.frame, dataset, threshold, landed.path.name)
+        raw = conform_to_contract(landed.path, intake, contract, threshold).frame
+        cleaned, _report = clean_batch(raw, dataset, config.cleaning, contract.kinds())
         tables.append(
             build_feature_table(
                 cleaned, dataset.target, dataset.timestamp_column, dataset.ignored_columns

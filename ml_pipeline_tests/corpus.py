@@ -1,0 +1,126 @@
+"""Real datasets that ship inside scikit-learn, landed the way a client would send them.
+
+Nothing is downloaded: ``load_diabetes``, ``load_wine`` and ``load_breast_cancer`` are
+bundled with scikit-learn. Two more are made from them, because no bundled dataset has
+a timestamp or gaps:
+
+- ``diabetes_hourly``: the diabetes rows in their published order, one hour apart from
+  2024-01-01 00:00, with ``sex`` written as the text ``F``/``M`` (a categorical column).
+- ``breast_cancer_gaps``: the breast-cancer rows with 8% of the feature cells blanked
+  at random (seeded), so every landed file and the withheld rows have gaps.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets
+
+WITHHELD_SHARE = 0.2
+BATCHES = 5
+
+
+@dataclass(frozen=True)
+class CorpusDataset:
+    name: str
+    task: str
+    target: str
+    load: Callable[[], pd.DataFrame]
+    timestamp_column: str | None = None
+
+    @property
+    def metric(self) -> str:
+        return "r2" if self.task == "regression" else "f1_macro"
+
+
+def _bundled(loader: Callable, target: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        bunch = (
+            loader(as_frame=True, scaled=False)
+            if loader is datasets.load_diabetes
+            else loader(as_frame=True)
+        )
+        frame = bunch.frame.rename(columns={"target": target})
+        frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
+        # Written as an export would write them: whole numbers without a decimal point.
+        whole = [c for c in frame.columns if (frame[c] == frame[c].round()).all()]
+        return frame.astype({c: "int64" for c in whole})
+
+    return load
+
+
+def _diabetes_hourly() -> pd.DataFrame:
+    frame = _bundled(datasets.load_diabetes, "progression")()
+    frame["sex"] = np.where(frame["sex"] == frame["sex"].min(), "F", "M")
+    stamps = pd.date_range("2024-01-01", periods=len(frame), freq="h")
+    frame.insert(0, "measured_at", stamps.strftime("%Y-%m-%d %H:%M:%S"))
+    return frame
+
+
+def _breast_cancer_gaps() -> pd.DataFrame:
+    frame = _bundled(datasets.load_breast_cancer, "malignant")()
+    rng = np.random.default_rng(11)
+    features = [c for c in frame.columns if c != "malignant"]
+    values = frame[features].to_numpy(dtype="float64", copy=True)
+    values[rng.random(values.shape) < 0.08] = np.nan
+    frame[features] = values
+    return frame
+
+
+CORPUS = [
+    CorpusDataset(
+        "diabetes", "regression", "progression", _bundled(datasets.load_diabetes, "progression")
+    ),
+    CorpusDataset("wine", "classification", "cultivar", _bundled(datasets.load_wine, "cultivar")),
+    CorpusDataset(
+        "breast_cancer",
+        "classification",
+        "malignant",
+        _bundled(datasets.load_breast_cancer, "malignant"),
+    ),
+    CorpusDataset("diabetes_hourly", "regression", "progression", _diabetes_hourly, "measured_at"),
+    CorpusDataset("breast_cancer_gaps", "classification", "malignant", _breast_cancer_gaps),
+]
+
+
+def land(dataset: CorpusDataset, landing: Path, withheld_path: Path) -> pd.DataFrame:
+    """Land the first 80% of rows as CSV batches; write the last 20% aside, unlanded.
+
+    Rows keep their published order (time order for the hourly set), so the withheld
+    rows are the newest. Returns the landed rows as ``read_csv`` gives them back.
+    """
+    frame = dataset.load()
+    cut = int(len(frame) * (1 - WITHHELD_SHARE))
+    landing.mkdir(parents=True, exist_ok=True)
+    edges = np.linspace(0, cut, BATCHES + 1).astype(int)
+    for index, (start, end) in enumerate(itertools.pairwise(edges)):
+        frame.iloc[start:end].to_csv(landing / f"{dataset.name}_{index:02d}.csv", index=False)
+    frame.iloc[cut:].to_csv(withheld_path, index=False)
+    return pd.concat(
+        [pd.read_csv(path) for path in sorted(landing.glob("*.csv"))], ignore_index=True
+    )
+
+
+def reference_score(dataset: CorpusDataset, landed: pd.DataFrame, withheld: pd.DataFrame) -> float:
+    """What a user gets in five lines: a default HistGradientBoosting on the landed rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.metrics import f1_score, r2_score
+
+    def inputs(frame: pd.DataFrame) -> pd.DataFrame:
+        X = frame.drop(columns=[c for c in (dataset.target, dataset.timestamp_column) if c])
+        text = X.select_dtypes(exclude="number").columns
+        return X.astype({c: "category" for c in text})
+
+    if dataset.task == "regression":
+        model = HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=0)
+        model.fit(inputs(landed), landed[dataset.target])
+        return float(r2_score(withheld[dataset.target], model.predict(inputs(withheld))))
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    model.fit(inputs(landed), landed[dataset.target])
+    predicted = model.predict(inputs(withheld))
+    return float(f1_score(withheld[dataset.target], predicted, average="macro"))
