@@ -22,6 +22,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# A child reads its project from its own arguments, never from what the test process
+# happens to hold.
+PROJECT_VARIABLES = ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME")
+
+
+def child_environment(extra: dict | None) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES}
+    return {**base, **(extra or {})}
+
+
 def _default_signals() -> None:
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
@@ -35,7 +45,7 @@ def running(command: list[str], log: Path, env: dict | None = None) -> Iterator[
             command,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env=child_environment(env),
             start_new_session=True,
             preexec_fn=_default_signals,
         )
@@ -65,3 +75,26 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
                 return
         time.sleep(0.5)
     raise AssertionError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def run_to_end(
+    command: list[str], env: dict | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """Run ``command`` to its end in its own process group; kill the group if it outlives
+    ``timeout`` or the test is interrupted."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_environment(env),
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -44,8 +44,16 @@ class MlflowStore:
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
+        inherited = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        # MLflow also exports the URI to the environment, for subprocesses; every process
+        # of ours reads it from its config, and a leaked variable would point another
+        # project's processes (a `dagster dev` started from here) at this store.
+        if inherited is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = inherited
         found = mlflow.get_experiment_by_name(self.experiment)
         if found is not None:
             return found.experiment_id
