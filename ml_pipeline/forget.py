@@ -10,7 +10,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.landing import content_digest, find_landed_file, remember_forgotten
 from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.jobs import TRAINING_JOB
-from ml_pipeline.sensors import ACTIVE_STATUSES
+from ml_pipeline.orphans import ACTIVE_STATUSES
 
 
 class ForgetRefused(RuntimeError):

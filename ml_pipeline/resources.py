@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig, load_config
+from ml_pipeline.core.ownership import current_owner
 from ml_pipeline.core.tracking import MlflowStore
 from ml_pipeline.core.warehouse import Warehouse
 
@@ -13,6 +14,13 @@ class PipelineSettings(dg.ConfigurableResource):
     """The validated ``pipeline.yaml``; assets read dataset and policy settings from it."""
 
     config_path: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every asset reads its settings, so every run records here which process
+        # executes it: a run whose process dies can then be found and ended.
+        run, instance = context.dagster_run, context.instance
+        if run is not None and instance is not None:
+            instance.add_run_tags(run.run_id, current_owner().tags())
 
     def load(self) -> PipelineConfig:
         return load_config(self.config_path)

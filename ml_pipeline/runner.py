@@ -18,6 +18,7 @@ from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.assets.modeling import PROMOTION_GATE
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
+from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.lifecycle import TrainingOutcome
 from ml_pipeline.core.retraining import Activity, retrain_reasons
@@ -27,6 +28,9 @@ from ml_pipeline.definitions import build_definitions
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.resources import resources_for
+
+# The first words of a dagster.yaml that ml-pipeline keeps up to date.
+MANAGED_MARK = "# Project-local Dagster instance"
 
 # The CLI prints its own summary, errors included; Dagster's step-by-step log (and the
 # expected failure of the promotion gate when a champion is kept) stays in the run history.
@@ -76,13 +80,18 @@ class RunSummary:
 
 
 def ensure_dagster_home(config: PipelineConfig) -> Path:
-    """Create the project-local instance folder with its dagster.yaml, if missing."""
+    """Create the project-local instance folder with its dagster.yaml, and bring a
+    dagster.yaml written by an earlier version up to date (unless its owner took it over
+    by deleting its first line)."""
     home = config.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
-        template = resources.files("ml_pipeline") / "templates" / "dagster.yaml"
-        settings.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    template = (resources.files("ml_pipeline") / "templates" / "dagster.yaml").read_text(
+        encoding="utf-8"
+    )
+    current = settings.read_text(encoding="utf-8") if settings.exists() else None
+    if current is None or (current != template and current.startswith(MANAGED_MARK)):
+        atomic_write_text(template, settings)
     return home
 
 

@@ -12,17 +12,17 @@ from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.retraining import Activity, retrain_reasons
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
-
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+from ml_pipeline.orphans import end_orphans, living_runs
+from ml_pipeline.resources import resources_for
 
 
-def _active_runs(instance: dg.DagsterInstance, job_name: str) -> int:
-    return instance.get_runs_count(dg.RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES))
+def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:
+    """A run whose process died would otherwise count as in progress forever."""
+    store = resources_for(config)["mlflow"].get()
+    for orphan in end_orphans(context.instance, store):
+        context.log.warning(
+            f"ended orphaned run {orphan.run_id} ({orphan.job_name}): {orphan.reason()}"
+        )
 
 
 def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
@@ -36,6 +36,7 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         "folder and ingests each distinct file content once.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        _end_orphans(context, config)
         cache = {k: tuple(v) for k, v in json.loads(context.cursor or "{}").items()}
         files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
         known = set(context.instance.get_dynamic_partitions(landed_files.name))
@@ -73,8 +74,8 @@ def _activity(instance: dg.DagsterInstance) -> Activity:
 
     running = [BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING]
     return Activity(
-        ingest_runs=_active_runs(instance, INGEST_JOB),
-        training_runs=_active_runs(instance, training_job.name),
+        ingest_runs=living_runs(instance, INGEST_JOB),
+        training_runs=living_runs(instance, training_job.name),
         backfills=instance.get_backfills_count(filters=BulkActionsFilter(statuses=running)),
     )
 
@@ -95,6 +96,7 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     )
     def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         instance = context.instance
+        _end_orphans(context, config)
         evidence, after, newest = retraining_evidence(instance)
         reasons, explanation = retrain_reasons(evidence, _activity(instance), policy)
         if not reasons:

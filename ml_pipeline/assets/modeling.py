@@ -8,6 +8,7 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
+from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
 # The lifecycle modules (scikit-learn, MLflow) are imported inside the assets, and their
@@ -28,7 +29,7 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
     from ml_pipeline.core import lifecycle
 
     tags = {
-        "dagster.run_id": context.run_id,
+        DAGSTER_RUN_TAG: context.run_id,
         "ml_pipeline.code_version": lifecycle.code_version(),
     }
     trigger = context.run.tags.get("ml_pipeline/trigger")

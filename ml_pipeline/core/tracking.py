@@ -26,6 +26,7 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
 CURRENT_LINK = "current"
 HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
+DAGSTER_RUN_TAG = "dagster.run_id"
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,17 @@ class MlflowStore:
                 return set()
             raise
         return {version.run_id for version in found if version.run_id}
+
+    def running_runs(self) -> dict[str, str]:
+        """The experiment's MLflow runs still marked RUNNING, each with the Dagster run
+        that started it ("" when untagged)."""
+        runs = self.client().search_runs(
+            [self.activate()], "attributes.status = 'RUNNING'", max_results=1000
+        )
+        return {run.info.run_id: run.data.tags.get(DAGSTER_RUN_TAG, "") for run in runs}
+
+    def end_as_killed(self, run_id: str) -> None:
+        self.client().set_terminated(run_id, status="KILLED")
 
     def version(self, version: str) -> ModelVersion:
         return self.client().get_model_version(self.registered_model, version)

@@ -1,0 +1,91 @@
+"""Runs whose process died: found by their owner tags and ended, in Dagster and MLflow.
+
+A run killed with its process (an OOM kill, a reboot) stays STARTED forever in the
+instance, and its MLflow run stays RUNNING. Left alone, such a run makes every sensor
+that waits for quiet wait forever. Every run records its owner when it starts
+(:class:`ml_pipeline.resources.PipelineSettings`); a run whose owner is gone is ended
+here as failed, with a message naming the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ml_pipeline.core.ownership import Owner, this_host
+from ml_pipeline.core.tracking import MlflowStore
+
+# NOT_STARTED and STARTING are left to Dagster's run monitoring (start timeout): their
+# owner is not known yet.
+RUNNING_STATUSES = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    *RUNNING_STATUSES,
+]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    run_id: str
+    job_name: str
+    owner: Owner
+
+    def reason(self) -> str:
+        return f"{self.owner.describe()} is gone; the run was ended as failed"
+
+
+def find_orphans(instance: dg.DagsterInstance) -> list[Orphan]:
+    """Active runs whose owner process, on this host, no longer exists."""
+    host = this_host()
+    orphans = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=RUNNING_STATUSES)):
+        owner = Owner.from_tags(run.tags)
+        if owner is not None and owner.liveness(host) == "gone":
+            orphans.append(Orphan(run.run_id, run.job_name, owner))
+    return orphans
+
+
+def end_orphans(
+    instance: dg.DagsterInstance, store: MlflowStore | None = None, sweep_mlflow: bool = False
+) -> list[Orphan]:
+    """End every orphaned run as failed. Given ``store``, MLflow runs left RUNNING by
+    ended Dagster runs are marked KILLED: always with ``sweep_mlflow``, otherwise only
+    when an orphan was found (importing MLflow costs seconds). Returns the runs ended."""
+    orphans = find_orphans(instance)
+    for orphan in orphans:
+        run = instance.get_run_by_id(orphan.run_id)
+        if run is not None and run.status in RUNNING_STATUSES:
+            instance.report_run_failed(run, orphan.reason())
+    if store is not None and (orphans or sweep_mlflow):
+        end_abandoned_mlflow_runs(instance, store)
+    return orphans
+
+
+def end_abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> list[str]:
+    """MLflow runs left RUNNING by a Dagster run of this instance that has ended: KILLED.
+
+    Runs with no Dagster run tag, or one this instance does not know, belong to someone
+    else (a notebook, another project sharing the tracking server) and are left alone.
+    """
+    ended = []
+    for mlflow_run, dagster_run_id in store.running_runs().items():
+        run = instance.get_run_by_id(dagster_run_id) if dagster_run_id else None
+        if run is None or run.status in ACTIVE_STATUSES:
+            continue
+        store.end_as_killed(mlflow_run)
+        ended.append(mlflow_run)
+    return ended
+
+
+def living_runs(instance: dg.DagsterInstance, job_name: str) -> int:
+    """Active runs of ``job_name``, not counting runs whose owner is gone."""
+    active = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES))
+    host = this_host()
+    return sum(
+        1
+        for run in active
+        if (owner := Owner.from_tags(run.tags)) is None or owner.liveness(host) != "gone"
+    )

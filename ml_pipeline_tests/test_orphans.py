@@ -1,0 +1,128 @@
+"""Runs whose process died are found by their owner tags and ended; nothing waits on them."""
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from ml_pipeline.assets.ingest import landed_files
+from ml_pipeline.core.ownership import Owner, current_owner, this_host
+from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.launcher import OwnedRunLauncher
+from ml_pipeline.orphans import end_orphans, find_orphans, living_runs
+from ml_pipeline.runner import ensure_dagster_home
+from ml_pipeline.sensors import build_retrain_sensor
+
+
+def _gone_owner() -> Owner:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return Owner(this_host(), child.pid, "")
+
+
+def _started_run(instance: dg.DagsterInstance, job: str, owner: Owner | None) -> dg.DagsterRun:
+    tags = owner.tags() if owner else {}
+    return instance.add_run(
+        dg.DagsterRun(job_name=job, status=dg.DagsterRunStatus.STARTED, tags=tags)
+    )
+
+
+def _failure_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [
+        entry.dagster_event.message
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    ]
+
+
+def test_a_run_whose_process_is_gone_is_ended_as_failed_naming_the_process() -> None:
+    with dg.instance_for_test() as instance:
+        gone = _gone_owner()
+        orphan = _started_run(instance, TRAINING_JOB, gone)
+        alive = _started_run(instance, TRAINING_JOB, current_owner())
+        elsewhere = _started_run(instance, TRAINING_JOB, Owner("elsewhere.example", 1, ""))
+        unowned = _started_run(instance, INGEST_JOB, None)
+
+        assert [o.run_id for o in find_orphans(instance)] == [orphan.run_id]
+        assert living_runs(instance, TRAINING_JOB) == 2
+        [ended] = end_orphans(instance)
+        assert ended.run_id == orphan.run_id
+        status = {run.run_id: run.status for run in instance.get_runs()}
+        assert status[orphan.run_id] == dg.DagsterRunStatus.FAILURE
+        for untouched in (alive, elsewhere, unowned):
+            assert status[untouched.run_id] == dg.DagsterRunStatus.STARTED
+        [message] = _failure_messages(instance, orphan.run_id)
+        assert f"process {gone.pid} on host {gone.host} is gone" in message
+        assert end_orphans(instance) == []
+
+
+def test_the_retrain_sensor_does_not_wait_on_a_dead_training_run(bike_config) -> None:
+    sensor = build_retrain_sensor(bike_config)
+    with dg.instance_for_test() as instance:
+        dead = _started_run(instance, TRAINING_JOB, _gone_owner())
+        instance.add_dynamic_partitions(landed_files.name, ["a"])
+        instance.report_runless_asset_event(dg.AssetMaterialization("features", partition="a"))
+        result = sensor(dg.build_sensor_context(instance=instance))
+        assert not isinstance(result, dg.SkipReason), result.skip_message
+        assert len(result.run_requests) == 1
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_the_retrain_sensor_still_waits_on_a_living_training_run(bike_config) -> None:
+    sensor = build_retrain_sensor(bike_config)
+    with dg.instance_for_test() as instance:
+        _started_run(instance, TRAINING_JOB, current_owner())
+        instance.add_dynamic_partitions(landed_files.name, ["a"])
+        instance.report_runless_asset_event(dg.AssetMaterialization("features", partition="a"))
+        result = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason)
+        assert "1 training run(s) in progress" in result.skip_message
+
+
+def test_run_monitoring_learns_from_the_launcher_that_a_worker_died() -> None:
+    launcher = OwnedRunLauncher()
+    assert launcher.supports_check_run_worker_health
+    gone = dg.DagsterRun(job_name=TRAINING_JOB, tags=_gone_owner().tags())
+    alive = dg.DagsterRun(job_name=TRAINING_JOB, tags=current_owner().tags())
+    unrecorded = dg.DagsterRun(job_name=TRAINING_JOB)
+    assert launcher.check_run_worker_health(gone).status.value == "FAILED"
+    assert "is gone" in launcher.check_run_worker_health(gone).msg
+    assert launcher.check_run_worker_health(alive).status.value == "RUNNING"
+    assert launcher.check_run_worker_health(unrecorded).status.value == "RUNNING"
+
+
+def test_every_run_records_the_process_that_executes_it(landed_bikes) -> None:
+    from ml_pipeline.definitions import build_definitions
+
+    defs = build_definitions(landed_bikes)
+    key = "bikes_2024-01-01"
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(landed_files.name, [key])
+        result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, partition_key=key
+        )
+        tags = instance.get_run_by_id(result.run_id).tags
+    assert Owner.from_tags(tags) == current_owner()
+
+
+def test_the_instance_settings_enable_run_monitoring_and_follow_the_template(
+    bike_config, monkeypatch
+) -> None:
+    home = ensure_dagster_home(bike_config)
+    settings = home / "dagster.yaml"
+    text = settings.read_text()
+    assert "run_monitoring:\n  enabled: true" in text and "OwnedRunLauncher" in text
+    # A file written by an earlier version is brought up to date...
+    settings.write_text(text.split("run_launcher:")[0])
+    ensure_dagster_home(bike_config)
+    assert settings.read_text() == text
+    # ...but one its owner took over (first line removed) is left alone.
+    own = "\n".join(text.splitlines()[1:]).replace(
+        "poll_interval_seconds: 10", "poll_interval_seconds: 30"
+    )
+    settings.write_text(own)
+    ensure_dagster_home(bike_config)
+    assert settings.read_text() == own
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_launcher, OwnedRunLauncher)
+        assert instance.run_monitoring_enabled
