@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     mlflow_ui.add_argument("--port", type=int, default=5000)
 
     commands.add_parser("check-config", parents=[parent], help="validate the config and exit")
+    doctor = commands.add_parser(
+        "doctor", parents=[parent], help="report the project's health; exit 1 on a problem"
+    )
+    doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="end orphaned runs and finish a deployment a killed process left half done",
+    )
     return parser
 
 
@@ -242,21 +250,35 @@ def _config_error(config: PipelineConfig, problem: str) -> int:
     return 2
 
 
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _busy(error: Exception) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 3
+
+
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.config_faults import preflight
-    from ml_pipeline.runner import project_instance, run_pipeline
+    from ml_pipeline.core.project_lock import ProjectBusy
+    from ml_pipeline.project import open_project
+    from ml_pipeline.runner import run_pipeline
 
     problem = preflight(config)
     if problem:
         return _config_error(config, f"{problem}; nothing was ingested or moved")
-    with project_instance(config) as instance:
-        summary = run_pipeline(
-            config,
-            instance,
-            reingest=args.reingest,
-            promotion=args.promote,
-            retrain=args.retrain,
-        )
+    try:
+        with open_project(config, "run", _note) as instance:
+            summary = run_pipeline(
+                config,
+                instance,
+                reingest=args.reingest,
+                promotion=args.promote,
+                retrain=args.retrain,
+            )
+    except ProjectBusy as error:
+        return _busy(error)
     if args.json:
         print(json.dumps(summary.as_json(), indent=2, default=str))
     else:
@@ -299,14 +321,18 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.runner import project_instance, roll_back
+    from ml_pipeline.core.project_lock import ProjectBusy
+    from ml_pipeline.project import open_project
+    from ml_pipeline.runner import roll_back
 
-    with project_instance(config) as instance:
-        try:
+    try:
+        with open_project(config, "rollback", _note) as instance:
             outcome = roll_back(config, instance)
-        except RuntimeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+    except ProjectBusy as error:
+        return _busy(error)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
     print(f"artifact: {outcome.artifact_path} -> {outcome.artifact_path.resolve().name}")
     return 0
@@ -362,15 +388,18 @@ def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_forget(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core.project_lock import ProjectBusy
     from ml_pipeline.forget import ForgetRefused, forget_partition
-    from ml_pipeline.runner import project_instance
+    from ml_pipeline.project import open_project
 
-    with project_instance(config) as instance:
-        try:
+    try:
+        with open_project(config, "forget", _note, deployment=False) as instance:
             done = forget_partition(config, instance, args.partition)
-        except ForgetRefused as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+    except ProjectBusy as error:
+        return _busy(error)
+    except ForgetRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     tables = ", ".join(done.tables) or "nothing"
     print(f"forgot partition {done.partition}: removed {tables} from the warehouse")
     if done.landed_file is not None:
@@ -435,6 +464,25 @@ def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from ml_pipeline.core.project_lock import ProjectBusy, project_lock
+    from ml_pipeline.doctor import examine
+    from ml_pipeline.project import LOCK_NAME
+
+    # Repairs wait for quiet; a report may run beside another command.
+    guard = project_lock(config.data_dir / LOCK_NAME, "doctor") if args.fix else nullcontext()
+    try:
+        with guard:
+            findings = examine(config, args.fix)
+    except ProjectBusy as error:
+        return _busy(error)
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
 COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
@@ -446,6 +494,7 @@ COMMANDS = {
     "ui": cmd_ui,
     "mlflow-ui": cmd_mlflow_ui,
     "check-config": cmd_check_config,
+    "doctor": cmd_doctor,
 }
 
 

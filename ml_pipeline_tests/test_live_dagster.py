@@ -7,7 +7,9 @@ GraphQL API must finish; and a real browser must materialize an asset.
 """
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ import pytest
 
 from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.ownership import PID_TAG
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
@@ -57,12 +60,16 @@ def failures(url: str, job: str) -> str:
         events = graphql(
             url,
             f'{{ logsForRun(runId: "{run["runId"]}") {{ ... on EventConnection {{ events {{ '
-            "... on ExecutionStepFailureEvent { stepKey error { message } } "
+            "... on ExecutionStepFailureEvent { stepKey error { message "
+            "errorChain { error { message stack } } } } "
             "... on RunFailureEvent { message } } } } }",
         )["logsForRun"]["events"]
         for event in events:
             if event.get("error"):
-                messages.append(f"{event['stepKey']}: {event['error']['message']}")
+                chain = [link["error"] for link in event["error"]["errorChain"]]
+                cause = chain[-1] if chain else event["error"]
+                where = "".join(cause.get("stack") or [])[-1500:]
+                messages.append(f"{event['stepKey']}: {cause['message']}{where}")
             elif event.get("message"):
                 messages.append(event["message"])
     return "\n".join(messages)
@@ -286,3 +293,41 @@ def test_browser_materializes_an_asset(live, tmp_path) -> None:
             browser.close()
     assert shot.read_bytes().startswith(b"\x89PNG")
     print(f"screenshot: {shot}")
+
+
+def run_record(url: str, run_id: str) -> dict:
+    query = (
+        f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status tags {{ key value }} }} }} }}'
+    )
+    record = graphql(url, query)["runOrError"]
+    return {"status": record["status"], "tags": {t["key"]: t["value"] for t in record["tags"]}}
+
+
+def test_run_monitoring_fails_a_run_whose_process_was_killed(live) -> None:
+    _, url, log = live
+    launched = graphql(
+        url,
+        "mutation { launchRun(executionParams: {selector: {"
+        'repositoryLocationName: "ml_pipeline.definitions", '
+        'repositoryName: "__repository__", jobName: "training_job"}}) '
+        "{ __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def owned() -> bool:
+        record = run_record(url, run_id)
+        assert record["status"] not in ("SUCCESS", "FAILURE"), f"ended first: {record}"
+        return PID_TAG in record["tags"]
+
+    wait_until("the run to record its process", owned, 300, log)
+    pid = int(run_record(url, run_id)["tags"][PID_TAG])
+    os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
+
+    wait_until(
+        "run monitoring to end the killed run",
+        lambda: run_record(url, run_id)["status"] == "FAILURE",
+        180,
+        log,
+    )
+    assert f"process {pid} on host" in failures(url, "training_job")

@@ -22,6 +22,7 @@ from ml_pipeline.core.contract import (
     infer_contract,
     resolve_contract,
 )
+from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
 from ml_pipeline.core.intake import (
     Intake,
@@ -124,6 +125,7 @@ def raw_samples(
     for warning in intake.warnings:
         context.log.warning(f"{path.name}: {warning}")
     warehouse.get().write("raw_samples", key, intake.frame)
+    crash_point("ingest")
     checks = quality.validate(intake.frame, quality.raw_suite(config, contract))
     return dg.MaterializeResult(
         metadata={

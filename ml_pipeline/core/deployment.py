@@ -2,16 +2,19 @@
 
 Order matters for safety: the new version's artifact is exported completely
 first, then the registry alias moves, then the ``current`` link switches in one
-rename. A run killed at any point leaves the previous champion serving.
+rename. A run killed at any point leaves a complete version serving; one killed
+between the alias and the link is finished by :func:`reconcile` at the next command.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_pipeline.core import tracking
+from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.lifecycle import TrainingOutcome
 from ml_pipeline.core.model_card import build_card, card_json, card_markdown
 from ml_pipeline.core.reference import ReferenceProfile
@@ -105,7 +108,9 @@ def deploy(
     with mlflow.start_run(run_id=training.mlflow_run_id):
         for name, text in files.items():
             mlflow.log_text(text, name)
+    crash_point("registered")
     replaced = store.promote(version)
+    crash_point("promoted")
     artifact = tracking.point_current(deploy_dir, exported)
     if reference_path is not None and training.reference is not None:
         training.reference.save(reference_path)
@@ -117,6 +122,60 @@ class RollbackOutcome:
     from_version: str
     to_version: str
     artifact_path: Path
+
+
+def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Path) -> Path:
+    """Export a registered version with the model card its training run logged."""
+    run_id = store.version(version).run_id
+    files = {}
+    for name in (CARD_JSON, CARD_MARKDOWN):
+        text = tracking.run_text(store, run_id, name)
+        if text is not None:
+            files[name] = text
+    return tracking.export_version(store, version, deploy_dir, files)
+
+
+def _serve_export(store: tracking.MlflowStore, exported: Path, reference_path: Path | None) -> Path:
+    """Point ``current`` at an exported version and put its training reference in place."""
+    artifact = tracking.point_current(exported.parent, exported)
+    if reference_path is not None:
+        run_id = store.version(exported.name.removeprefix("v")).run_id
+        profile = tracking.run_text(store, run_id, REFERENCE_ARTIFACT)
+        if profile is not None:
+            ReferenceProfile.from_json(profile).save(reference_path)
+    return artifact
+
+
+def served_version(deploy_dir: Path) -> str | None:
+    """The version ``current`` leads to, or None when there is no link."""
+    link = deploy_dir / tracking.CURRENT_LINK
+    if not link.is_symlink():
+        return None
+    return os.readlink(link).removeprefix("v")
+
+
+def reconcile(
+    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+) -> str | None:
+    """Finish a deployment that a killed process left half done.
+
+    The registry's ``champion`` alias is the decision; ``current`` must lead to that
+    version's export. When they differ (the process died after moving the alias and
+    before switching the link), the link is switched now. Returns what was done, or
+    None when they already agree.
+    """
+    store.activate()
+    champion = store.champion()
+    serving = served_version(deploy_dir)
+    if champion is None or str(champion.version) == serving:
+        return None
+    version = str(champion.version)
+    _serve_export(store, _export_with_card(store, version, deploy_dir), reference_path)
+    was = f"version {serving}" if serving else "nothing"
+    return (
+        f"`current` led to {was} while the registry's champion is version {version}; "
+        f"it now leads to version {version}"
+    )
 
 
 def rollback(
@@ -133,13 +192,7 @@ def rollback(
             f"champion version {current.version} of {store.registered_model!r} replaced no "
             "earlier champion: nothing to roll back to"
         )
-    earlier = store.version(previous)
-    files = {}
-    for name in (CARD_JSON, CARD_MARKDOWN):
-        text = tracking.run_text(store, earlier.run_id, name)
-        if text is not None:
-            files[name] = text
-    exported = tracking.export_version(store, previous, deploy_dir, files)
+    exported = _export_with_card(store, previous, deploy_dir)
     store.point_alias(previous)
     store.client().set_model_version_tag(
         store.registered_model,
@@ -147,9 +200,5 @@ def rollback(
         "ml_pipeline.rolled_back_at",
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    artifact = tracking.point_current(deploy_dir, exported)
-    if reference_path is not None:
-        profile = tracking.run_text(store, earlier.run_id, REFERENCE_ARTIFACT)
-        if profile is not None:
-            ReferenceProfile.from_json(profile).save(reference_path)
+    artifact = _serve_export(store, exported, reference_path)
     return RollbackOutcome(str(current.version), previous, artifact)

@@ -23,6 +23,7 @@ from ml_pipeline.core.contract import (
     infer_contract,
     resolve_contract,
 )
+from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, count_holdout_rows, holdout_mask, plan_holdout
@@ -313,6 +314,7 @@ def train_challenger(
                     seed=settings.random_seed,
                     missing_indicator=config.cleaning.missing == "indicator",
                 )
+                crash_point("search")
                 mlflow.log_params({"estimator": candidate.estimator, **result.params})
                 mlflow.log_metrics(
                     {

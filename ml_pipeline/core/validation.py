@@ -16,6 +16,7 @@ import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import diagnostics, evaluation, promotion, tracking
+from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.lifecycle import HOLDOUT_TABLE, TrainingOutcome, prune_holdouts
 from ml_pipeline.core.smoke import SmokeResult, smoke_test
 from ml_pipeline.core.warehouse import Warehouse
@@ -118,6 +119,7 @@ def validate_challenger(
 
     with mlflow.start_run(run_id=outcome.mlflow_run_id):
         mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})
+        crash_point("validation")
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items()})
         if champion is not None:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})

@@ -13,6 +13,7 @@ import gc
 import logging
 from pathlib import Path
 
+from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.serving.batching import MODEL_INPUT_ERRORS
 from ml_pipeline.serving.inputs import conform, parse_mlflow_json
 from ml_pipeline.serving.metrics import ServiceMetrics
@@ -74,6 +75,8 @@ class ChampionWatcher:
             return False
         try:
             candidate = load_served_model(target)
+            if self.model is not None:
+                crash_point("hot_swap")
             _warm_up(candidate)
         except Exception as error:
             # Whatever broke the new version, the old one goes on serving.
