@@ -303,7 +303,8 @@ def run_record(url: str, run_id: str) -> dict:
     return {"status": record["status"], "tags": {t["key"]: t["value"] for t in record["tags"]}}
 
 
-def test_run_monitoring_fails_a_run_whose_process_was_killed(live) -> None:
+def test_run_monitoring_fails_a_run_whose_processes_were_killed(live) -> None:
+    """Runs last in the module: it kills the code server, which dagster dev then restarts."""
     _, url, log = live
     launched = graphql(
         url,
@@ -322,7 +323,12 @@ def test_run_monitoring_fails_a_run_whose_process_was_killed(live) -> None:
 
     wait_until("the run to record its process", owned, 300, log)
     pid = int(run_record(url, run_id)["tags"][PID_TAG])
-    os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    # As a reboot or an OOM kill of both would: the code server that started the run
+    # goes first, so no one is left to watch the run's process die.
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    code_server = int(stat[stat.rindex(")") + 2 :].split()[1])
+    os.kill(code_server, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
 
     wait_until(
         "run monitoring to end the killed run",
