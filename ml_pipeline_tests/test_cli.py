@@ -166,3 +166,46 @@ def test_forget_refuses_an_unknown_partition(tmp_path) -> None:
     path = write_config(tmp_path, bike_document())
     done = cli("forget", "nope", "--config", str(path), cwd=tmp_path)
     assert done.returncode == 1 and "partition 'nope' is not registered" in done.stderr
+
+
+def test_a_second_command_is_refused_naming_the_one_holding_the_project(tmp_path) -> None:
+    import signal
+
+    from ml_pipeline.config import load_config
+    from ml_pipeline_tests.conftest import land_demo_bikes
+    from ml_pipeline_tests.core.test_ownership import HOLD
+
+    path = write_config(tmp_path, bike_document())
+    config = land_demo_bikes(load_config(path))
+    lock = config.data_dir / "ml-pipeline.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        for command in (["run"], ["forget", "x"], ["rollback"], ["doctor", "--fix"]):
+            done = cli(*command, "--config", str(path), cwd=tmp_path)
+            assert done.returncode == 3, (command, done.stderr)
+            assert f"`ml-pipeline run` (process {holder.pid} on host" in done.stderr
+            assert "is working on this project" in done.stderr
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert not (config.data_dir / "warehouse").exists(), "the refused run ingested"
+
+
+def test_doctor_reports_each_check_and_exits_1_on_a_problem(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    done = cli("doctor", "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0].split(maxsplit=1)[1] for line in lines] == [
+        "config",
+        "landing",
+        "disk",
+        "dagster instance",
+        "mlflow store",
+        "deployment",
+    ]
+    assert lines[1].startswith("PROBLEM landing:") and "does not exist" in lines[1]
+    assert lines[5].startswith("ok      deployment: no champion yet")
