@@ -91,10 +91,14 @@ CORPUS = [
 def land(dataset: CorpusDataset, landing: Path, withheld_path: Path) -> pd.DataFrame:
     """Land the first 80% of rows as CSV batches; write the last 20% aside, unlanded.
 
-    Rows keep their published order (time order for the hourly set), so the withheld
-    rows are the newest. Returns the landed rows as ``read_csv`` gives them back.
+    A dataset with a timestamp keeps its time order, so the withheld rows are the
+    newest. The others are shuffled (seeded) first: their published order is no time
+    order, and the wine rows are sorted by class, so an unshuffled last 20% would hold
+    one class only. Returns the landed rows as ``read_csv`` gives them back.
     """
     frame = dataset.load()
+    if dataset.timestamp_column is None:
+        frame = frame.sample(frac=1.0, random_state=5).reset_index(drop=True)
     cut = int(len(frame) * (1 - WITHHELD_SHARE))
     landing.mkdir(parents=True, exist_ok=True)
     edges = np.linspace(0, cut, BATCHES + 1).astype(int)
