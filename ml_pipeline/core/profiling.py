@@ -23,6 +23,7 @@ class Profile:
     rows: int
     stats: pd.DataFrame
     target_relations: pd.Series  # feature -> signed strength against the target
+    relation_statistics: dict[str, str]  # feature -> the statistic in target_relations
     correlations: pd.DataFrame  # Spearman among numeric columns
     relationships: list[str]
     plots: dict[str, bytes] = field(default_factory=dict)
@@ -79,6 +80,14 @@ def _correlation_ratio(categories: pd.Series, values: pd.Series) -> float:
     return float(np.sqrt(between / ((frame.v - frame.v.mean()) ** 2).sum()))
 
 
+def relation_statistic(task: str, numeric: bool) -> str:
+    """The statistic :func:`target_relations` computes for a column: Spearman's rank
+    correlation (signed) only for a numeric column against a regression target."""
+    if task == "regression":
+        return "Spearman" if numeric else "correlation ratio"
+    return "correlation ratio" if numeric else "Cramér's V"
+
+
 def target_relations(frame: pd.DataFrame, target: str, task: str) -> pd.Series:
     """Strength of each column's relation to the target, signed where direction means something."""
     relations = {}
@@ -120,6 +129,7 @@ def describe_relationships(
     relations: pd.Series,
     correlations: pd.DataFrame,
     target: str,
+    statistics: dict[str, str],
     limit: int = 5,
     derived_prefix: str | None = None,
 ) -> list[str]:
@@ -130,18 +140,19 @@ def describe_relationships(
     """
     sentences = []
     for name, value in relations.head(limit).items():
-        if value < 0:
+        statistic = statistics.get(name, "association")
+        if statistic != "Spearman":
+            sentences.append(
+                f"{name} {_strength(value)} explains {target} ({statistic} {value:.2f})."
+            )
+        elif value < 0:
             sentences.append(
                 f"{target} falls as {name} rises (Spearman {value:+.2f}, "
                 f"{_strength(value)} related)."
             )
-        elif name in correlations.columns:
-            sentences.append(
-                f"{target} rises with {name} (Spearman {value:+.2f}, {_strength(value)} related)."
-            )
         else:
             sentences.append(
-                f"{name} {_strength(value)} explains {target} (association {value:.2f})."
+                f"{target} rises with {name} (Spearman {value:+.2f}, {_strength(value)} related)."
             )
     pairs = []
     columns = [c for c in correlations.columns if c != target]
@@ -256,13 +267,18 @@ def build_profile(
     ]
     correlations = frame[numeric].corr(method="spearman") if numeric else pd.DataFrame()
     relations = target_relations(frame, target, task)
+    statistics = {
+        name: relation_statistic(task, pd.api.types.is_numeric_dtype(frame[name]))
+        for name in relations.index
+    }
     return Profile(
         rows=len(frame),
         stats=column_stats(frame, raw_missing),
         target_relations=relations,
+        relation_statistics=statistics,
         correlations=correlations,
         relationships=describe_relationships(
-            relations, correlations, target, derived_prefix=derived_prefix
+            relations, correlations, target, statistics, derived_prefix=derived_prefix
         ),
         plots=make_plots(frame, target, relations, correlations, max_plotted_columns),
     )
@@ -272,12 +288,18 @@ def _image(name: str, png: bytes) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
+def _relations_table(profile: Profile) -> pd.DataFrame:
+    table = profile.target_relations.round(3).to_frame("strength")
+    table["statistic"] = [profile.relation_statistics.get(n, "") for n in table.index]
+    return table
+
+
 def to_markdown(profile: Profile) -> dict[str, str]:
     """Sections of Markdown, one per metadata entry."""
     return {
         "relationships": "\n".join(f"- {s}" for s in profile.relationships) or "_none found_",
         "statistics": profile.stats.to_markdown(index=False),
-        "target_relations": profile.target_relations.round(3).rename("strength").to_markdown(),
+        "target_relations": _relations_table(profile).to_markdown(),
         "plots": "\n\n".join(_image(name, png) for name, png in profile.plots.items()),
     }
 
@@ -289,7 +311,7 @@ def to_html(profile: Profile, title: str) -> str:
         for name, png in profile.plots.items()
     )
     items = "".join(f"<li>{html.escape(s)}</li>" for s in profile.relationships)
-    relations = profile.target_relations.round(3).to_frame("strength").to_html()
+    relations = _relations_table(profile).to_html()
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"

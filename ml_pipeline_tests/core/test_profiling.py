@@ -52,3 +52,17 @@ def test_exploration_table_is_what_the_model_sees() -> None:
     assert {"record_id", "casual", "registered", "timestamp"}.isdisjoint(table.columns)
     assert {"temp", "timestamp_hour", "weather", "count"} <= set(table.columns)
     assert table.columns.is_unique
+
+
+def test_a_class_target_is_described_by_the_statistic_that_was_computed() -> None:
+    """A numeric class label (wine's 0, 1, 2) once got "rises with ... (Spearman)" for
+    what was a correlation ratio; the sentence and the table name the real statistic."""
+    frame = demo_frame()
+    frame["band"] = pd.qcut(frame["count"], 3, labels=False)  # numeric labels 0, 1, 2
+    profile = build_profile(frame.drop(columns=["count"]), {}, "band", "classification", 4)
+    assert profile.relationships and not any("Spearman" in s for s in profile.relationships[:5])
+    assert any("correlation ratio" in s for s in profile.relationships)
+    assert profile.relation_statistics["temp"] == "correlation ratio"
+    assert profile.relation_statistics["weather"] == "Cramér's V"
+    table = to_markdown(profile)["target_relations"]
+    assert "correlation ratio" in table and "Spearman" not in table
