@@ -7,23 +7,42 @@ import io
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.core.training import CV_SCORING
+from ml_pipeline.core.training import cv_scorer
 
 
 def permutation_importances(
     model: object, X: pd.DataFrame, y: pd.Series, metric: str, seed: int, max_rows: int = 2000
 ) -> pd.Series:
-    """How much the holdout score drops when each raw input column is shuffled."""
+    """How much the holdout score drops when each input column the model reads is shuffled.
+
+    Identifier and dropped columns are accepted as input but never read; listing them
+    at zero would only crowd the plot.
+    """
     from sklearn.inspection import permutation_importance
 
+    read = set(model_inputs(model))
+    X = X[[c for c in X.columns if c in read]]
     if len(X) > max_rows:
         X = X.sample(n=max_rows, random_state=seed)
         y = y.loc[X.index]
     result = permutation_importance(
-        model, X, y, scoring=CV_SCORING[metric], n_repeats=5, random_state=seed, n_jobs=1
+        model,
+        X,
+        y,
+        scoring=cv_scorer(metric, y),
+        n_repeats=5,
+        random_state=seed,
+        n_jobs=1,
     )
     importances = pd.Series(result.importances_mean, index=X.columns)
     return importances.sort_values(ascending=False)
+
+
+def model_inputs(model: object) -> list[str]:
+    """The raw columns a trained pipeline reads (its feature step's required columns)."""
+    steps = getattr(model, "named_steps", {})
+    builder = steps.get("features")
+    return list(builder.required_columns) if builder is not None else list(model.feature_names_in_)
 
 
 def _pyplot():
@@ -40,6 +59,20 @@ def _png(figure: object) -> bytes:
     figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
     _pyplot().close(figure)
     return buffer.getvalue()
+
+
+def comparison_plot(scores: dict[str, dict[str, float]], metric: str, rows: int) -> bytes:
+    """One bar per model for the promotion metric, all on the same holdout rows."""
+    plt = _pyplot()
+    names = list(scores)
+    values = [scores[name].get(metric, np.nan) for name in names]
+    figure, axis = plt.subplots(figsize=(5, 0.5 * len(names) + 1.2))
+    axis.barh(names[::-1], values[::-1], color=["#888"] * (len(names) - 1) + ["#1f77b4"])
+    for position, value in enumerate(values[::-1]):
+        axis.text(value, position, f" {value:.4g}", va="center", fontsize=8)
+    axis.set_xlabel(f"holdout {metric} ({rows} rows)")
+    axis.set_title("Challenger against the trivial baseline and a default HGB", fontsize=10)
+    return _png(figure)
 
 
 def importance_plot(importances: pd.Series, top: int = 15) -> bytes:

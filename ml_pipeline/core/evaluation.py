@@ -32,11 +32,44 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
     }
 
 
+def aligned_probabilities(probabilities: np.ndarray, known: list, labels: list) -> np.ndarray:
+    """Probability columns over ``labels``, zero for a label the model never saw.
+
+    A model fitted on a fold (or a sample) that lacked a class has fewer columns than
+    there are labels; scoring it against the full label set keeps every score defined.
+    """
+    if list(known) == list(labels):
+        return probabilities
+    aligned = np.zeros((len(probabilities), len(labels)))
+    position = {label: i for i, label in enumerate(labels)}
+    for column, label in enumerate(known):
+        aligned[:, position[label]] = probabilities[:, column]
+    return aligned
+
+
+def macro_roc_auc(y_true: np.ndarray, probabilities: np.ndarray, labels: list) -> float | None:
+    """One-vs-rest ROC AUC averaged over the labels present in ``y_true``; None when
+    fewer than two labels are present, where AUC is undefined."""
+    y_true = np.asarray(y_true)
+    present = [i for i, label in enumerate(labels) if (y_true == label).any()]
+    if len(present) < 2:
+        return None
+    if len(labels) == 2:
+        return float(metrics.roc_auc_score(y_true == labels[1], probabilities[:, 1]))
+    return float(
+        np.mean([metrics.roc_auc_score(y_true == labels[i], probabilities[:, i]) for i in present])
+    )
+
+
 def classification_metrics(
     y_true: pd.Series, predicted: np.ndarray, probabilities: np.ndarray, classes: list
 ) -> dict[str, float]:
     """Accuracy and macro F1 on every row; log loss and ROC AUC on the rows whose label
-    the model knows (a class first seen in the holdout has no probability column)."""
+    the model knows (a class first seen in the holdout has no probability column).
+
+    ROC AUC averages the classes present in the holdout; with a single class present it
+    is undefined and left out (:func:`unmeasured` says why).
+    """
     scores = {
         "accuracy": float(metrics.accuracy_score(y_true, predicted)),
         "f1_macro": float(metrics.f1_score(y_true, predicted, average="macro", zero_division=0)),
@@ -45,14 +78,40 @@ def classification_metrics(
     y_known, p_known = np.asarray(y_true)[known], probabilities[known]
     if len(y_known):
         scores["log_loss"] = float(metrics.log_loss(y_known, p_known, labels=classes))
-    if len(set(y_known)) > 1:
-        if len(classes) == 2:
-            scores["roc_auc"] = float(metrics.roc_auc_score(y_known == classes[1], p_known[:, 1]))
-        elif set(y_known) == set(classes):
-            scores["roc_auc"] = float(
-                metrics.roc_auc_score(y_known, p_known, multi_class="ovr", labels=classes)
-            )
+    auc = macro_roc_auc(y_known, p_known, classes)
+    if auc is not None:
+        scores["roc_auc"] = auc
     return scores
+
+
+def unmeasured(y_true: pd.Series, classes: list) -> dict[str, str]:
+    """Why a classification metric is missing from :func:`classification_metrics`."""
+    known = pd.Series(y_true)[pd.Series(y_true).isin(classes).to_numpy()]
+    reasons = {}
+    if known.empty:
+        reasons["log_loss"] = "no holdout row has a class the model was trained on"
+    if known.nunique() < 2:
+        reasons["roc_auc"] = (
+            f"the holdout's known rows hold {known.nunique()} class(es); AUC needs two"
+        )
+    return reasons
+
+
+def per_class(y_true: pd.Series, predicted: np.ndarray, classes: list) -> list[dict[str, object]]:
+    """Precision, recall and support of each class, the view macro F1 averages away."""
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, predicted, labels=classes, zero_division=0
+    )
+    return [
+        {
+            "class": str(label),
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(n),
+        }
+        for label, p, r, f, n in zip(classes, precision, recall, f1, support, strict=True)
+    ]
 
 
 def confusion(y_true: pd.Series, predicted: np.ndarray, classes: list) -> list[list[int]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from ml_pipeline.config import PipelineConfig
+from ml_pipeline.config import CandidateConfig, PipelineConfig
 from ml_pipeline.core import evaluation, tracking, training
 from ml_pipeline.core.contract import (
     SchemaContract,
@@ -53,6 +53,11 @@ class TrainingOutcome:
     # Partitions left out of training because they do not conform to the contract.
     excluded: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The winning configuration with its tuned parameters, for the refit on all rows.
+    chosen: CandidateConfig | None = None
+    # A default HistGradientBoosting fitted on the same sample: what the search must beat.
+    reference_model: object = field(default=None, repr=False)
+    columns: list[str] = field(default_factory=list)
 
 
 def code_version() -> str:
@@ -298,8 +303,16 @@ def train_challenger(
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         results = []
-        for candidate in settings.candidates:
-            with mlflow.start_run(run_name=candidate.name, nested=True, tags=tags):
+        budget = settings.time_budget_minutes
+        search_ends = time.monotonic() + budget * 60 if budget else None
+        for position, candidate in enumerate(settings.candidates):
+            deadline = None
+            if search_ends is not None:
+                left = len(settings.candidates) - position
+                deadline = time.monotonic() + (search_ends - time.monotonic()) / left
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
+            ):
                 result = training.tune_candidate(
                     candidate,
                     dataset.task,
@@ -313,6 +326,8 @@ def train_challenger(
                     n_jobs=settings.n_jobs,
                     seed=settings.random_seed,
                     missing_indicator=config.cleaning.missing == "indicator",
+                    balance_classes=settings.try_balanced_class_weights,
+                    deadline=deadline,
                 )
                 crash_point("search")
                 mlflow.log_params({"estimator": candidate.estimator, **result.params})
@@ -321,11 +336,26 @@ def train_challenger(
                         f"cv_{metric}": result.cv_score,
                         "cv_std": result.cv_std,
                         "fit_seconds": result.fit_seconds,
+                        "settings_tried": result.tried,
                     }
                 )
             results.append(result)
         training.release_search_workers(settings.n_jobs)
         best = training.pick_challenger(results, evaluation.higher_is_better(metric))
+        reference_model = (
+            training.fit_configuration(
+                training.REFERENCE,
+                dataset.task,
+                X,
+                y,
+                dataset.timestamp_column,
+                ignored,
+                settings.random_seed,
+                config.cleaning.missing == "indicator",
+            )
+            if settings.reference_model
+            else None
+        )
         mlflow.log_params(
             {
                 "challenger": best.name,
@@ -367,6 +397,11 @@ def train_challenger(
         seconds=time.perf_counter() - started,
         excluded=excluded,
         warnings=[warning] if warning else [],
+        chosen=next(c for c in settings.candidates if c.name == best.name).model_copy(
+            update={"params": best.params, "search": {}}
+        ),
+        reference_model=reference_model,
+        columns=list(train.columns),
     )
 
 

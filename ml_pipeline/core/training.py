@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -16,11 +18,19 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import KFold, RandomizedSearchCV, StratifiedKFold, TimeSeriesSplit
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    ParameterSampler,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ml_pipeline.config import CandidateConfig
+from ml_pipeline.core import evaluation
 from ml_pipeline.core.features import FeatureBuilder
 
 # Types skops must be told to trust when loading a pipeline built here; everything
@@ -49,9 +59,10 @@ CV_SCORING = {
     "r2": "r2",
     "accuracy": "accuracy",
     "f1_macro": "f1_macro",
-    "roc_auc": "roc_auc_ovr",
-    "log_loss": "neg_log_loss",
 }
+# Probability metrics are scored against every label of the training sample: a fold
+# whose training or validation part lacks a class would otherwise fail the search.
+LABELLED_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
 @dataclass
@@ -63,6 +74,9 @@ class CandidateResult:
     cv_std: float
     fit_seconds: float
     model: Pipeline = field(repr=False)
+    # Settings cross-validated, of those planned (fewer when the time budget ran out).
+    tried: int = 1
+    planned: int = 1
 
     def row(self, metric: str) -> dict[str, object]:
         return {
@@ -71,6 +85,7 @@ class CandidateResult:
             f"cv_{metric}": round(self.cv_score, 5),
             "cv_std": round(self.cv_std, 5),
             "fit_seconds": round(self.fit_seconds, 2),
+            "settings_tried": f"{self.tried} of {self.planned}",
             "params": {k: v for k, v in self.params.items()},
         }
 
@@ -155,12 +170,69 @@ def _encoder(tree: bool) -> OneHotEncoder | OrdinalEncoder:
     )
 
 
+def _labelled_scorer(metric: str, labels: list) -> Callable:
+    def score(estimator: object, X: pd.DataFrame, y: pd.Series) -> float:
+        probabilities = evaluation.aligned_probabilities(
+            estimator.predict_proba(X), list(estimator.classes_), labels
+        )
+        if metric == "log_loss":
+            return -float(log_loss(y, probabilities, labels=labels))
+        auc = evaluation.macro_roc_auc(np.asarray(y), probabilities, labels)
+        return np.nan if auc is None else auc
+
+    return score
+
+
+def cv_scorer(metric: str, y: pd.Series) -> str | Callable:
+    """The search's scorer for ``metric``, higher always better."""
+    if metric in LABELLED_METRICS:
+        return _labelled_scorer(metric, sorted(y.dropna().unique().tolist()))
+    return CV_SCORING[metric]
+
+
 def cross_validator(task: str, folds: int, time_ordered: bool, seed: int) -> object:
     if time_ordered:
         return TimeSeriesSplit(n_splits=folds)
     if task == "classification":
         return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def search_space(
+    candidate: CandidateConfig, task: str, balance_classes: bool
+) -> dict[str, list[object]]:
+    """The candidate's search options; for classification also unweighted against
+    balanced class weights, unless the candidate sets class_weight itself."""
+    options = dict(candidate.search)
+    if (
+        balance_classes
+        and task == "classification"
+        and "class_weight" not in options
+        and "class_weight" not in candidate.params
+    ):
+        options["class_weight"] = [None, "balanced"]
+    return options
+
+
+# A default HistGradientBoosting on the same features: the bar a tuned search should clear.
+REFERENCE = CandidateConfig(name="reference_hgb", estimator="hist_gradient_boosting")
+
+
+def fit_configuration(
+    candidate: CandidateConfig,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    timestamp_column: str | None,
+    ignored_columns: list[str],
+    seed: int,
+    missing_indicator: bool = False,
+) -> Pipeline:
+    """One pipeline with the candidate's fixed parameters, fitted on X."""
+    pipeline = build_pipeline(
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+    )
+    return pipeline.fit(X, y)
 
 
 def _search_size(search: dict[str, list[object]]) -> int:
@@ -181,46 +253,77 @@ def tune_candidate(
     n_jobs: int,
     seed: int,
     missing_indicator: bool = False,
+    balance_classes: bool = False,
+    deadline: float | None = None,
 ) -> CandidateResult:
     """Randomised search over the candidate's options; the best is refit on all of X.
 
     X must be in time order when ``timestamp_column`` is set: the folds then always
-    validate on rows later than those they train on.
+    validate on rows later than those they train on. Settings are cross-validated a
+    round of ``n_jobs`` at a time; with a ``deadline`` (a ``time.monotonic()`` value) no
+    round starts that the rounds so far say would end after it, so the search stops
+    within about one round of its budget. The first round always runs.
     """
     pipeline = build_pipeline(
         candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
     )
-    search = RandomizedSearchCV(
-        pipeline,
-        param_distributions={
-            f"model__{k}": v
-            for k, v in estimator_params(candidate.estimator, task, candidate.search).items()
-        }
-        or [{}],
-        n_iter=min(iterations, _search_size(candidate.search)),
-        scoring=CV_SCORING[metric],
-        cv=cross_validator(task, folds, timestamp_column is not None, seed),
-        n_jobs=n_jobs,
-        random_state=seed,
-        refit=True,
-        error_score="raise",
+    options = estimator_params(
+        candidate.estimator, task, search_space(candidate, task, balance_classes)
     )
+    settings = (
+        list(
+            ParameterSampler(
+                {f"model__{k}": v for k, v in options.items()},
+                n_iter=min(iterations, _search_size(options)),
+                random_state=seed,
+            )
+        )
+        if options
+        else [{}]
+    )
+    cv = cross_validator(task, folds, timestamp_column is not None, seed)
+    scoring = cv_scorer(metric, y)
     started = time.perf_counter()
-    search.fit(X, y)
-    elapsed = time.perf_counter() - started
-    best = search.best_index_
-    sign = -1.0 if CV_SCORING[metric].startswith("neg_") else 1.0
+    means, stds, tried = [], [], []
+    for start in range(0, len(settings), n_jobs):
+        if tried and deadline is not None:
+            per_round = (time.perf_counter() - started) / (start // n_jobs)
+            if time.monotonic() + per_round > deadline:
+                break
+        batch = settings[start : start + n_jobs]
+        search = GridSearchCV(
+            pipeline,
+            [{k: [v] for k, v in setting.items()} for setting in batch],
+            scoring=scoring,
+            cv=cv,
+            n_jobs=n_jobs,
+            refit=False,
+            error_score="raise",
+        )
+        search.fit(X, y)
+        results = search.cv_results_
+        # A fold whose validation rows hold one class has no AUC; the others still count.
+        splits = np.array([results[f"split{i}_test_score"] for i in range(cv.get_n_splits())])
+        for index, params in enumerate(results["params"]):
+            scores = splits[:, index]
+            defined = scores[np.isfinite(scores)]
+            tried.append(params)
+            means.append(float(defined.mean()) if defined.size else float("nan"))
+            stds.append(float(defined.std()) if defined.size else float("nan"))
+    best = int(np.nanargmax(np.where(np.isnan(means), -np.inf, means)))
+    model = clone(pipeline).set_params(**tried[best]).fit(X, y)
+    sign = 1.0 if evaluation.higher_is_better(metric) else -1.0
+    chosen = {k.removeprefix("model__"): v for k, v in tried[best].items()}
     return CandidateResult(
         name=candidate.name,
         estimator=candidate.estimator,
-        params={
-            **candidate.params,
-            **{k.removeprefix("model__"): v for k, v in search.best_params_.items()},
-        },
-        cv_score=sign * float(search.cv_results_["mean_test_score"][best]),
-        cv_std=float(search.cv_results_["std_test_score"][best]),
-        fit_seconds=elapsed,
-        model=search.best_estimator_,
+        params={**candidate.params, **chosen},
+        cv_score=sign * means[best],
+        cv_std=stds[best],
+        fit_seconds=time.perf_counter() - started,
+        model=model,
+        tried=len(tried),
+        planned=len(settings),
     )
 
 

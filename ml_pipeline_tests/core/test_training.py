@@ -128,3 +128,100 @@ def test_gradient_boosting_splits_categories_natively() -> None:
     model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
     assert model.named_steps["model"].is_categorical_.tolist()[:1] == [True]
     assert model.named_steps["model"].is_categorical_.sum() == 1
+
+
+TUNING = dict(timestamp_column="ts", ignored_columns=["id"], folds=3, n_jobs=1, seed=0)
+
+
+def test_classification_searches_balanced_class_weights_unless_the_candidate_sets_them() -> None:
+    from ml_pipeline.core.training import search_space
+
+    plain = CandidateConfig(name="rf", estimator="random_forest", search={"max_depth": [4, 8]})
+    assert search_space(plain, "classification", True)["class_weight"] == [None, "balanced"]
+    assert "class_weight" not in search_space(plain, "regression", True)
+    assert "class_weight" not in search_space(plain, "classification", False)
+    fixed = plain.model_copy(update={"params": {"class_weight": "balanced"}})
+    assert "class_weight" not in search_space(fixed, "classification", True)
+
+
+def test_balanced_weights_are_chosen_when_they_win_on_a_rare_class() -> None:
+    rng = np.random.default_rng(1)
+    n = 900
+    X = pd.DataFrame(
+        {"ts": pd.date_range("2024-01-01", periods=n, freq="h"), "a": rng.normal(size=n)}
+    )
+    X["id"] = range(n)
+    # The rare class sits where the common one often is too: unweighted, it is never said.
+    y = pd.Series(np.where((X["a"] > 1.2) & (rng.random(n) < 0.5), "rare", "common"))
+    candidate = CandidateConfig(name="linear", estimator="linear")
+    result = tune_candidate(
+        candidate,
+        "classification",
+        X,
+        y,
+        metric="f1_macro",
+        iterations=2,
+        balance_classes=True,
+        **TUNING,
+    )
+    assert result.params["class_weight"] == "balanced"
+    assert result.tried == result.planned == 2
+
+
+def test_roc_auc_search_survives_folds_that_lack_a_class() -> None:
+    """The defect: ``promotion.metric: roc_auc`` crashed training with "Number of classes
+    in y_true not equal to the number of columns in 'y_score'" when a time-ordered fold
+    held no row of a class."""
+    X, _ = data("classification", 300)
+    y = pd.Series(np.where(np.arange(300) < 150, "a", np.where(np.arange(300) % 2, "b", "c")))
+    y.iloc[:3] = ["b", "c", "b"]
+    candidate = CandidateConfig(name="linear", estimator="linear", search={"alpha": [0.1, 1.0]})
+    result = tune_candidate(
+        candidate, "classification", X, y, metric="roc_auc", iterations=2, **TUNING
+    )
+    assert 0.5 <= result.cv_score <= 1.0
+
+
+def test_the_search_stops_at_its_deadline_after_the_first_round() -> None:
+    import time
+
+    X, y = data("regression")
+    candidate = CandidateConfig(
+        name="hgb",
+        estimator="hist_gradient_boosting",
+        search={"learning_rate": [0.03, 0.1, 0.3], "max_leaf_nodes": [7, 15]},
+    )
+    spent = tune_candidate(
+        candidate,
+        "regression",
+        X,
+        y,
+        metric="rmse",
+        iterations=6,
+        deadline=time.monotonic(),
+        **TUNING,
+    )
+    assert (spent.tried, spent.planned) == (1, 6)
+    unlimited = tune_candidate(candidate, "regression", X, y, metric="rmse", iterations=6, **TUNING)
+    assert unlimited.tried == 6
+
+
+def test_permutation_importance_lists_only_what_the_model_reads() -> None:
+    from ml_pipeline.core.diagnostics import permutation_importances
+
+    X, y = data("regression")
+    X["dropped"] = 1.0
+    candidate = CandidateConfig(name="linear", estimator="linear")
+    model = build_pipeline(candidate, "regression", X, "ts", ["id", "dropped"], 0).fit(X, y)
+    importances = permutation_importances(model, X, y, "rmse", 0)
+    assert set(importances.index) == {"ts", "a", "c"}
+    assert importances.index[0] == "a"
+
+
+def test_a_missing_auc_is_explained() -> None:
+    truth = pd.Series(["a"] * 5)
+    scores = evaluation.classification_metrics(
+        truth, np.array(["a"] * 5), np.tile([0.9, 0.1], (5, 1)), ["a", "b"]
+    )
+    assert "roc_auc" not in scores
+    assert "AUC needs two" in evaluation.unmeasured(truth, ["a", "b"])["roc_auc"]
