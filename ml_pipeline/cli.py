@@ -227,9 +227,26 @@ def print_summary(summary: object) -> None:
         print(f"challenger: {training['challenger']}")
     if data["validation"]:
         validation = data["validation"]
-        print(f"holdout  challenger: {_format_metrics(validation['challenger'])}")
+        rows = validation["holdout_rows"]
+        print(f"holdout  challenger: {_format_metrics(validation['challenger'])}  ({rows} rows)")
         print(f"holdout  baseline:   {_format_metrics(validation['baseline'])}")
-        print(f"holdout  champion:   {_format_metrics(validation['champion_before'])}")
+        if validation["reference"]:
+            print(f"holdout  default HGB: {_format_metrics(validation['reference'])}")
+        for name, why in validation["unmeasured"].items():
+            print(f"  {name} not measured: {why}")
+        if validation["champion_before"] is not None or validation["compared_rows"]:
+            compared = validation["compared_rows"]
+            print(
+                f"champion v{validation['champion_version_before']} on {compared} rows neither "
+                f"trained on: {_format_metrics(validation['champion_before'])}; challenger: "
+                f"{_format_metrics(validation['challenger_compared'])}"
+            )
+        refit = validation["refit"]
+        if validation["decision"]["promote"] and refit and refit["refit"]:
+            print(
+                f"deployed: refit on {refit['rows']} rows of all the data in "
+                f"{refit['seconds']:.1f} s (in-sample {_format_metrics(refit['in_sample'])})"
+            )
         decision = validation["decision"]
         print(
             f"decision: {'promote' if decision['promote'] else 'keep champion'} "
@@ -310,9 +327,6 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
     failed = final.failed_assets()
     if final.status in ("COMPLETED", "COMPLETED_SUCCESS") and not failed:
         print(f"backfill {backfill_id} succeeded")
-        return 0
-    if failed == ["deployed_model"] and final.assets["validation_metrics"]["materialized"]:
-        print(f"backfill {backfill_id} done; the promotion gate kept the current champion")
         return 0
     reasons = [backfill.failure_reason(args.url, run) for run in final.failed_runs[:3]]
     reason = "; ".join(reasons) or final.error or "see the Dagster UI"

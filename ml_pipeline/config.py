@@ -219,6 +219,17 @@ class CandidateConfig(_Strict):
         return value
 
 
+# Boosting stops on its own once 30 rounds in a row fail to improve a held-back tenth
+# of the sample, so a generous round cap costs nothing when it is not needed; the search
+# then tunes what early stopping cannot (see docs/benchmarks.md, "Model quality").
+BOOSTING_PARAMS = {"max_iter": 1000, "early_stopping": True, "n_iter_no_change": 30}
+BOOSTING_SEARCH = {
+    "learning_rate": [0.05, 0.1],
+    "max_leaf_nodes": [15, 31],
+    "min_samples_leaf": [5, 20],
+}
+
+
 def _default_candidates() -> list[CandidateConfig]:
     return [
         CandidateConfig(name="linear", estimator="linear", search={"alpha": [0.1, 1.0, 10.0]}),
@@ -232,7 +243,8 @@ def _default_candidates() -> list[CandidateConfig]:
         CandidateConfig(
             name="hist_gradient_boosting",
             estimator="hist_gradient_boosting",
-            search={"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63]},
+            params=BOOSTING_PARAMS,
+            search=BOOSTING_SEARCH,
         ),
     ]
 
@@ -243,6 +255,18 @@ class TrainingConfig(_Strict):
     cv_folds: int = Field(default=3, ge=2, le=20)
     search_iterations: int = Field(default=4, ge=1)
     n_jobs: int = Field(default=2, ge=1)
+    # Once the gate promotes, the chosen configuration is fitted again on a sample of all
+    # landed rows (the holdout included) and that refit is deployed.
+    refit_on_all_data: bool = True
+    # Wall time for the whole search, shared evenly by the candidates (a candidate that
+    # finishes early leaves its rest to the next); null searches every planned setting.
+    time_budget_minutes: float | None = Field(default=None, gt=0)
+    # Classification: add class_weight "balanced" as a search option of every candidate
+    # that does not set class_weight itself.
+    try_balanced_class_weights: bool = True
+    # Fit a default HistGradientBoosting on the training sample, scored beside the
+    # challenger, so the search shows whether it earned its time.
+    reference_model: bool = True
     candidates: Annotated[list[CandidateConfig], Field(min_length=1)] = _default_candidates()
 
     @field_validator("candidates")
@@ -263,6 +287,15 @@ class PromotionConfig(_Strict):
     metric: RegressionMetric | ClassificationMetric | None = None
     min_improvement: float = Field(default=0.0, ge=0)
     thresholds: dict[RegressionMetric | ClassificationMetric, float] = {}
+    # A challenger must beat the trivial baseline by this share of the baseline's score.
+    min_gain_over_baseline: float = Field(default=0.05, ge=0)
+    # Replacing a champion is decided on rows neither model trained on; fewer than this
+    # and the champion is kept.
+    min_compare_rows: int = Field(default=200, ge=1)
+    # A gain must hold in this share of bootstrap resamples of the same rows (0 turns the
+    # test off): a one-row gain on a small holdout is noise, not a better model.
+    confidence: float = Field(default=0.95, ge=0, lt=1)
+    bootstrap_rounds: int = Field(default=1000, ge=100)
 
 
 class ScheduleConfig(_Strict):

@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 
 from ml_pipeline.assets.ingest import landed_files
-from ml_pipeline.assets.modeling import PROMOTION_GATE
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.fileio import atomic_write_text
@@ -213,13 +212,6 @@ def _ingest_in_worker(key: str) -> IngestResult:
     return _ingest_one(*_worker, key)
 
 
-def _gate_closed_only(result: dg.ExecuteInProcessResult) -> bool:
-    """The run failed only because the promotion gate kept the champion, as designed."""
-    failed_steps = {event.step_key for event in result.get_step_failure_events()}
-    gate = [e for e in result.get_asset_check_evaluations() if e.check_name == PROMOTION_GATE]
-    return bool(gate) and not gate[0].passed and all(PROMOTION_GATE in s for s in failed_steps)
-
-
 def train_and_deploy(
     config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, promotion: str
 ) -> None:
@@ -230,7 +222,7 @@ def train_and_deploy(
         run_config={**QUIET, "ops": {"validation_metrics": {"config": {"decision": promotion}}}},
         tags={"ml_pipeline/trigger": "cli"},
     )
-    if not result.success and not _gate_closed_only(result):
+    if not result.success:
         summary.error = f"training run {result.run_id} failed: {_first_error(result)}"
         return
     training: TrainingOutcome = result.output_for_node("trained_model")
@@ -240,6 +232,7 @@ def train_and_deploy(
     summary.training_partitions = list(training.partitions)
     summary.training = {
         "mlflow_run_id": training.mlflow_run_id,
+        "model_uri": training.model_uri,
         "challenger": training.challenger,
         "candidates": training.candidates,
         "holdout": training.holdout.describe(),
@@ -249,6 +242,12 @@ def train_and_deploy(
         "metric": validation.metric,
         "challenger": validation.challenger,
         "baseline": validation.baseline,
+        "reference": validation.reference,
+        "holdout_rows": validation.holdout_rows,
+        "compared_rows": validation.compared_rows,
+        "challenger_compared": validation.challenger_compared,
+        "unmeasured": validation.unmeasured,
+        "refit": asdict(validation.deploy) if validation.deploy else None,
         "champion_before": validation.champion,
         "champion_version_before": validation.champion_version,
         "smoke_test": validation.smoke.message if validation.smoke else None,

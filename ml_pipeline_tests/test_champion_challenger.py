@@ -7,7 +7,7 @@ import pytest
 
 from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
-from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG
+from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG, TRAINING_CUTOFF_TAG
 from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.resources import resources_for
 from ml_pipeline.runner import roll_back, run_pipeline
@@ -41,21 +41,34 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert refused.validation["decision"]["reason"] == "promotion refused by run config"
         assert refused.champion["version"] == "1" and current_version(strong) == "v1"
 
-        # Only the candidates changed, no data: the retraining policy alone would not train.
-        better = run_pipeline(strong, instance, retrain=True)
+        # v1 was refit on all ten days, its holdout included. Two new days land: the
+        # challenger's holdout (the latest 20%) reaches back into day ten, which v1 saw,
+        # so the gate compares the two only on the new days' rows.
+        write_demo_data(
+            DemoSpec(batches=2, start=DemoSpec().start.replace(day=11)),
+            strong.dataset.landing_dir,
+            strong.data_dir / "truth",
+        )
+        better = run_pipeline(strong, instance)
         assert better.error is None
         assert better.champion == {**better.champion, "version": "2", "promoted": True}
-        assert better.validation["champion_version_before"] == "1"
-        assert (
-            better.validation["challenger"]["rmse"] < better.validation["champion_before"]["rmse"]
+        validation = better.validation
+        assert validation["champion_version_before"] == "1"
+        warehouse = Warehouse(strong.warehouse_dir)
+        new_rows = sum(
+            warehouse.row_count("features", key) for key in ("bikes_2024-01-11", "bikes_2024-01-12")
         )
-        assert "scored identically in a fresh process" in better.validation["smoke_test"]
+        assert validation["compared_rows"] == new_rows < validation["holdout_rows"]
+        assert validation["challenger_compared"]["rmse"] < validation["champion_before"]["rmse"]
+        assert "rows neither trained on" in validation["decision"]["reason"]
+        assert "scored identically in a fresh process" in validation["smoke_test"]
         assert current_version(strong) == "v2"
 
         card = json.loads((strong.deploy_dir / "v2" / "model_card.json").read_text())
         assert card["version"] == "2" and card["previous_champion"]["version"] == "1"
         assert card["holdout_metrics"] == better.validation["challenger"]
-        assert len(card["training_data"]["partitions"]) == 10
+        assert len(card["training_data"]["partitions"]) == 12
+        assert card["deployed"]["refit"] and card["previous_champion"]["compared_rows"] > 0
         assert card["code_version"] and card["created"] and card["training_data"]["fingerprint"]
         assert (
             (strong.deploy_dir / "v2" / "model_card.md")
@@ -65,12 +78,20 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         store = resources_for(strong)["mlflow"].get()
         version = store.version("2")
         assert version.tags["dagster.run_id"] and version.tags["ml_pipeline.code_version"]
-        assert "bikes_2024-01-10" in version.tags["ml_pipeline.partitions"]
-        assert version.tags[HOLDOUT_CUTOFF_TAG]
+        assert "bikes_2024-01-12" in version.tags["ml_pipeline.partitions"]
+        assert version.tags[REFIT_TAG] == "true"
+        # The refit on all twelve days is what was registered, not the challenger.
+        refit = better.validation["refit"]
+        assert version.source == refit["model_uri"] != better.training["model_uri"]
+        assert refit["rows"] == sum(better.rows[k] for k in ("train", "holdout"))
+        assert set(refit["in_sample"]) == {"rmse", "mae", "r2"}
+        assert set(better.validation["reference"]) == {"rmse", "mae", "r2"}
+        assert version.tags[TRAINING_CUTOFF_TAG].startswith("2024-01-12T23")
+        assert HOLDOUT_CUTOFF_TAG not in version.tags
 
         v2_files = {p.name: p.stat().st_mtime_ns for p in (strong.deploy_dir / "v2").iterdir()}
         write_demo_data(
-            DemoSpec(batches=8, start=DemoSpec().start.replace(day=11), label_noise=3),
+            DemoSpec(batches=8, start=DemoSpec().start.replace(day=13), label_noise=3),
             strong.dataset.landing_dir,
             strong.data_dir / "truth",
         )
@@ -87,10 +108,17 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         holdouts = set(Warehouse(strong.warehouse_dir).partitions("holdout"))
         assert holdouts == {*store.registered_run_ids(), noisy.training["mlflow_run_id"]}
         assert len(holdouts) == 3 and refused.training["mlflow_run_id"] not in holdouts
+        # Keeping the champion is routine: the run succeeds, the gate warns, and
+        # deployed_model is simply not materialized.
         gate = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("validation_metrics"), "promotion_gate"), limit=1
         )[0]
         assert gate.status.value == "FAILED"
+        assert gate.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
+        latest_run = instance.get_run_by_id(gate.run_id)
+        assert latest_run.status == dg.DagsterRunStatus.SUCCESS
+        deployed = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=10)
+        assert len(deployed.records) == 2
 
         back = roll_back(strong, instance)
         assert (back.from_version, back.to_version) == ("2", "1")
@@ -99,3 +127,41 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert latest.records[0].asset_materialization.metadata["champion_version"].value == "1"
         with pytest.raises(RuntimeError, match="nothing to roll back to"):
             roll_back(strong, instance)
+
+
+def test_a_rolled_back_version_is_not_promoted_again_unchanged(tmp_path) -> None:
+    """The defect: after a rollback from v2 to v1, the next run retrained on the same
+    data and promoted a model identical to v2 as v3."""
+    project = tmp_path / "project"
+    weak, strong = config_with(project, RIDGE_ONLY), config_with(project, HGB_ONLY)
+    write_demo_data(DemoSpec(batches=10), weak.dataset.landing_dir, weak.data_dir / "truth")
+    with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
+        assert run_pipeline(weak, instance).champion["version"] == "1"
+        write_demo_data(
+            DemoSpec(batches=2, start=DemoSpec().start.replace(day=11)),
+            strong.dataset.landing_dir,
+            strong.data_dir / "truth",
+        )
+        second = run_pipeline(strong, instance, promotion="force")
+        assert second.champion == {**second.champion, "version": "2", "promoted": True}
+        assert roll_back(strong, instance).to_version == "1"
+
+        again = run_pipeline(strong, instance, retrain=True)
+        assert again.error is None and not again.validation["decision"]["promote"]
+        assert again.validation["decision"]["reason"].startswith(
+            "the same model as version 2 (same configuration on the same rows), which was "
+            "rolled back at "
+        )
+        assert again.champion["version"] == "1" and current_version(strong) == "v1"
+        # Without new data the retraining policy does not even train.
+        assert run_pipeline(strong, instance).not_retrained.startswith("nothing new")
+
+        # Every run, the candidates' included, is in the configured experiment.
+        store = resources_for(strong)["mlflow"].get()
+        client = store.client()
+        experiment = client.get_experiment_by_name("bikes_test").experiment_id
+        parent = again.training["mlflow_run_id"]
+        children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'")
+        assert sorted(run.info.run_name for run in children) == ["hgb"]
+        default = client.get_experiment_by_name("Default")
+        assert default is None or not client.search_runs([default.experiment_id])

@@ -13,11 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml_pipeline.core import tracking
+from ml_pipeline.core import refit, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.lifecycle import TrainingOutcome
 from ml_pipeline.core.model_card import build_card, card_json, card_markdown
 from ml_pipeline.core.reference import ReferenceProfile
+from ml_pipeline.core.refit import DeployCandidate
 from ml_pipeline.core.validation import ValidationOutcome
 
 CARD_JSON = "model_card.json"
@@ -66,7 +67,42 @@ def _card(
         holdout_rows=training.holdout_rows,
         data_fingerprint=training.data_fingerprint,
         decision=validation.decision.reason,
+        reference_metrics=validation.reference,
+        compared_rows=validation.compared_rows,
+        deployed=_deployed(validation.deploy),
     )
+
+
+def _deployed(deploy: DeployCandidate | None) -> dict[str, object]:
+    if deploy is None or not deploy.refit:
+        return {"refit": False}
+    return {
+        "refit": True,
+        "rows": deploy.rows,
+        "in_sample": deploy.in_sample,
+        "fingerprint": deploy.data_fingerprint,
+        "training_cutoff": deploy.training_cutoff,
+        "fit_seconds": round(deploy.seconds, 2),
+    }
+
+
+def _version_tags(training: TrainingOutcome, deploy: DeployCandidate | None) -> dict[str, str]:
+    tags = {
+        "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
+        "ml_pipeline.partitions": ",".join(training.partitions)[:5000],
+    }
+    if deploy is not None and deploy.refit:
+        tags[tracking.REFIT_TAG] = "true"
+        tags["ml_pipeline.data_fingerprint"] = deploy.data_fingerprint
+        if deploy.training_cutoff:
+            tags[tracking.TRAINING_CUTOFF_TAG] = deploy.training_cutoff
+    else:
+        tags["ml_pipeline.data_fingerprint"] = training.data_fingerprint
+        if training.holdout.cutoff:
+            tags[tracking.HOLDOUT_CUTOFF_TAG] = training.holdout.cutoff
+    if deploy is not None:
+        tags[tracking.MODEL_FINGERPRINT_TAG] = deploy.model_fingerprint
+    return tags
 
 
 def deploy(
@@ -88,20 +124,11 @@ def deploy(
         return DeploymentOutcome(
             False, version, None, link if link.exists() else None, validation.decision.reason
         )
-    version = store.register(
-        training.model_uri,
-        {
-            **tags,
-            "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
-            "ml_pipeline.partitions": ",".join(training.partitions)[:5000],
-            "ml_pipeline.data_fingerprint": training.data_fingerprint,
-            **(
-                {tracking.HOLDOUT_CUTOFF_TAG: training.holdout.cutoff}
-                if training.holdout.cutoff
-                else {}
-            ),
-        },
-    )
+    deploy = validation.deploy
+    if deploy is not None and deploy.refit:
+        refit.log_training_partitions(store, training.mlflow_run_id, training.partitions)
+    model_uri = deploy.model_uri if deploy is not None else training.model_uri
+    version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
     card = _card(store, version, training, validation, tags)
     files = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
     exported = tracking.export_version(store, version, deploy_dir, files)
@@ -197,7 +224,7 @@ def rollback(
     store.client().set_model_version_tag(
         store.registered_model,
         str(current.version),
-        "ml_pipeline.rolled_back_at",
+        tracking.ROLLED_BACK_TAG,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     artifact = _serve_export(store, exported, reference_path)

@@ -28,6 +28,9 @@ def build_card(
     holdout_rows: int,
     data_fingerprint: str,
     decision: str,
+    reference_metrics: dict[str, float] | None = None,
+    compared_rows: int = 0,
+    deployed: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "model": model_name,
@@ -43,7 +46,14 @@ def build_card(
         "holdout": holdout,
         "holdout_metrics": holdout_metrics,
         "baseline_metrics": baseline_metrics,
-        "previous_champion": {"version": previous_version, "holdout_metrics": previous_metrics},
+        "reference_metrics": reference_metrics,
+        "previous_champion": {
+            "version": previous_version,
+            "holdout_metrics": previous_metrics,
+            "compared_rows": compared_rows,
+        },
+        # What was registered: the refit on all rows (in-sample scores only) or the challenger.
+        "deployed": deployed or {"refit": False},
         "training_data": {
             "partitions": partitions,
             "train_rows": train_rows,
@@ -67,10 +77,24 @@ def card_markdown(card: dict[str, object]) -> str:
         {"model": f"v{card['version']} (this)", **card["holdout_metrics"]},
         {"model": "baseline", **card["baseline_metrics"]},
     ]
+    if card.get("reference_metrics"):
+        metrics.append({"model": "default HGB", **card["reference_metrics"]})
     if previous["holdout_metrics"]:
         metrics.append(
-            {"model": f"v{previous['version']} (previous)", **previous["holdout_metrics"]}
+            {
+                "model": f"v{previous['version']} (previous, {previous['compared_rows']} rows "
+                "neither trained on)",
+                **previous["holdout_metrics"],
+            }
         )
+    deployed = card.get("deployed") or {"refit": False}
+    in_sample = ", ".join(f"{k}={v:.4g}" for k, v in deployed.get("in_sample", {}).items())
+    refit_line = (
+        f"- deployed: refit on {deployed['rows']} rows of all the data "
+        f"(in-sample, not a test: {in_sample})"
+        if deployed["refit"]
+        else "- deployed: the challenger as validated (no refit)"
+    )
     data = card["training_data"]
     partitions = data["partitions"]
     shown = ", ".join(f"{k} ({v})" for k, v in list(partitions.items())[:20])
@@ -85,6 +109,7 @@ def card_markdown(card: dict[str, object]) -> str:
             f"- MLflow run: {card['mlflow_run_id']}",
             f"- estimator: {card['estimator']}",
             f"- decision: {card['decision']}",
+            refit_line,
             "",
             f"## Holdout metrics ({card['holdout']})",
             "",

@@ -26,6 +26,12 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
 CURRENT_LINK = "current"
 HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
+# A version fitted on every landed row up to its promotion ("true"), and the newest
+# timestamp among them: only rows landed later can judge it.
+REFIT_TAG = "ml_pipeline.refit"
+TRAINING_CUTOFF_TAG = "ml_pipeline.training_cutoff"
+MODEL_FINGERPRINT_TAG = "ml_pipeline.model_fingerprint"
+ROLLED_BACK_TAG = "ml_pipeline.rolled_back_at"
 DAGSTER_RUN_TAG = "dagster.run_id"
 
 
@@ -77,9 +83,34 @@ class MlflowStore:
             raise
 
     def champion_holdout_cutoff(self) -> str | None:
-        """Where the champion's time holdout began, if it had one."""
+        """Where the champion's time holdout began, if it had one and never trained on it.
+
+        A refit champion saw its holdout too; the gate then compares on rows of later
+        partitions instead, and the challenger's holdout need not move.
+        """
         champion = self.champion()
-        return champion.tags.get(HOLDOUT_CUTOFF_TAG) if champion is not None else None
+        if champion is None or champion.tags.get(REFIT_TAG) == "true":
+            return None
+        return champion.tags.get(HOLDOUT_CUTOFF_TAG)
+
+    def rolled_back(self) -> dict[str, tuple[str, str]]:
+        """Model fingerprint -> (version, when) of every version a rollback moved away from."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client().search_model_versions(f"name='{self.registered_model}'")
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return {}
+            raise
+        return {
+            version.tags[MODEL_FINGERPRINT_TAG]: (
+                str(version.version),
+                version.tags[ROLLED_BACK_TAG],
+            )
+            for version in found
+            if ROLLED_BACK_TAG in version.tags and MODEL_FINGERPRINT_TAG in version.tags
+        }
 
     def load_version(self, version: str) -> object:
         import mlflow.sklearn
@@ -179,7 +210,12 @@ def _shippable_feature_code(into: Path) -> Path:
     return package
 
 
-def log_sklearn_model(model: object, signature: ModelSignature, input_example: pd.DataFrame) -> str:
+def log_sklearn_model(
+    model: object,
+    signature: ModelSignature,
+    input_example: pd.DataFrame,
+    name: str = "model",
+) -> str:
     """Log ``model`` to the active run with skops and the feature code; return its URI."""
     import mlflow.sklearn
 
@@ -188,7 +224,7 @@ def log_sklearn_model(model: object, signature: ModelSignature, input_example: p
     with tempfile.TemporaryDirectory() as scratch:
         info = mlflow.sklearn.log_model(
             model,
-            name="model",
+            name=name,
             signature=signature,
             input_example=input_example,
             serialization_format="skops",

@@ -15,10 +15,18 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core import diagnostics, evaluation, promotion, tracking
+from ml_pipeline.core import bootstrap, diagnostics, evaluation, promotion, refit, tracking
+from ml_pipeline.core.bootstrap import Predictions
 from ml_pipeline.core.crashpoints import crash_point
-from ml_pipeline.core.lifecycle import HOLDOUT_TABLE, TrainingOutcome, prune_holdouts
+from ml_pipeline.core.lifecycle import (
+    FEATURES_TABLE,
+    HOLDOUT_TABLE,
+    TrainingOutcome,
+    prune_holdouts,
+)
+from ml_pipeline.core.refit import DeployCandidate
 from ml_pipeline.core.smoke import SmokeResult, smoke_test
+from ml_pipeline.core.splitting import holdout_mask
 from ml_pipeline.core.warehouse import Warehouse
 
 SMOKE_ROWS = 500
@@ -37,6 +45,17 @@ class ValidationOutcome:
     confusion: list[list[int]] | None = None
     importances: dict[str, float] = field(default_factory=dict)
     plots: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # The default HistGradientBoosting fitted on the same sample, on the same holdout.
+    reference: dict[str, float] | None = None
+    holdout_rows: int = 0
+    # The challenger on the rows it was compared with the champion on (rows neither saw).
+    challenger_compared: dict[str, float] | None = None
+    compared_rows: int = 0
+    # What gets registered when the decision is to promote.
+    deploy: DeployCandidate | None = None
+    per_class: list[dict[str, object]] = field(default_factory=list)
+    # Metrics that could not be measured, and why.
+    unmeasured: dict[str, str] = field(default_factory=dict)
 
 
 def _plots(
@@ -68,6 +87,77 @@ def smoke_test_challenger(model: object, model_uri: str, X: pd.DataFrame) -> Smo
         return smoke_test(Path(exported), rows, np.asarray(model.predict(sample)), list(X.columns))
 
 
+def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
+    policy = config.promotion
+    return promotion.Rules(
+        metric=metric,
+        min_improvement=policy.min_improvement,
+        thresholds=dict(policy.thresholds),
+        min_gain_over_baseline=policy.min_gain_over_baseline,
+        min_compare_rows=policy.min_compare_rows,
+        confidence=policy.confidence,
+    )
+
+
+def _paired(
+    config: PipelineConfig, y: pd.Series, challenger: Predictions, other: Predictions, metric: str
+) -> promotion.Paired:
+    scores = [bootstrap.score_of(metric, y, predictions) for predictions in (challenger, other)]
+    low = None
+    if config.promotion.confidence > 0 and len(y):
+        low = bootstrap.gain_bounds(
+            y,
+            challenger,
+            other,
+            metric,
+            config.promotion.confidence,
+            config.promotion.bootstrap_rounds,
+            config.training.random_seed,
+        )
+    return promotion.Paired(len(y), scores[0], scores[1], low)
+
+
+def _comparison_rows(
+    outcome: TrainingOutcome,
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    champion_version: object,
+    holdout: pd.DataFrame,
+) -> pd.DataFrame:
+    """The holdout rows the champion never trained on.
+
+    A champion fitted without its holdout (no refit) saw none of this holdout: the split
+    is stable and never reaches back past its cutoff. A refit champion saw every row of
+    the partitions it was trained on, so only rows of later partitions count.
+    """
+    if champion_version.tags.get(tracking.REFIT_TAG) != "true":
+        return holdout
+    seen = refit.seen_partitions(store, champion_version.run_id)
+    unseen = [key for key in outcome.partitions if key not in seen]
+    if not unseen:
+        return holdout.iloc[:0]
+    return warehouse.sample(
+        FEATURES_TABLE,
+        unseen,
+        config.holdout.max_rows,
+        config.training.random_seed,
+        row_filter=lambda frame: holdout_mask(frame, outcome.holdout),
+        columns=list(holdout.columns),
+    )
+
+
+def _repeat_of_rolled_back(store: tracking.MlflowStore, deploy: DeployCandidate) -> str | None:
+    found = store.rolled_back().get(deploy.model_fingerprint)
+    if found is None:
+        return None
+    version, when = found
+    return (
+        f"the same model as version {version} (same configuration on the same rows), which "
+        f"was rolled back at {when}: land new data, change the configuration, or force it"
+    )
+
+
 def validate_challenger(
     outcome: TrainingOutcome,
     warehouse: Warehouse,
@@ -84,43 +174,81 @@ def validate_challenger(
     X, y = holdout.drop(columns=[target]), holdout[target]
     prune_holdouts(warehouse, {outcome.holdout_key, *store.registered_run_ids()})
     model = mlflow.sklearn.load_model(outcome.model_uri)
+    labels = None
+    if task == "classification":
+        labels = sorted(set(model.classes_) | set(y.dropna()))
+    said = Predictions.of(model, X, labels)
     challenger = evaluation.score(model, X, y, task)
     baseline = evaluation.score(outcome.baseline, X, y, task)
+    reference = (
+        evaluation.score(outcome.reference_model, X, y, task)
+        if outcome.reference_model is not None
+        else None
+    )
+    versus_baseline = _paired(config, y, said, Predictions.of(outcome.baseline, X, labels), metric)
+
     current = store.champion()
-    champion = None
+    champion = challenger_compared = versus_champion = None
+    compared_rows = 0
     if current is not None:
         champion_model = store.load_version(str(current.version))
         # A champion of the other task (the config's task was changed) cannot be compared.
         if hasattr(champion_model, "classes_") == (task == "classification"):
-            champion = evaluation.score(champion_model, X, y, task)
+            rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
+            compared_rows = len(rows)
+            if len(rows):
+                Xc, yc = rows.drop(columns=[target]), rows[target]
+                champion = evaluation.score(champion_model, Xc, yc, task)
+                challenger_compared = evaluation.score(model, Xc, yc, task)
+                versus_champion = _paired(
+                    config,
+                    yc,
+                    Predictions.of(model, Xc, labels),
+                    Predictions.of(champion_model, Xc, labels),
+                    metric,
+                )
+            else:
+                versus_champion = promotion.Paired(0, float("nan"), float("nan"))
 
     classes = [str(c) for c in getattr(model, "classes_", [])]
-    confusion = (
-        evaluation.confusion(y, model.predict(X), list(model.classes_))
-        if task == "classification"
-        else None
-    )
+    confusion = per_class = None
+    if task == "classification":
+        confusion = evaluation.confusion(y, said.values, list(model.classes_))
+        per_class = evaluation.per_class(y, said.values, list(model.classes_))
     importances = diagnostics.permutation_importances(
         model, X, y, metric, config.training.random_seed
     )
     plots = _plots(model, X, y, task, importances, confusion)
-    smoke = smoke_test_challenger(model, outcome.model_uri, X)
+    compared = {"challenger": challenger, "baseline": baseline}
+    if reference is not None:
+        compared["default HGB"] = reference
+    plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
 
+    rows, deploy = refit.plan(outcome, warehouse, config)
     decision = promotion.decide(
         challenger,
-        champion,
-        metric,
-        config.promotion.min_improvement,
-        dict(config.promotion.thresholds),
+        _rules(config, metric),
+        versus_baseline,
+        versus_champion,
+        str(current.version) if current is not None else None,
         override,
+        _repeat_of_rolled_back(store, deploy),
     )
-    if not smoke.passed:
-        decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
+    smoke = None
+    if decision.promote:
+        deployed_model = model
+        if rows is not None:
+            deployed_model = refit.refit(outcome, rows, deploy, config, store)
+        smoke = smoke_test_challenger(deployed_model, deploy.model_uri, X)
+        if not smoke.passed:
+            decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
 
     with mlflow.start_run(run_id=outcome.mlflow_run_id):
         mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})
         crash_point("validation")
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items()})
+        if reference is not None:
+            mlflow.log_metrics({f"reference_{k}": v for k, v in reference.items()})
         if champion is not None:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
         with tempfile.TemporaryDirectory() as scratch:
@@ -134,7 +262,7 @@ def validate_challenger(
             {
                 "ml_pipeline.promote": str(decision.promote),
                 "ml_pipeline.decision": decision.reason[:5000],
-                "ml_pipeline.smoke_test": smoke.message[:5000],
+                "ml_pipeline.smoke_test": (smoke.message if smoke else "not run")[:5000],
             }
         )
     return ValidationOutcome(
@@ -149,4 +277,11 @@ def validate_challenger(
         confusion=confusion,
         importances={k: float(v) for k, v in importances.items()},
         plots=plots,
+        reference=reference,
+        holdout_rows=len(holdout),
+        challenger_compared=challenger_compared,
+        compared_rows=compared_rows,
+        deploy=deploy,
+        per_class=per_class or [],
+        unmeasured=evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {},
     )
