@@ -48,6 +48,7 @@ def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_p
         "dataset": {"landing_dir": "landing", "target": "label", "task": "classification"},
         "mlflow": {"experiment": "noise", "registered_model": "noise"},
         "training": FAST_TRAINING,
+        "sensor": {"settle_seconds": 0},
     }
     config = load_config(write_config(tmp_path / "project", document))
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
@@ -55,7 +56,11 @@ def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_p
         deployed = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1)
     assert summary.error is None
     decision = summary.validation["decision"]
-    assert not decision["promote"]
+    assert not decision["promote"], (
+        decision,
+        summary.validation["challenger"],
+        summary.validation["baseline"],
+    )
     assert "does not beat the trivial baseline" in decision["reason"]
     assert summary.champion["version"] is None and summary.artifact_path is None
     assert not deployed.records

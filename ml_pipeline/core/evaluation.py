@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn import metrics
-from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.dummy import DummyRegressor
 
 LOWER_IS_BETTER = {"rmse", "mae", "log_loss"}
 
@@ -14,14 +14,41 @@ def higher_is_better(metric: str) -> bool:
     return metric not in LOWER_IS_BETTER
 
 
-def fit_baseline(task: str, y: pd.Series) -> DummyRegressor | DummyClassifier:
-    """Predicts the training mean (regression) or the class priors (classification)."""
-    baseline = (
-        DummyRegressor(strategy="mean")
-        if task == "regression"
-        else DummyClassifier(strategy="prior")
-    )
-    return baseline.fit(np.zeros((len(y), 1)), y)
+class TrivialClassifier:
+    """Class priors as probabilities; as labels, the majority class, or for macro F1
+    labels drawn at the class rates.
+
+    Always answering the majority scores a macro F1 of about 1/K times its own share,
+    which anything that names the minority now and then beats, signal or not; drawing at
+    the class rates scores 1/K whatever the imbalance, the fair trivial bar for macro F1.
+    The draws are seeded by the number of rows, so a holdout always gets the same ones.
+    """
+
+    def __init__(self, drawn: bool):
+        self.drawn = drawn
+
+    def fit(self, y: pd.Series) -> TrivialClassifier:
+        counts = pd.Series(y).value_counts().sort_index()
+        self.classes_ = counts.index.to_numpy()
+        self.priors_ = (counts / counts.sum()).to_numpy()
+        return self
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        return np.tile(self.priors_, (len(X), 1))
+
+    def predict(self, X: object) -> np.ndarray:
+        if not self.drawn:
+            return np.repeat(self.classes_[np.argmax(self.priors_)], len(X))
+        rng = np.random.default_rng(len(X))
+        return rng.choice(self.classes_, size=len(X), p=self.priors_)
+
+
+def fit_baseline(task: str, y: pd.Series, metric: str = "") -> object:
+    """Predicts the training mean (regression), or the class priors (classification)
+    with labels as :class:`TrivialClassifier` says for ``metric``."""
+    if task == "regression":
+        return DummyRegressor(strategy="mean").fit(np.zeros((len(y), 1)), y)
+    return TrivialClassifier(drawn=metric == "f1_macro").fit(y)
 
 
 def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:

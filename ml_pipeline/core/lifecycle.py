@@ -392,7 +392,7 @@ def train_challenger(
         holdout=spec,
         holdout_key=holdout_key,
         data_fingerprint=data_fingerprint,
-        baseline=evaluation.fit_baseline(dataset.task, y),
+        baseline=evaluation.fit_baseline(dataset.task, y, metric),
         reference=reference,
         seconds=time.perf_counter() - started,
         excluded=excluded,
