@@ -26,6 +26,9 @@ import dagster as dg
 import yaml
 from measure import measure
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import machine, write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -95,6 +98,10 @@ def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
         "phases": dagster_phases(run_dir / "data"),
         "train_rows": summary["rows"]["train"],
         "holdout": summary["champion"]["metrics"],
+        "search_seconds": round(
+            sum(c["fit_seconds"] for c in summary["training"]["candidates"]), 1
+        ),
+        "refit_seconds": round((summary["validation"]["refit"] or {}).get("seconds", 0.0), 1),
     }
     shutil.rmtree(run_dir / "data")
     return result
@@ -148,6 +155,7 @@ def main() -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--sides", nargs="+", default=["pipeline", "reference"])
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--result", help="also write the runs to bench/results/RESULT.json")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="e2e-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +175,9 @@ def main() -> None:
                 with (workdir / "results.jsonl").open("a") as log:
                     log.write(json.dumps(result) + "\n")
     print(table(results))
+    if args.result:
+        command = "python bench/e2e_bench.py " + " ".join(sys.argv[1:])
+        write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ a timestamp or gaps:
   2024-01-01 00:00, with ``sex`` written as the text ``F``/``M`` (a categorical column).
 - ``breast_cancer_gaps``: the breast-cancer rows with 8% of the feature cells blanked
   at random (seeded), so every landed file and the withheld rows have gaps.
+- ``digits_daily``: the 8x8 handwritten digits, one a day from 2020-01-01 in a seeded
+  random order, labelled ``zero``, ``one`` or ``other``: an imbalanced three-class
+  target (about 10%, 10% and 80%) with text labels.
 """
 
 from __future__ import annotations
@@ -72,6 +75,17 @@ def _breast_cancer_gaps() -> pd.DataFrame:
     return frame
 
 
+def _digits_daily() -> pd.DataFrame:
+    bunch = datasets.load_digits(as_frame=True)
+    frame = bunch.frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    digit = frame.pop("target")
+    frame = frame.astype("int64")
+    frame["symbol"] = np.select([digit == 0, digit == 1], ["zero", "one"], "other")
+    stamps = pd.date_range("2020-01-01", periods=len(frame), freq="D")
+    frame.insert(0, "day", stamps.strftime("%Y-%m-%d"))
+    return frame
+
+
 CORPUS = [
     CorpusDataset(
         "diabetes", "regression", "progression", _bundled(datasets.load_diabetes, "progression")
@@ -85,7 +99,20 @@ CORPUS = [
     ),
     CorpusDataset("diabetes_hourly", "regression", "progression", _diabetes_hourly, "measured_at"),
     CorpusDataset("breast_cancer_gaps", "classification", "malignant", _breast_cancer_gaps),
+    CorpusDataset("digits_daily", "classification", "symbol", _digits_daily, "day"),
 ]
+
+
+def dataset_section(dataset: CorpusDataset, landing_dir: str = "landing") -> dict[str, object]:
+    """The only config section a user writes for the dataset."""
+    section: dict[str, object] = {
+        "landing_dir": landing_dir,
+        "target": dataset.target,
+        "task": dataset.task,
+    }
+    if dataset.timestamp_column:
+        section["timestamp_column"] = dataset.timestamp_column
+    return section
 
 
 def land(dataset: CorpusDataset, landing: Path, withheld_path: Path) -> pd.DataFrame:

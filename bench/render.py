@@ -1,0 +1,137 @@
+"""Render the tables of ``docs/benchmarks.md`` from ``bench/results/*.json``.
+
+A table sits between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``; everything
+between the markers is replaced by what the renderer for NAME makes of
+``bench/results/NAME.json``. ``--check`` changes nothing and exits 1 when the document
+differs from what the data renders.
+
+    python bench/render.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.results import read_result
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def _number(value: object, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _provenance(data: dict[str, object]) -> str:
+    machine = data["machine"]
+    return (
+        f"{machine['cpus']} cores, {machine['memory_gib']} GiB, Python {machine['python']}, "
+        f"{machine['date']}; `{data['command']}`."
+    )
+
+
+def quality(data: dict[str, object]) -> str:
+    rows = data["rows"]
+    variants = list(dict.fromkeys(row["variant"] for row in rows))
+    lines = [
+        "| dataset | metric | withheld rows | "
+        + " | ".join(f"deployed ({v})" for v in variants)
+        + " | default HGB | tuned HGB | deployed - default | run s "
+        + " | ".join(f"({v})" for v in variants)
+        + " |",
+        "|" + "---|" * (6 + 2 * len(variants)),
+    ]
+    for name in dict.fromkeys(row["dataset"] for row in rows):
+        mine = {row["variant"]: row for row in rows if row["dataset"] == name}
+        first = next(iter(mine.values()))
+        last = mine.get(variants[-1], first)
+        gap = None if last["deployed"] is None else last["deployed"] - last["default_hgb"]
+        lines.append(
+            f"| {name} | {first['metric']} | {first['withheld_rows']} | "
+            + " | ".join(_number(mine.get(v, {}).get("deployed")) for v in variants)
+            + f" | {_number(last['default_hgb'])} | {_number(last['tuned_hgb'])} | "
+            + ("-" if gap is None else f"{gap:+.3f}")
+            + " | "
+            + " | ".join(str(mine.get(v, {}).get("run_seconds", "-")) for v in variants)
+            + " |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def calibration(data: dict[str, object]) -> str:
+    rows = data["rows"]
+    lines = [
+        "| dataset | estimator | log loss, plain | log loss, calibrated | "
+        "macro F1, plain | macro F1, calibrated |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    pairs = dict.fromkeys((row["dataset"], row["estimator"]) for row in rows)
+    for dataset, estimator in pairs:
+        found = {
+            row["probabilities"]: row
+            for row in rows
+            if (row["dataset"], row["estimator"]) == (dataset, estimator)
+        }
+        plain, calibrated = found["plain"], found["calibrated"]
+        lines.append(
+            f"| {dataset} | {estimator} | {plain['log_loss']:.4f} | "
+            f"{calibrated['log_loss']:.4f} | {plain['f1_macro']:.4f} | "
+            f"{calibrated['f1_macro']:.4f} |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def refit_cost(data: dict[str, object]) -> str:
+    lines = [
+        "| history | wall time | search (all candidates) | refit on all rows | refit share |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for run in data["runs"]:
+        share = run["refit_seconds"] / run["seconds"]
+        lines.append(
+            f"| {run['rows']:,} rows | {run['seconds']:.1f} s | {run['search_seconds']:.1f} s | "
+            f"{run['refit_seconds']:.1f} s | {share:.1%} |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
+    "refit_cost": refit_cost,
+    "quality": quality,
+    "calibration": calibration,
+}
+
+
+def render(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        data = read_result(name)
+        if data is None or name not in RENDERERS:
+            return match.group(0)
+        return f"<!-- table:{name} -->\n{RENDERERS[name](data)}\n<!-- /table:{name} -->"
+
+    return re.sub(r"<!-- table:(\w+) -->.*?<!-- /table:\1 -->", replace, text, flags=re.S)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    current = DOC.read_text(encoding="utf-8")
+    rendered = render(current)
+    if args.check:
+        if rendered != current:
+            print(f"{DOC}: tables differ from bench/results; run python bench/render.py")
+            return 1
+        return 0
+    DOC.write_text(rendered, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The tables in docs/benchmarks.md are rendered from bench/results, never typed."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _renderer():
+    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "bench" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_rendered_table_matches_the_committed_results() -> None:
+    render = _renderer()
+    document = render.DOC.read_text(encoding="utf-8")
+    assert "<!-- table:quality -->" in document
+    assert render.render(document) == document, "run: python bench/render.py"
+
+
+def test_a_table_edited_by_hand_is_caught() -> None:
+    render = _renderer()
+    document = render.DOC.read_text(encoding="utf-8")
+    tampered = document.replace(
+        "<!-- /table:quality -->", "| typed | by hand |\n<!-- /table:quality -->"
+    )
+    assert render.render(tampered) != tampered
