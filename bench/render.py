@@ -100,7 +100,24 @@ def refit_cost(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def budget(data: dict[str, object]) -> str:
+    lines = [
+        "| training.time_budget_minutes | search wall time | settings tried (of planned) "
+        "| challenger | holdout RMSE |",
+        "|---:|---:|---|---|---:|",
+    ]
+    for run in data["runs"]:
+        limit = "none" if run["budget_minutes"] is None else f"{run['budget_minutes']:g} min"
+        tried = ", ".join(f"{name} {count}" for name, count in run["settings"].items())
+        lines.append(
+            f"| {limit} | {run['search_seconds']:.1f} s | {tried} | {run['challenger']} | "
+            f"{run['holdout_rmse']:.3f} |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
+    "budget": budget,
     "refit_cost": refit_cost,
     "quality": quality,
     "calibration": calibration,
