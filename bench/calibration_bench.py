@@ -29,7 +29,7 @@ from ml_pipeline_tests.corpus import CORPUS, land
 ESTIMATORS = {
     "linear": {},
     "random_forest": {"n_estimators": 100, "max_samples": 0.5},
-    "hist_gradient_boosting": {"max_iter": 1000, "early_stopping": True, "n_iter_no_change": 30},
+    "hist_gradient_boosting": {"max_iter": 300, "early_stopping": True, "n_iter_no_change": 20},
 }
 
 

@@ -176,7 +176,9 @@ def main() -> None:
                     log.write(json.dumps(result) + "\n")
     print(table(results))
     if args.result:
-        command = "python bench/e2e_bench.py " + " ".join(sys.argv[1:])
+        # The work folder is this machine's business, not part of the command to reproduce.
+        shown = [a for a in sys.argv[1:] if a != "--workdir" and a != str(args.workdir)]
+        command = "python bench/e2e_bench.py " + " ".join(shown)
         write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 
