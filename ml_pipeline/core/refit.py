@@ -151,6 +151,6 @@ def seen_partitions(store: tracking.MlflowStore, run_id: str) -> set[str]:
     if text is None:
         raise RuntimeError(
             f"training run {run_id} of a refit champion lacks {PARTITIONS_ARTIFACT}: "
-            "the rows it saw cannot be told apart; promote with --promotion force"
+            "the rows it saw cannot be told apart; promote with `ml-pipeline run --promote force`"
         )
     return set(json.loads(text)["partitions"])
