@@ -147,8 +147,10 @@ def _comparison_rows(
     )
 
 
-def _repeat_of_rolled_back(store: tracking.MlflowStore, deploy: DeployCandidate) -> str | None:
-    found = store.rolled_back().get(deploy.model_fingerprint)
+def _repeat_of_rolled_back(
+    rolled_back: dict[str, tuple[str, str]], deploy: DeployCandidate
+) -> str | None:
+    found = rolled_back.get(deploy.model_fingerprint)
     if found is None:
         return None
     version, when = found
@@ -224,7 +226,12 @@ def validate_challenger(
         compared["default HGB"] = reference
     plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
 
-    rows, deploy = refit.plan(outcome, warehouse, config)
+    # Drawing the refit's rows reads every partition: done before the decision only when
+    # a rolled-back version exists that the refit might reproduce.
+    rolled_back = store.rolled_back()
+    rows = deploy = None
+    if rolled_back:
+        rows, deploy = refit.plan(outcome, warehouse, config)
     decision = promotion.decide(
         challenger,
         _rules(config, metric),
@@ -232,10 +239,12 @@ def validate_challenger(
         versus_champion,
         str(current.version) if current is not None else None,
         override,
-        _repeat_of_rolled_back(store, deploy),
+        _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
     )
     smoke = None
     if decision.promote:
+        if deploy is None:
+            rows, deploy = refit.plan(outcome, warehouse, config)
         deployed_model = model
         if rows is not None:
             deployed_model = refit.refit(outcome, rows, deploy, config, store)
