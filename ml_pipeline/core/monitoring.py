@@ -25,9 +25,12 @@ class MonitoringReport:
     by_version: dict[str, int]
     sampled_rows: int
     drift: DriftReport | None
+    # Why drift was not measured, when it was not: read instead of a zero.
+    drift_unmeasured: str | None = None
 
-    def error_share(self) -> float:
-        return self.rejected / self.requests if self.requests else 0.0
+    def error_share(self) -> float | None:
+        """Rejected requests over all requests; None when there were none."""
+        return self.rejected / self.requests if self.requests else None
 
 
 def sampled_inputs(log: pd.DataFrame, max_rows: int) -> pd.DataFrame:
@@ -75,6 +78,11 @@ def summarize(
     scored = log[log["status"] == 200]
     latencies = log["latency_ms"].to_numpy(dtype="float64")
     inputs = sampled_inputs(scored, max_drift_rows)
+    unmeasured = None
+    if reference is None:
+        unmeasured = "not measured: no reference profile (no champion deployed yet)"
+    elif not len(inputs):
+        unmeasured = "not measured: no scored inputs in the window"
     return MonitoringReport(
         start=start,
         end=end,
@@ -89,5 +97,6 @@ def summarize(
             for version, count in scored["model_version"].value_counts().items()
         },
         sampled_rows=len(inputs),
-        drift=drift(inputs, reference) if reference is not None and len(inputs) else None,
+        drift=drift(inputs, reference) if unmeasured is None else None,
+        drift_unmeasured=unmeasured,
     )

@@ -85,8 +85,20 @@ def test_columns_missing_from_some_requests_are_null_there() -> None:
     assert inputs["a"].tolist() == [2.0, 1.0]
 
 
-def test_an_empty_log_summarises_to_zeros(tmp_path) -> None:
+def test_an_empty_log_says_no_data_rather_than_zeros(tmp_path) -> None:
     start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-    report = summarize(read_prediction_log(tmp_path, start, start), None, start, start)
+    reference = build_reference(training_frame(np.random.default_rng(2)), "y", [], None, ["temp"])
+    report = summarize(read_prediction_log(tmp_path, start, start), reference, start, start)
     assert (report.requests, report.rejected, report.rows_scored) == (0, 0, 0)
-    assert report.by_version == {} and report.latency_p99_ms is None and report.drift is None
+    assert report.by_version == {} and report.latency_p99_ms is None
+    assert report.error_share() is None
+    assert report.drift is None
+    assert report.drift_unmeasured == "not measured: no scored inputs in the window"
+
+
+def test_drift_without_a_reference_says_why() -> None:
+    frames = [training_frame(np.random.default_rng(3), 10).drop(columns="y")]
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    report = summarize(log_of(frames, [200]), None, start, start)
+    assert report.drift is None
+    assert "no reference profile" in report.drift_unmeasured
