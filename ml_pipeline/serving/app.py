@@ -53,10 +53,10 @@ class MetricsMiddleware:
             path = scope.get("path", "")
             endpoint = path if path in self.endpoints else "other"
             code = str(status_code)
-            self.metrics.requests.inc(endpoint, code)
-            self.metrics.latency.observe(time.perf_counter() - started, endpoint)
+            self.metrics.requests.labels(endpoint, code).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
             if status_code >= 400:
-                self.metrics.errors.inc(endpoint, code)
+                self.metrics.errors.labels(endpoint, code).inc()
 
 
 def _request_error(_request: Request, error: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from ml_pipeline.core.prediction_log import LoggedRequest, PredictionLog
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
 from ml_pipeline.serving.inputs import Rows
-from ml_pipeline.serving.metrics import Gauge, ServiceMetrics
+from ml_pipeline.serving.metrics import ServiceMetrics
 from ml_pipeline.serving.model import Scored
 
 TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
@@ -52,20 +52,16 @@ class ScoringService:
             on_drop=self.metrics.log_dropped.inc,
         )
         self.metrics.add_gauge(
-            Gauge(
-                "ml_pipeline_model_info",
-                "The model version being served (value 1)",
-                ("name", "version"),
-                self._model_info,
-            )
+            "ml_pipeline_model_info",
+            "The model version being served (value 1)",
+            ("name", "version"),
+            self._model_info,
         )
         self.metrics.add_gauge(
-            Gauge(
-                "ml_pipeline_prediction_log_write_errors",
-                "Prediction log flushes that failed",
-                (),
-                lambda: [((), float(self.log.write_errors))],
-            )
+            "ml_pipeline_prediction_log_write_errors",
+            "Prediction log flushes that failed",
+            (),
+            lambda: [((), float(self.log.write_errors))],
         )
 
     @classmethod

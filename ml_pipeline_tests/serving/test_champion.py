@@ -48,4 +48,4 @@ def test_a_version_that_fails_to_load_is_reported_once_and_not_served(tmp_path) 
     assert watcher.check() is False
     assert watcher.model is None
     assert watcher.error.startswith("v1: ModelSourceError")
-    assert metrics.load_failures.value() == 1
+    assert metrics.value("ml_pipeline_model_load_failures_total") == 1

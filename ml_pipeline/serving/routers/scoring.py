@@ -90,7 +90,7 @@ async def _score(request: Request, service: ScoringService, choose: Callable) ->
         seconds = time.perf_counter() - started
         service.record(endpoint, version, error.status, seconds, error=error.message)
         raise
-    service.metrics.rows.inc(amount=rows.count)
+    service.metrics.rows.inc(rows.count)
     service.record(endpoint, model.version, 200, time.perf_counter() - started, rows, scored)
     content: dict[str, object] = {"predictions": scored.predictions}
     if scored.probabilities is not None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ml_pipeline.serving.dependencies import Service, require_token
 from ml_pipeline.serving.inputs import RequestError
 from ml_pipeline.serving.openapi import ERROR_RESPONSES
-
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 router = APIRouter(tags=["status"])
 guarded = APIRouter(
@@ -61,9 +59,17 @@ async def model_info(service: Service) -> dict[str, Any]:
 
 @guarded.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (OpenMetrics when the Accept header asks for it)",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            }
+        }
+    },
 )
-async def metrics(service: Service) -> PlainTextResponse:
-    return PlainTextResponse(service.metrics.render(), media_type=PROMETHEUS_TEXT)
+async def metrics(service: Service, request: Request) -> Response:
+    body, content_type = service.metrics.render(request.headers.get("accept"))
+    return Response(body, media_type=content_type)
