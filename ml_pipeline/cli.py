@@ -349,6 +349,8 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
         return 1
     print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
     print(f"artifact: {outcome.artifact_path} -> {outcome.artifact_path.resolve().name}")
+    if outcome.reference_note:
+        print(f"note: {outcome.reference_note}")
     return 0
 
 

@@ -149,6 +149,8 @@ class RollbackOutcome:
     from_version: str
     to_version: str
     artifact_path: Path
+    # Set when the version rolled back to logged no training reference.
+    reference_note: str | None = None
 
 
 def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Path) -> Path:
@@ -162,15 +164,38 @@ def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Pat
     return tracking.export_version(store, version, deploy_dir, files)
 
 
-def _serve_export(store: tracking.MlflowStore, exported: Path, reference_path: Path | None) -> Path:
-    """Point ``current`` at an exported version and put its training reference in place."""
+def _reference_text(
+    store: tracking.MlflowStore, version: str, reference_path: Path | None
+) -> str | None:
+    """The version's logged training reference; read before anything is switched, so
+    an unreadable one stops the switch."""
+    if reference_path is None:
+        return None
+    return tracking.run_text(store, store.version(version).run_id, REFERENCE_ARTIFACT)
+
+
+def _serve_export(
+    exported: Path, reference_path: Path | None, profile: str | None
+) -> tuple[Path, str | None]:
+    """Point ``current`` at an exported version and put its training reference in place.
+
+    A version that logged no reference leaves none at all, never the replaced model's:
+    drift would otherwise be measured against data the served model did not learn from.
+    Returns the link and, in that case, a sentence saying so.
+    """
     artifact = tracking.point_current(exported.parent, exported)
-    if reference_path is not None:
-        run_id = store.version(exported.name.removeprefix("v")).run_id
-        profile = tracking.run_text(store, run_id, REFERENCE_ARTIFACT)
-        if profile is not None:
-            ReferenceProfile.from_json(profile).save(reference_path)
-    return artifact
+    if reference_path is None:
+        return artifact, None
+    if profile is None:
+        # A file this project generates on every deployment, not a user's file.
+        reference_path.unlink(missing_ok=True)
+        version = exported.name.removeprefix("v")
+        return artifact, (
+            f"version {version} logged no training reference: input drift is not "
+            "measured until a champion with one is deployed"
+        )
+    ReferenceProfile.from_json(profile).save(reference_path)
+    return artifact, None
 
 
 def served_version(deploy_dir: Path) -> str | None:
@@ -197,12 +222,15 @@ def reconcile(
     if champion is None or str(champion.version) == serving:
         return None
     version = str(champion.version)
-    _serve_export(store, _export_with_card(store, version, deploy_dir), reference_path)
+    profile = _reference_text(store, version, reference_path)
+    exported = _export_with_card(store, version, deploy_dir)
+    _, note = _serve_export(exported, reference_path, profile)
     was = f"version {serving}" if serving else "nothing"
-    return (
+    done = (
         f"`current` led to {was} while the registry's champion is version {version}; "
         f"it now leads to version {version}"
     )
+    return f"{done}; {note}" if note else done
 
 
 def rollback(
@@ -219,6 +247,7 @@ def rollback(
             f"champion version {current.version} of {store.registered_model!r} replaced no "
             "earlier champion: nothing to roll back to"
         )
+    profile = _reference_text(store, previous, reference_path)
     exported = _export_with_card(store, previous, deploy_dir)
     store.point_alias(previous)
     store.client().set_model_version_tag(
@@ -227,5 +256,5 @@ def rollback(
         tracking.ROLLED_BACK_TAG,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    artifact = _serve_export(store, exported, reference_path)
-    return RollbackOutcome(str(current.version), previous, artifact)
+    artifact, note = _serve_export(exported, reference_path, profile)
+    return RollbackOutcome(str(current.version), previous, artifact, note)

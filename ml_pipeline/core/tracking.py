@@ -7,6 +7,7 @@ Dagster code location should load without paying for it.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -264,11 +265,21 @@ def point_current(deploy_dir: Path, version_dir: Path) -> Path:
 
 
 def run_text(store: MlflowStore, run_id: str, artifact: str) -> str | None:
-    """A text artifact of a run, or None if the run did not log it."""
+    """A text artifact of a run; None only when the run never logged it.
+
+    A logged artifact that cannot be read is an error, not an absence: the callers would
+    otherwise go on with another version's card, reference or partition list.
+    """
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
+    folder = posixpath.dirname(artifact) or None
+    logged = {item.path for item in store.client().list_artifacts(run_id, folder)}
+    if artifact not in logged:
+        return None
     try:
         return mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact}")
-    except (MlflowException, OSError):
-        return None
+    except (MlflowException, OSError) as error:
+        raise RuntimeError(
+            f"run {run_id} logged {artifact} but it cannot be read: {error}"
+        ) from error
