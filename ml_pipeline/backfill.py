@@ -13,8 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-INGEST_ASSETS = ["raw_samples", "cleaned_data", "features"]
-MODEL_ASSETS = ["data_profile", "trained_model", "validation_metrics", "deployed_model"]
+from ml_pipeline.core import names
+
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 PARTITIONS_QUERY = """
@@ -97,9 +97,9 @@ def graphql(url: str, query: str, variables: dict, timeout: float = 30) -> dict:
 
 
 def partition_keys(url: str) -> list[str]:
-    node = graphql(url, PARTITIONS_QUERY, {"path": [INGEST_ASSETS[0]]})["assetNodeOrError"]
+    node = graphql(url, PARTITIONS_QUERY, {"path": [names.RAW_SAMPLES]})["assetNodeOrError"]
     if node["__typename"] != "AssetNode":
-        raise BackfillError(f"asset {INGEST_ASSETS[0]}: {node.get('message', node['__typename'])}")
+        raise BackfillError(f"asset {names.RAW_SAMPLES}: {node.get('message', node['__typename'])}")
     return node["partitionKeys"]
 
 
@@ -127,10 +127,10 @@ def select_partitions(
 
 def launch(url: str, keys: list[str] | None, retrain: bool, title: str) -> str:
     """Launch an asset backfill of ``keys`` (None: every partition); return its id."""
-    assets = INGEST_ASSETS + (MODEL_ASSETS if retrain else [])
+    assets = [*names.INGEST_ASSETS, *(names.MODEL_ASSETS if retrain else ())]
     params: dict[str, object] = {
         "assetSelection": [{"path": [name]} for name in assets],
-        "tags": [{"key": "ml_pipeline/trigger", "value": "backfill"}],
+        "tags": [{"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL}],
         "title": title,
     }
     if keys is None:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import DERIVED_TABLES, landed_files
+from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
 from ml_pipeline.core.landing import content_digest, find_landed_file, remember_forgotten
 from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.jobs import TRAINING_JOB
@@ -58,7 +59,7 @@ def forget_partition(config: PipelineConfig, instance: dg.DagsterInstance, key: 
     if landed is not None:
         remember_forgotten(config.forgotten_path, key, landed.name, content_digest(landed))
     warehouse = Warehouse(config.warehouse_dir)
-    removed = [table for table in DERIVED_TABLES if warehouse.drop(table, key)]
+    removed = [table for table in names.INGEST_ASSETS if warehouse.drop(table, key)]
     # Its ingest record is its runs, one partition each: deleting them removes their
     # materializations and check results (sqlite event storage cannot wipe partitions).
     for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key})):

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from ml_pipeline.core import names
 from ml_pipeline.core.retraining import Evidence
 
 PAGE = 10_000  # the most records Dagster returns in one fetch
@@ -52,11 +53,11 @@ def ingested_digests(
     A partition counts once its features exist; the digest is the one raw_samples
     recorded, so the CLI, the sensor and the UI agree on what needs ingesting.
     """
-    finished = instance.get_materialized_partitions(dg.AssetKey("features"))
+    finished = instance.get_materialized_partitions(dg.AssetKey(names.FEATURES))
     digests = {}
-    for record in iter_materializations(instance, dg.AssetKey("raw_samples"), None, partitions):
+    for record in iter_materializations(instance, dg.AssetKey(names.RAW_SAMPLES), None, partitions):
         materialization = record.asset_materialization
-        value = materialization.metadata.get("source_digest") if materialization else None
+        value = materialization.metadata.get(names.SOURCE_DIGEST) if materialization else None
         if value is not None and record.partition_key in finished:
             digests[record.partition_key] = value.value
     return digests
@@ -67,13 +68,14 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
 
     The retrain sensor and ``ml-pipeline run`` decide on the same evidence.
     """
-    last = latest_record(instance, dg.AssetKey("trained_model"))
+    last = latest_record(instance, dg.AssetKey(names.TRAINED_MODEL))
     after = last.storage_id if last else None
-    records = list(iter_materializations(instance, dg.AssetKey("features"), after))
+    records = list(iter_materializations(instance, dg.AssetKey(names.FEATURES), after))
     drifts = [
-        record.asset_materialization.metadata["drift_score"].value
-        for record in iter_materializations(instance, dg.AssetKey("cleaned_data"), after)
-        if record.asset_materialization and "drift_score" in record.asset_materialization.metadata
+        record.asset_materialization.metadata[names.DRIFT_SCORE].value
+        for record in iter_materializations(instance, dg.AssetKey(names.CLEANED_DATA), after)
+        if record.asset_materialization
+        and names.DRIFT_SCORE in record.asset_materialization.metadata
     ]
     hours = (time.time() - last.timestamp) / 3600 if last else None
     newest = max((record.storage_id for record in records), default=after)

@@ -16,6 +16,7 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
@@ -166,12 +167,12 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         partition_key=key,
         raise_on_error=False,
         run_config=QUIET,
-        tags={"ml_pipeline/trigger": "cli"},
+        tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
     )
     _return_freed_memory()
     ignored: list[str] = []
-    for materialization in result.asset_materializations_for_node("raw_samples"):
-        found = materialization.metadata.get("ignored_columns")
+    for materialization in result.asset_materializations_for_node(names.RAW_SAMPLES):
+        found = materialization.metadata.get(names.IGNORED_COLUMNS)
         ignored = list(found.value) if found is not None else []
     return (None if result.success else _first_error(result)), ignored
 
@@ -219,14 +220,17 @@ def train_and_deploy(
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={**QUIET, "ops": {"validation_metrics": {"config": {"decision": promotion}}}},
-        tags={"ml_pipeline/trigger": "cli"},
+        run_config={
+            **QUIET,
+            "ops": {names.VALIDATION_METRICS: {"config": {"decision": promotion}}},
+        },
+        tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
     )
     if not result.success:
         summary.error = f"training run {result.run_id} failed: {_first_error(result)}"
         return
-    training: TrainingOutcome = result.output_for_node("trained_model")
-    validation: ValidationOutcome = result.output_for_node("validation_metrics")
+    training: TrainingOutcome = result.output_for_node(names.TRAINED_MODEL)
+    validation: ValidationOutcome = result.output_for_node(names.VALIDATION_METRICS)
     summary.excluded = dict(training.excluded)
     summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
     summary.training_partitions = list(training.partitions)
@@ -254,7 +258,7 @@ def train_and_deploy(
         "decision": asdict(validation.decision),
     }
     if validation.decision.promote:
-        deployment: DeploymentOutcome = result.output_for_node("deployed_model")
+        deployment: DeploymentOutcome = result.output_for_node(names.DEPLOYED_MODEL)
         version, metrics = deployment.version, validation.challenger
     else:
         version, metrics = validation.champion_version, validation.champion
@@ -272,7 +276,7 @@ def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
     from ml_pipeline.core.warehouse import Warehouse
 
     warehouse = Warehouse(config.warehouse_dir)
-    for table in ("raw_samples", "cleaned_data"):
+    for table in (names.RAW_SAMPLES, names.CLEANED_DATA):
         summary.rows[table] = sum(
             warehouse.row_count(table, key) for key in warehouse.partitions(table)
         )
@@ -320,7 +324,7 @@ def roll_back(config: PipelineConfig, instance: dg.DagsterInstance) -> RollbackO
     outcome = rollback(store, config.deploy_dir, config.reference_path)
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
-            asset_key="deployed_model",
+            asset_key=names.DEPLOYED_MODEL,
             description="rollback",
             metadata={
                 "champion_version": outcome.to_version,

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
 from ml_pipeline.jobs import monitoring_job, training_job
 
 
@@ -13,7 +14,7 @@ def build_retrain_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
         cron_schedule=config.schedule.retrain_cron,
         execution_timezone=config.schedule.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        tags={"ml_pipeline/trigger": "schedule"},
+        tags={names.TRIGGER_TAG: names.TRIGGER_SCHEDULE},
         description=f"Retrains on '{config.schedule.retrain_cron}' ({config.schedule.timezone}).",
     )
 

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
 from ml_pipeline.core.config_faults import ingest_blocker
 from ml_pipeline.core.contract import resolve_contract
 from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
@@ -55,7 +56,9 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
-                    run_key=run_key, partition_key=key, tags={"ml_pipeline/trigger": "landed_file"}
+                    run_key=run_key,
+                    partition_key=key,
+                    tags={names.TRIGGER_TAG: names.TRIGGER_LANDED_FILE},
                 )
                 for key, run_key in plan.runs
             ],
@@ -105,7 +108,7 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
             run_requests=[
                 dg.RunRequest(
                     run_key=f"retrain-{after}-{newest}",
-                    tags={"ml_pipeline/trigger": ",".join(reasons)},
+                    tags={names.TRIGGER_TAG: ",".join(reasons)},
                 )
             ]
         )

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 
 from ml_pipeline.assets.ingest import cleaned_data, live_partitions
+from ml_pipeline.core import names
 from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
@@ -14,7 +15,7 @@ EXPLORE_GROUP = "explore"
 
 def raw_missing_shares(warehouse, keys: list[str], max_rows: int, seed: int) -> dict[str, float]:
     """Share of empty cells per column as landed, before cleaning filled them."""
-    sample = warehouse.sample("raw_samples", keys, max_rows, seed)
+    sample = warehouse.sample(names.RAW_SAMPLES, keys, max_rows, seed)
     return {c: float(v) for c, v in sample.isna().mean().items()}
 
 
@@ -35,11 +36,11 @@ def data_profile(
     config = settings.load()
     dataset = config.dataset
     store = warehouse.get()
-    keys = live_partitions(context, warehouse, "cleaned_data")
+    keys = live_partitions(context, warehouse, names.CLEANED_DATA)
     if not keys:
         raise dg.Failure(description="no cleaned partitions to profile: ingest landed files first")
     seed, rows = config.training.random_seed, config.profile.sample_rows
-    sample = store.sample("cleaned_data", keys, rows, seed)
+    sample = store.sample(names.CLEANED_DATA, keys, rows, seed)
     table = exploration_table(
         sample, dataset.target, dataset.timestamp_column, dataset.ignored_columns
     )

@@ -13,7 +13,7 @@ from ml_pipeline.assets.metadata import (
     table_facts,
 )
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core import quality
+from ml_pipeline.core import names, quality
 from ml_pipeline.core.cleaning import clean_batch
 from ml_pipeline.core.config_faults import ingest_blocker
 from ml_pipeline.core.contract import (
@@ -50,9 +50,6 @@ def live_partitions(
     """
     registered = set(context.instance.get_dynamic_partitions(landed_files.name))
     return [key for key in warehouse.get().partitions(table) if key in registered]
-
-
-DERIVED_TABLES = ("raw_samples", "cleaned_data", "features")
 
 
 def contract_schema(contract: SchemaContract) -> dg.TableSchema:
@@ -97,7 +94,7 @@ def _take_in(path, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
         "read or breaks the schema fails its partition and is moved to the quarantine folder."
     ),
     kinds={"parquet"},
-    check_specs=expectation_check_specs("raw_samples", landed_files),
+    check_specs=expectation_check_specs(names.RAW_SAMPLES, landed_files),
 )
 def raw_samples(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -116,7 +113,7 @@ def raw_samples(
             raise dg.Failure(description=f"config error: {config.source_path}: {fault}") from None
         moved = quarantine(path, config.quarantine_dir, str(error), key)
         # An earlier version of this partition must not keep feeding training.
-        for table in DERIVED_TABLES:
+        for table in names.INGEST_ASSETS:
             warehouse.get().drop(table, key)
         raise dg.Failure(
             description=f"{error} (quarantined to {moved})",
@@ -124,7 +121,7 @@ def raw_samples(
         ) from None
     for warning in intake.warnings:
         context.log.warning(f"{path.name}: {warning}")
-    warehouse.get().write("raw_samples", key, intake.frame)
+    warehouse.get().write(names.RAW_SAMPLES, key, intake.frame)
     crash_point("ingest")
     checks = quality.validate(intake.frame, quality.raw_suite(config, contract))
     return dg.MaterializeResult(
@@ -134,10 +131,10 @@ def raw_samples(
             "dagster/column_schema": contract_schema(contract),
             "contract_version": contract.version,
             "contract_source": contract.source,
-            "ignored_columns": dg.MetadataValue.json(intake.ignored),
+            names.IGNORED_COLUMNS: dg.MetadataValue.json(intake.ignored),
             "source_file": dg.MetadataValue.path(str(path)),
             "source_bytes": path.stat().st_size,
-            "source_digest": digest,
+            names.SOURCE_DIGEST: digest,
             "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in intake.warnings) or "none"),
         },
         check_results=expectation_check_results(checks),
@@ -154,7 +151,7 @@ def raw_samples(
         "the champion's training reference."
     ),
     kinds={"parquet", "pandas"},
-    check_specs=expectation_check_specs("cleaned_data", landed_files),
+    check_specs=expectation_check_specs(names.CLEANED_DATA, landed_files),
 )
 def cleaned_data(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -162,18 +159,18 @@ def cleaned_data(
     started = time.perf_counter()
     config = settings.load()
     store = warehouse.get()
-    raw = store.read("raw_samples", context.partition_key)
+    raw = store.read(names.RAW_SAMPLES, context.partition_key)
     contract = resolve_contract(config.contract_path, config.dataset)
     kinds = contract.kinds() if contract is not None else None
     cleaned, report = clean_batch(raw, config.dataset, config.cleaning, kinds)
-    store.write("cleaned_data", context.partition_key, cleaned)
+    store.write(names.CLEANED_DATA, context.partition_key, cleaned)
     context.log.info(report.summary())
     reference = load_reference(config.reference_path)
     drift_metadata = {}
     if reference is not None:
         measured = drift(cleaned, reference)
         drift_metadata = {
-            "drift_score": round(measured.overall, 4),
+            names.DRIFT_SCORE: round(measured.overall, 4),
             "drift_by_column": drift_table(measured),
         }
     checks = quality.validate(cleaned, quality.cleaned_suite(config, reference, contract))
@@ -224,7 +221,7 @@ def cleaned_data(
         "and the target."
     ),
     kinds={"parquet", "scikitlearn"},
-    check_specs=expectation_check_specs("features", landed_files),
+    check_specs=expectation_check_specs(names.FEATURES, landed_files),
 )
 def features(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
@@ -233,14 +230,14 @@ def features(
     config = settings.load()
     dataset = config.dataset
     store = warehouse.get()
-    cleaned = store.read("cleaned_data", context.partition_key)
+    cleaned = store.read(names.CLEANED_DATA, context.partition_key)
     table = build_feature_table(
         cleaned,
         dataset.target,
         dataset.timestamp_column,
         dataset.ignored_columns,
     )
-    store.write("features", context.partition_key, table)
+    store.write(names.FEATURES, context.partition_key, table)
     derived = [
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]

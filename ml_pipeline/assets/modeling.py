@@ -8,6 +8,7 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
+from ml_pipeline.core import names
 from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
@@ -32,7 +33,7 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
         DAGSTER_RUN_TAG: context.run_id,
         "ml_pipeline.code_version": lifecycle.code_version(),
     }
-    trigger = context.run.tags.get("ml_pipeline/trigger")
+    trigger = context.run.tags.get(names.TRIGGER_TAG)
     if trigger:
         tags["ml_pipeline.trigger"] = trigger
     return tags
@@ -65,7 +66,7 @@ def trained_model(
     from ml_pipeline.core import lifecycle
 
     config = settings.load()
-    partitions = live_partitions(context, warehouse, "features")
+    partitions = live_partitions(context, warehouse, names.FEATURES)
     store = warehouse.get()
     contract = lifecycle.training_contract(config, store, partitions)
     outcome = lifecycle.train_challenger(

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
-from ml_pipeline.core import evaluation, tracking, training
+from ml_pipeline.core import evaluation, names, tracking, training
 from ml_pipeline.core.contract import (
     SchemaContract,
     create_contract,
@@ -29,7 +29,6 @@ from ml_pipeline.core.reference import ReferenceProfile, build_reference
 from ml_pipeline.core.splitting import HoldoutSpec, count_holdout_rows, holdout_mask, plan_holdout
 from ml_pipeline.core.warehouse import Warehouse
 
-FEATURES_TABLE = "features"
 HOLDOUT_TABLE = "holdout"
 
 
@@ -123,7 +122,7 @@ def training_contract(
     if contract is not None or not partitions:
         return contract
     key = partitions[-1]
-    table = warehouse.read(FEATURES_TABLE, key)
+    table = warehouse.read(names.FEATURES, key)
     raw = table[[c for c in table.columns if not c.startswith(FEATURE_PREFIX)]]
     threshold = config.cleaning.numeric_parse_threshold
     inferred = infer_contract(raw, config.dataset, threshold, f"warehouse partition {key}")
@@ -141,7 +140,7 @@ def usable_partitions(
     usable, excluded = [], {}
     for key in partitions:
         try:
-            problem = partition_problem(warehouse.schema(FEATURES_TABLE, key), contract)
+            problem = partition_problem(warehouse.schema(names.FEATURES, key), contract)
         except (OSError, pa.ArrowException) as error:
             problem = f"unreadable: {str(error).splitlines()[0][:200]}"
         if problem is None:
@@ -217,7 +216,7 @@ def split_for_training(
     hash_columns = dataset.id_columns or [c for c in columns if c != dataset.target]
     spec = plan_holdout(
         warehouse,
-        FEATURES_TABLE,
+        names.FEATURES,
         partitions,
         config.holdout.fraction,
         dataset.timestamp_column,
@@ -225,10 +224,10 @@ def split_for_training(
         champion_cutoff,
     )
     seed = config.training.random_seed
-    withheld = count_holdout_rows(warehouse, FEATURES_TABLE, partitions, spec)
-    total = sum(warehouse.row_count(FEATURES_TABLE, key) for key in partitions)
+    withheld = count_holdout_rows(warehouse, names.FEATURES, partitions, spec)
+    total = sum(warehouse.row_count(names.FEATURES, key) for key in partitions)
     train = warehouse.sample(
-        FEATURES_TABLE,
+        names.FEATURES,
         partitions,
         config.training.sample_rows,
         seed,
@@ -237,7 +236,7 @@ def split_for_training(
         population=total - withheld,
     )
     holdout = warehouse.sample(
-        FEATURES_TABLE,
+        names.FEATURES,
         partitions,
         config.holdout.max_rows,
         seed,
@@ -386,7 +385,7 @@ def train_challenger(
         challenger=best.name,
         candidates=[result.row(metric) for result in results],
         partitions=partitions,
-        partition_rows={key: warehouse.row_count(FEATURES_TABLE, key) for key in partitions},
+        partition_rows={key: warehouse.row_count(names.FEATURES, key) for key in partitions},
         train_rows=len(train),
         holdout_rows=len(holdout),
         holdout=spec,

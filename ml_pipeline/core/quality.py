@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
 from ml_pipeline.core.contract import SchemaContract
 from ml_pipeline.core.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.reference import OTHER, ReferenceProfile
@@ -105,7 +106,7 @@ def raw_suite(config: PipelineConfig, contract: SchemaContract | None) -> list[E
         required += contract.required()
     suite = [_row_count(), *(_exists(c) for c in dict.fromkeys(required))]
     suite.append(_not_null(dataset.target, blocking=False, mostly=0.95))
-    return suite + _user_expectations(config, "raw_samples")
+    return suite + _user_expectations(config, names.RAW_SAMPLES)
 
 
 def _learned(reference: ReferenceProfile, config: PipelineConfig) -> list[Expectation]:
@@ -209,7 +210,7 @@ def cleaned_suite(
                 )
     if reference is not None:
         suite += _learned(reference, config)
-    return suite + _user_expectations(config, "cleaned_data")
+    return suite + _user_expectations(config, names.CLEANED_DATA)
 
 
 def features_suite(config: PipelineConfig, reference: ReferenceProfile | None) -> list[Expectation]:
@@ -217,7 +218,7 @@ def features_suite(config: PipelineConfig, reference: ReferenceProfile | None) -
     suite = [_row_count(), _exists(target), _not_null(target)]
     if reference is not None:
         suite += [_exists(f"{FEATURE_PREFIX}{name}") for name in reference.features]
-    return suite + _user_expectations(config, "features")
+    return suite + _user_expectations(config, names.FEATURES)
 
 
 def _context_and_batch_definition() -> object:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
 from ml_pipeline.core import evaluation, tracking, training
-from ml_pipeline.core.lifecycle import FEATURES_TABLE, TrainingOutcome, fingerprint
+from ml_pipeline.core.lifecycle import TrainingOutcome, fingerprint
 from ml_pipeline.core.warehouse import Warehouse
 
 PARTITIONS_ARTIFACT = "training_partitions.json"
@@ -56,7 +56,6 @@ def all_rows_sample(
     """A sample of every row of the training partitions, the holdout included, capped
     like the training sample and drawn with the same seed."""
     sample = warehouse.sample(
-        FEATURES_TABLE,
         outcome.partitions,
         config.training.sample_rows,
         config.training.random_seed,

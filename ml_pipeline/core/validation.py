@@ -19,7 +19,6 @@ from ml_pipeline.core import bootstrap, diagnostics, evaluation, promotion, refi
 from ml_pipeline.core.bootstrap import Predictions
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.lifecycle import (
-    FEATURES_TABLE,
     HOLDOUT_TABLE,
     TrainingOutcome,
     prune_holdouts,
@@ -138,7 +137,6 @@ def _comparison_rows(
     if not unseen:
         return holdout.iloc[:0]
     return warehouse.sample(
-        FEATURES_TABLE,
         unseen,
         config.holdout.max_rows,
         config.training.random_seed,

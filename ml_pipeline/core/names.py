@@ -1,0 +1,31 @@
+"""Names that more than one part of the package must spell the same way.
+
+Assets write metadata that sensors and the CLI read back, jobs and backfills select
+assets by key, and runs carry tags that assets read: each of those names is defined
+here once. A test checks every asset name against the definitions, and that what the
+ingest assets record is what the readers find.
+"""
+
+# Asset keys. The three ingest assets are also the warehouse's table names.
+RAW_SAMPLES = "raw_samples"
+CLEANED_DATA = "cleaned_data"
+FEATURES = "features"
+INGEST_ASSETS = (RAW_SAMPLES, CLEANED_DATA, FEATURES)
+DATA_PROFILE = "data_profile"
+TRAINED_MODEL = "trained_model"
+VALIDATION_METRICS = "validation_metrics"
+DEPLOYED_MODEL = "deployed_model"
+MODEL_ASSETS = (DATA_PROFILE, TRAINED_MODEL, VALIDATION_METRICS, DEPLOYED_MODEL)
+PREDICTION_MONITORING = "prediction_monitoring"
+
+# Materialization metadata read back by other code.
+SOURCE_DIGEST = "source_digest"  # raw_samples: the landed file's content digest
+DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's reference
+IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
+
+# Run tags.
+TRIGGER_TAG = "ml_pipeline/trigger"
+TRIGGER_LANDED_FILE = "landed_file"
+TRIGGER_CLI = "cli"
+TRIGGER_BACKFILL = "backfill"
+TRIGGER_SCHEDULE = "schedule"

@@ -1,0 +1,49 @@
+"""Shared names: the assets they name exist, and what the ingest assets record is what
+the sensors, the CLI and the retraining policy read back."""
+
+import dagster as dg
+
+from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names
+from ml_pipeline.core.demo_data import DemoSpec, generate_batch, write_demo_data
+from ml_pipeline.core.landing import content_digest
+from ml_pipeline.core.reference import build_reference
+from ml_pipeline.definitions import build_definitions
+from ml_pipeline.history import ingested_digests, retraining_evidence
+from ml_pipeline.jobs import INGEST_JOB, MONITORING_JOB, TRAINING_JOB
+from ml_pipeline.runner import RunSummary, ingest_landed_files
+
+
+def test_every_named_asset_is_defined_and_the_jobs_select_by_those_names(
+    bike_config: PipelineConfig,
+) -> None:
+    definitions = build_definitions(bike_config)
+    defined = {
+        key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()
+    }
+    assert {*names.INGEST_ASSETS, *names.MODEL_ASSETS, names.PREDICTION_MONITORING} == defined
+    for job, expected in (
+        (INGEST_JOB, names.INGEST_ASSETS),
+        (TRAINING_JOB, names.MODEL_ASSETS),
+        (MONITORING_JOB, (names.PREDICTION_MONITORING,)),
+    ):
+        selected = definitions.resolve_job_def(job).asset_layer.executable_asset_keys
+        assert {key.to_user_string() for key in selected} == set(expected), job
+
+
+def test_what_ingest_records_is_what_its_readers_find(bike_config: PipelineConfig) -> None:
+    spec = DemoSpec(batches=1, rows_per_batch=120)
+    (landed,) = write_demo_data(spec, bike_config.dataset.landing_dir, bike_config.data_dir / "t")
+    # A reference in place, as after a first deployment: cleaning then measures drift.
+    frame = generate_batch(spec, 0)[0]
+    build_reference(frame, "count", [], "timestamp", ["temp"]).save(bike_config.reference_path)
+    instance = dg.DagsterInstance.ephemeral()
+    summary = RunSummary()
+
+    ingest_landed_files(bike_config, instance, summary, reingest=False)
+
+    assert summary.ingested == [landed.stem] and not summary.failed
+    assert ingested_digests(instance) == {landed.stem: content_digest(landed)}
+    evidence, _after, newest = retraining_evidence(instance)
+    assert evidence.new_partitions == 1 and newest is not None
+    assert isinstance(evidence.max_drift, float)
