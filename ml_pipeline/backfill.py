@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ml_pipeline.core import names
+from ml_pipeline.errors import cause_line
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -66,7 +67,7 @@ query Failure($runId: ID!) {
       events {
         __typename
         ... on ExecutionStepFailureEvent {
-          stepKey error { message errorChain { error { message } } }
+          stepKey error { className message errorChain { error { className message } } }
         }
       }
     }
@@ -212,11 +213,10 @@ def failure_reason(url: str, run_id: str) -> str:
     logs = graphql(url, FAILURE_QUERY, {"runId": run_id})["logsForRun"]
     for event in logs.get("events", []):
         if event["__typename"] == "ExecutionStepFailureEvent" and event.get("error"):
-            # Dagster wraps the user's exception; the last link of the chain is the cause.
-            chain = [link["error"] for link in event["error"].get("errorChain") or []]
-            cause = (chain[-1] if chain else event["error"])["message"]
-            first = cause.strip().splitlines()[0]
-            return f"run {run_id} step {event['stepKey']}: {first}"
+            outer = event["error"]
+            links = [outer, *(link["error"] for link in outer.get("errorChain") or [])]
+            cause = cause_line((link.get("className"), link["message"]) for link in links)
+            return f"run {run_id} step {event['stepKey']}: {cause}"
     return f"run {run_id} failed"
 
 

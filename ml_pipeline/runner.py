@@ -25,6 +25,7 @@ from ml_pipeline.core.retraining import Activity, retrain_reasons
 from ml_pipeline.core.tracking import CURRENT_LINK
 from ml_pipeline.core.validation import ValidationOutcome
 from ml_pipeline.definitions import build_definitions
+from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.resources import resources_for
@@ -103,10 +104,11 @@ def project_instance(config: PipelineConfig) -> dg.DagsterInstance:
 def _first_error(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None and error.cls_name.startswith("Dagster"):
+            chain, error = [], event.step_failure_data.error
+            while error is not None:
+                chain.append((error.cls_name, error.message))
                 error = error.cause
-            return error.message.strip().splitlines()[0]
+            return cause_line(chain)
     return "run failed"
 
 

@@ -1,6 +1,5 @@
 """Whole-history assets: trained_model → validation_metrics → (promotion gate) → deployed_model."""
 
-import base64
 import time
 from typing import Literal
 
@@ -8,7 +7,7 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
-from ml_pipeline.core import names
+from ml_pipeline.core import images, names
 from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
@@ -40,12 +39,7 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
 
 
 def _images(plots: dict[str, bytes]) -> dg.MarkdownMetadataValue:
-    return dg.MetadataValue.md(
-        "\n\n".join(
-            f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
-            for name, png in plots.items()
-        )
-    )
+    return dg.MetadataValue.md(images.markdown_images(plots))
 
 
 @dg.asset(

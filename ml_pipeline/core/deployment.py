@@ -89,7 +89,7 @@ def _deployed(deploy: DeployCandidate | None) -> dict[str, object]:
 def _version_tags(training: TrainingOutcome, deploy: DeployCandidate | None) -> dict[str, str]:
     tags = {
         "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
-        "ml_pipeline.partitions": ",".join(training.partitions)[:5000],
+        "ml_pipeline.partitions": tracking.tag_value(",".join(training.partitions)),
     }
     if deploy is not None and deploy.refit:
         tags[tracking.REFIT_TAG] = "true"

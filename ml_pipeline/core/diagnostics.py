@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 
+from ml_pipeline.core import images
 from ml_pipeline.core.training import cv_scorer
 
 
@@ -45,25 +44,9 @@ def model_inputs(model: object) -> list[str]:
     return list(builder.required_columns) if builder is not None else list(model.feature_names_in_)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure: object) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    _pyplot().close(figure)
-    return buffer.getvalue()
-
-
 def comparison_plot(scores: dict[str, dict[str, float]], metric: str, rows: int) -> bytes:
     """One bar per model for the promotion metric, all on the same holdout rows."""
-    plt = _pyplot()
+    plt = images.pyplot()
     names = list(scores)
     values = [scores[name].get(metric, np.nan) for name in names]
     figure, axis = plt.subplots(figsize=(5, 0.5 * len(names) + 1.2))
@@ -72,21 +55,21 @@ def comparison_plot(scores: dict[str, dict[str, float]], metric: str, rows: int)
         axis.text(value, position, f" {value:.4g}", va="center", fontsize=8)
     axis.set_xlabel(f"holdout {metric} ({rows} rows)")
     axis.set_title("Challenger against the trivial baseline and a default HGB", fontsize=10)
-    return _png(figure)
+    return images.png(figure)
 
 
 def importance_plot(importances: pd.Series, top: int = 15) -> bytes:
-    plt = _pyplot()
+    plt = images.pyplot()
     shown = importances.head(top)[::-1]
     figure, axis = plt.subplots(figsize=(6, 0.3 * len(shown) + 1))
     axis.barh(shown.index, shown.to_numpy(), color="#4c72b0")
     axis.set_xlabel("drop in holdout score when shuffled")
     axis.set_title("Permutation importance (holdout)")
-    return _png(figure)
+    return images.png(figure)
 
 
 def residual_plot(y: pd.Series, predicted: np.ndarray) -> bytes:
-    plt = _pyplot()
+    plt = images.pyplot()
     residuals = np.asarray(y) - predicted
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
     left.scatter(predicted, residuals, s=4, alpha=0.3, color="#4c72b0")
@@ -96,11 +79,11 @@ def residual_plot(y: pd.Series, predicted: np.ndarray) -> bytes:
     left.set_title("Residuals against predictions")
     right.hist(residuals, bins=40, color="#55a868")
     right.set_title("Residual distribution")
-    return _png(figure)
+    return images.png(figure)
 
 
 def confusion_plot(matrix: list[list[int]], classes: list) -> bytes:
-    plt = _pyplot()
+    plt = images.pyplot()
     values = np.asarray(matrix)
     figure, axis = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.2 * len(classes) + 1.5))
     axis.imshow(values, cmap="Blues")
@@ -113,13 +96,13 @@ def confusion_plot(matrix: list[list[int]], classes: list) -> bytes:
     axis.set_xlabel("predicted")
     axis.set_ylabel("actual")
     axis.set_title("Confusion matrix (holdout)")
-    return _png(figure)
+    return images.png(figure)
 
 
 def roc_plot(y: pd.Series, probabilities: np.ndarray, classes: list) -> bytes:
     from sklearn.metrics import roc_curve
 
-    plt = _pyplot()
+    plt = images.pyplot()
     figure, axis = plt.subplots(figsize=(5, 4))
     shown = classes[1:] if len(classes) == 2 else classes
     for label in shown:
@@ -131,4 +114,4 @@ def roc_plot(y: pd.Series, probabilities: np.ndarray, classes: list) -> bytes:
     axis.set_ylabel("true positive rate")
     axis.set_title("ROC (holdout, one-vs-rest)")
     axis.legend(fontsize=8)
-    return _png(figure)
+    return images.png(figure)

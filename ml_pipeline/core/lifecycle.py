@@ -297,8 +297,7 @@ def train_challenger(
         **tags,
         "ml_pipeline.data_fingerprint": data_fingerprint,
         "ml_pipeline.partition_count": str(len(partitions)),
-        # MLflow caps tag values at 5000 characters; the model card lists every partition.
-        "ml_pipeline.partitions": ",".join(partitions)[:5000],
+        "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         results = []

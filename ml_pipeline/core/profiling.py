@@ -6,13 +6,13 @@ HTML report. matplotlib is imported lazily and always with the Agg backend.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from ml_pipeline.core import images
 
 STRONG = 0.5
 MODERATE = 0.3
@@ -175,12 +175,6 @@ def describe_relationships(
     return sentences
 
 
-def _png(figure: object) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    return buffer.getvalue()
-
-
 def make_plots(
     frame: pd.DataFrame,
     target: str,
@@ -188,11 +182,7 @@ def make_plots(
     correlations: pd.DataFrame,
     max_columns: int,
 ) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = images.pyplot()
     plots = {}
     shown = [target, *[c for c in relations.index if c != target]][:max_columns]
     ncols = 4
@@ -212,8 +202,7 @@ def make_plots(
     for axis in list(axes.flat)[len(shown) :]:
         axis.set_visible(False)
     figure.suptitle("Distributions (sample)", fontsize=11)
-    plots["distributions"] = _png(figure)
-    plt.close(figure)
+    plots["distributions"] = images.png(figure)
 
     if len(correlations.columns) > 1:
         size = min(0.45 * len(correlations.columns) + 2, 10)
@@ -225,8 +214,7 @@ def make_plots(
         axis.set_yticks(range(len(correlations.columns)), correlations.columns, fontsize=7)
         figure.colorbar(image, ax=axis, shrink=0.8)
         axis.set_title("Spearman correlations", fontsize=11)
-        plots["correlations"] = _png(figure)
-        plt.close(figure)
+        plots["correlations"] = images.png(figure)
 
     top = [c for c in relations.index[:3]]
     if top:
@@ -247,8 +235,7 @@ def make_plots(
             axis.set_xlabel(name, fontsize=8)
             axis.set_ylabel(target, fontsize=8)
         figure.suptitle(f"{target} against its strongest relations", fontsize=11)
-        plots["target_relations"] = _png(figure)
-        plt.close(figure)
+        plots["target_relations"] = images.png(figure)
     return plots
 
 
@@ -284,10 +271,6 @@ def build_profile(
     )
 
 
-def _image(name: str, png: bytes) -> str:
-    return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
-
-
 def _relations_table(profile: Profile) -> pd.DataFrame:
     table = profile.target_relations.round(3).to_frame("strength")
     table["statistic"] = [profile.relation_statistics.get(n, "") for n in table.index]
@@ -300,16 +283,12 @@ def to_markdown(profile: Profile) -> dict[str, str]:
         "relationships": "\n".join(f"- {s}" for s in profile.relationships) or "_none found_",
         "statistics": profile.stats.to_markdown(index=False),
         "target_relations": _relations_table(profile).to_markdown(),
-        "plots": "\n\n".join(_image(name, png) for name, png in profile.plots.items()),
+        "plots": images.markdown_images(profile.plots),
     }
 
 
 def to_html(profile: Profile, title: str) -> str:
-    images = "".join(
-        f'<h2>{html.escape(name)}</h2><img alt="{html.escape(name)}" '
-        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-        for name, png in profile.plots.items()
-    )
+    embedded = images.html_images(profile.plots)
     items = "".join(f"<li>{html.escape(s)}</li>" for s in profile.relationships)
     relations = _relations_table(profile).to_html()
     return (
@@ -320,5 +299,5 @@ def to_html(profile: Profile, title: str) -> str:
         f"<h2>Strongest relationships</h2><ul>{items}</ul>"
         f"<h2>Column statistics</h2>{profile.stats.to_html(index=False, na_rep='')}"
         f"<h2>Relation to the target</h2>{relations}"
-        f"{images}</body></html>"
+        f"{embedded}</body></html>"
     )

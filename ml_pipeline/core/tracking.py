@@ -264,6 +264,16 @@ def point_current(deploy_dir: Path, version_dir: Path) -> Path:
     return deploy_dir / CURRENT_LINK
 
 
+# MLflow refuses tag values longer than this.
+MAX_TAG_CHARS = 5000
+
+
+def tag_value(text: str) -> str:
+    """``text`` cut to what MLflow stores as a tag; where it matters, the full text is
+    logged as an artifact too (the model card lists every partition)."""
+    return text[:MAX_TAG_CHARS]
+
+
 def run_text(store: MlflowStore, run_id: str, artifact: str) -> str | None:
     """A text artifact of a run; None only when the run never logged it.
 

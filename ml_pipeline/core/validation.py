@@ -268,8 +268,8 @@ def validate_challenger(
         mlflow.set_tags(
             {
                 "ml_pipeline.promote": str(decision.promote),
-                "ml_pipeline.decision": decision.reason[:5000],
-                "ml_pipeline.smoke_test": (smoke.message if smoke else "not run")[:5000],
+                "ml_pipeline.decision": tracking.tag_value(decision.reason),
+                "ml_pipeline.smoke_test": tracking.tag_value(smoke.message if smoke else "not run"),
             }
         )
     return ValidationOutcome(
