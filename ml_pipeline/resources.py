@@ -1,29 +1,53 @@
 """Small Dagster resources over the project's own storage and MLflow modules."""
 
+import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
 
-from ml_pipeline.config import PipelineConfig, load_config
+from ml_pipeline.config import PipelineConfig, parse_config
 from ml_pipeline.core.ownership import current_owner
 from ml_pipeline.core.tracking import MlflowStore
 from ml_pipeline.core.warehouse import Warehouse
 
+CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
+
 
 class PipelineSettings(dg.ConfigurableResource):
-    """The validated ``pipeline.yaml``; assets read dataset and policy settings from it."""
+    """The validated ``pipeline.yaml`` as it was when the definitions were loaded.
+
+    ``snapshot`` holds every setting, so every step of a run reads the same config, the
+    one the sensors and schedules of that code location decided with; editing the file
+    takes effect at the next load (``Reload`` in the UI, or the next CLI command). The
+    run records the snapshot's digest as a tag, and its resource config shows it whole.
+    """
 
     config_path: str
+    snapshot: str
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> "PipelineSettings":
+        return cls(
+            config_path=str(config.source_path),
+            snapshot=json.dumps(config.model_dump(mode="json"), sort_keys=True),
+        )
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.snapshot.encode()).hexdigest()[:12]
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every asset reads its settings, so every run records here which process
-        # executes it: a run whose process dies can then be found and ended.
+        # executes it (a run whose process dies can then be found and ended) and which
+        # config it ran with.
         run, instance = context.dagster_run, context.instance
         if run is not None and instance is not None:
-            instance.add_run_tags(run.run_id, current_owner().tags())
+            instance.add_run_tags(
+                run.run_id, {**current_owner().tags(), CONFIG_DIGEST_TAG: self.digest()}
+            )
 
     def load(self) -> PipelineConfig:
-        return load_config(self.config_path)
+        return parse_config(json.loads(self.snapshot), Path(self.config_path))
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -54,7 +78,7 @@ class MlflowResource(dg.ConfigurableResource):
 
 def resources_for(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
     return {
-        "settings": PipelineSettings(config_path=str(config.source_path)),
+        "settings": PipelineSettings.of(config),
         "warehouse": WarehouseResource(root=str(config.warehouse_dir)),
         "mlflow": MlflowResource(
             tracking_uri=config.mlflow_tracking_uri,
