@@ -26,8 +26,10 @@ from e2e_bench import write_config
 from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
+from ml_pipeline.execution import QUIET, ingest_landed_files
+from ml_pipeline.instance import project_instance
 from ml_pipeline.jobs import TRAINING_JOB
-from ml_pipeline.runner import QUIET, RunSummary, ingest_landed_files, project_instance
+from ml_pipeline.summary import RunSummary
 
 START = dt.date(2024, 1, 1)
 

@@ -193,75 +193,6 @@ def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_metrics(metrics: dict[str, float] | None) -> str:
-    if not metrics:
-        return "-"
-    return ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-
-
-def print_summary(summary: object) -> None:
-    data = summary.as_json()
-    parts = data["partitions"]
-    print(
-        f"partitions: {len(parts['ingested'])} ingested, {len(parts['unchanged'])} unchanged, "
-        f"{len(parts['failed'])} failed"
-    )
-    for failure in parts["failed"]:
-        print(f"  failed {failure['partition']}: {failure['error']}")
-    for conflict in parts["conflicts"]:
-        print(f"  skipped, several files share a partition: {conflict}")
-    if parts["forgotten"]:
-        print(f"  forgotten, left in the landing folder: {', '.join(parts['forgotten'])}")
-    for key, columns in parts["ignored_columns"].items():
-        print(f"  {key}: columns not in the contract, ignored: {', '.join(columns)}")
-    for key, reason in parts["excluded_from_training"].items():
-        print(f"  left out of training, {key}: {reason}")
-    print("rows: " + ", ".join(f"{k}={v}" for k, v in data["rows"].items()))
-    if data["training"]:
-        training = data["training"]
-        print(f"candidates (holdout: {training['holdout']}):")
-        for row in training["candidates"]:
-            params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
-            scores = {k: v for k, v in row.items() if k.startswith("cv_")}
-            print(f"  {row['candidate']:<24} {_format_metrics(scores)}  [{params}]")
-        print(f"challenger: {training['challenger']}")
-    if data["validation"]:
-        validation = data["validation"]
-        rows = validation["holdout_rows"]
-        print(f"holdout  challenger: {_format_metrics(validation['challenger'])}  ({rows} rows)")
-        print(f"holdout  baseline:   {_format_metrics(validation['baseline'])}")
-        if validation["reference"]:
-            print(f"holdout  default HGB: {_format_metrics(validation['reference'])}")
-        for name, why in validation["unmeasured"].items():
-            print(f"  {name} not measured: {why}")
-        if validation["champion_before"] is not None or validation["compared_rows"]:
-            compared = validation["compared_rows"]
-            print(
-                f"champion v{validation['champion_version_before']} on {compared} rows neither "
-                f"trained on: {_format_metrics(validation['champion_before'])}; challenger: "
-                f"{_format_metrics(validation['challenger_compared'])}"
-            )
-        refit = validation["refit"]
-        if validation["decision"]["promote"] and refit and refit["refit"]:
-            print(
-                f"deployed: refit on {refit['rows']} rows of all the data in "
-                f"{refit['seconds']:.1f} s (in-sample {_format_metrics(refit['in_sample'])})"
-            )
-        decision = validation["decision"]
-        print(
-            f"decision: {'promote' if decision['promote'] else 'keep champion'} "
-            f"({decision['reason']})"
-        )
-    if data["not_retrained"]:
-        print(data["not_retrained"])
-    if data["champion"]:
-        print(f"champion: version {data['champion']['version']}")
-    if data["artifact_path"]:
-        print(f"artifact: {data['artifact_path']}")
-    if data["error"]:
-        print(f"error: {data['error']}")
-
-
 def _config_error(config: PipelineConfig, problem: str) -> int:
     print(f"config error: {config.source_path}: {problem}", file=sys.stderr)
     return 2
@@ -279,8 +210,8 @@ def _busy(error: Exception) -> int:
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.config_faults import preflight
     from ml_pipeline.core.project_lock import ProjectBusy
+    from ml_pipeline.execution import run_pipeline
     from ml_pipeline.project import open_project
-    from ml_pipeline.runner import run_pipeline
 
     problem = preflight(config)
     if problem:
@@ -299,7 +230,7 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.as_json(), indent=2, default=str))
     else:
-        print_summary(summary)
+        print("\n".join(summary.lines()))
     return 1 if summary.error else 0
 
 
@@ -336,8 +267,8 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.project_lock import ProjectBusy
+    from ml_pipeline.execution import roll_back
     from ml_pipeline.project import open_project
-    from ml_pipeline.runner import roll_back
 
     try:
         with open_project(config, "rollback", _note) as instance:
@@ -368,7 +299,7 @@ def cmd_serve(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.runner import ensure_dagster_home
+    from ml_pipeline.instance import ensure_dagster_home
 
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
     os.environ[CONFIG_ENV_VAR] = str(config.source_path)

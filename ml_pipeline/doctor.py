@@ -64,9 +64,9 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
 
 
 def _runs(config: PipelineConfig, fix: bool) -> Finding:
+    from ml_pipeline.instance import project_instance
     from ml_pipeline.orphans import end_orphans, find_orphans
     from ml_pipeline.resources import resources_for
-    from ml_pipeline.runner import project_instance
 
     with project_instance(config) as instance:
         total = instance.get_runs_count()

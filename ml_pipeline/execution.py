@@ -1,16 +1,10 @@
-"""Run the pipeline once through Dagster: register landed files, ingest, train, deploy."""
+"""Run the pipeline once in this process, through Dagster: register landed files, ingest
+(in worker processes when there are many), train, deploy; and roll back."""
 
-import ctypes
-import ctypes.util
-import functools
-import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import dagster as dg
 
@@ -18,9 +12,9 @@ from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
-from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.lifecycle import TrainingOutcome
+from ml_pipeline.core.memory import return_freed_memory
 from ml_pipeline.core.retraining import Activity, retrain_reasons
 from ml_pipeline.core.tracking import CURRENT_LINK
 from ml_pipeline.core.validation import ValidationOutcome
@@ -29,76 +23,11 @@ from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.resources import resources_for
-
-# The first words of a dagster.yaml that ml-pipeline keeps up to date.
-MANAGED_MARK = "# Project-local Dagster instance"
+from ml_pipeline.summary import RunSummary
 
 # The CLI prints its own summary, errors included; Dagster's step-by-step log (and the
 # expected failure of the promotion gate when a champion is kept) stays in the run history.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-@dataclass
-class RunSummary:
-    ingested: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    conflicts: list[str] = field(default_factory=list)
-    forgotten: list[str] = field(default_factory=list)
-    # Columns left out of the warehouse per partition, because the contract lacks them.
-    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
-    # Partitions left out of training, and why (they do not conform to the contract).
-    excluded: dict[str, str] = field(default_factory=dict)
-    # Why training did not run, when it did not need to.
-    not_retrained: str | None = None
-    rows: dict[str, int] = field(default_factory=dict)
-    training: dict[str, object] | None = None
-    training_partitions: list[str] = field(default_factory=list)
-    validation: dict[str, object] | None = None
-    champion: dict[str, object] | None = None
-    artifact_path: str | None = None
-    error: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "partitions": {
-                "ingested": self.ingested,
-                "unchanged": self.unchanged,
-                "failed": [{"partition": k, "error": v} for k, v in self.failed.items()],
-                "conflicts": self.conflicts,
-                "forgotten": self.forgotten,
-                "ignored_columns": self.ignored_columns,
-                "excluded_from_training": self.excluded,
-            },
-            "not_retrained": self.not_retrained,
-            "rows": self.rows,
-            "training": self.training,
-            "validation": self.validation,
-            "champion": self.champion,
-            "artifact_path": self.artifact_path,
-            "error": self.error,
-        }
-
-
-def ensure_dagster_home(config: PipelineConfig) -> Path:
-    """Create the project-local instance folder with its dagster.yaml, and bring a
-    dagster.yaml written by an earlier version up to date (unless its owner took it over
-    by deleting its first line)."""
-    home = config.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    template = (resources.files("ml_pipeline") / "templates" / "dagster.yaml").read_text(
-        encoding="utf-8"
-    )
-    current = settings.read_text(encoding="utf-8") if settings.exists() else None
-    if current is None or (current != template and current.startswith(MANAGED_MARK)):
-        atomic_write_text(template, settings)
-    return home
-
-
-def project_instance(config: PipelineConfig) -> dg.DagsterInstance:
-    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
-    return dg.DagsterInstance.get()
 
 
 def _first_error(result: dg.ExecuteInProcessResult) -> str:
@@ -171,33 +100,12 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         run_config=QUIET,
         tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
     )
-    _return_freed_memory()
+    return_freed_memory()
     ignored: list[str] = []
     for materialization in result.asset_materializations_for_node(names.RAW_SAMPLES):
         found = materialization.metadata.get(names.IGNORED_COLUMNS)
         ignored = list(found.value) if found is not None else []
     return (None if result.success else _first_error(result)), ignored
-
-
-def _return_freed_memory() -> None:
-    """Hand the heap that one file's frames used back to the system.
-
-    glibc keeps freed blocks for reuse; over many runs in one process they fragment, and a
-    worker ingesting 50 files of 100,000 rows grew to 2.1 GB where one file needs 0.5 GB.
-    """
-    malloc_trim = _glibc_malloc_trim()
-    if malloc_trim is not None:
-        gc.collect()
-        malloc_trim(0)
-
-
-@functools.cache
-def _glibc_malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, looked up once per process; None on other C libraries."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return None
-    return getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
 
 
 _worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None
@@ -233,44 +141,11 @@ def train_and_deploy(
         return
     training: TrainingOutcome = result.output_for_node(names.TRAINED_MODEL)
     validation: ValidationOutcome = result.output_for_node(names.VALIDATION_METRICS)
-    summary.excluded = dict(training.excluded)
-    summary.rows.update(train=training.train_rows, holdout=training.holdout_rows)
-    summary.training_partitions = list(training.partitions)
-    summary.training = {
-        "mlflow_run_id": training.mlflow_run_id,
-        "model_uri": training.model_uri,
-        "challenger": training.challenger,
-        "candidates": training.candidates,
-        "holdout": training.holdout.describe(),
-        "partitions": len(training.partitions),
-    }
-    summary.validation = {
-        "metric": validation.metric,
-        "challenger": validation.challenger,
-        "baseline": validation.baseline,
-        "reference": validation.reference,
-        "holdout_rows": validation.holdout_rows,
-        "compared_rows": validation.compared_rows,
-        "challenger_compared": validation.challenger_compared,
-        "unmeasured": validation.unmeasured,
-        "refit": asdict(validation.deploy) if validation.deploy else None,
-        "champion_before": validation.champion,
-        "champion_version_before": validation.champion_version,
-        "smoke_test": validation.smoke.message if validation.smoke else None,
-        "decision": asdict(validation.decision),
-    }
-    if validation.decision.promote:
-        deployment: DeploymentOutcome = result.output_for_node(names.DEPLOYED_MODEL)
-        version, metrics = deployment.version, validation.challenger
-    else:
-        version, metrics = validation.champion_version, validation.champion
-    summary.champion = {
-        "version": version,
-        "promoted": validation.decision.promote,
-        "metrics": metrics,
-        "baseline": validation.baseline,
-    }
-    link = config.deploy_dir / "current"
+    deployment: DeploymentOutcome | None = (
+        result.output_for_node(names.DEPLOYED_MODEL) if validation.decision.promote else None
+    )
+    summary.record_training(training, validation, deployment)
+    link = config.deploy_dir / CURRENT_LINK
     summary.artifact_path = str(link) if link.exists() else None
 
 

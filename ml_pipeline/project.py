@@ -58,7 +58,7 @@ def open_project(
 ) -> Iterator[dg.DagsterInstance]:
     """The project's instance, under the project lock, after recovery; raises
     :class:`ml_pipeline.core.project_lock.ProjectBusy` when another command holds it."""
-    from ml_pipeline.runner import project_instance
+    from ml_pipeline.instance import project_instance
 
     with ExitStack() as stack:
         stack.enter_context(project_lock(config.data_dir / LOCK_NAME, command))

@@ -9,8 +9,8 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG, TRAINING_CUTOFF_TAG
 from ml_pipeline.core.warehouse import Warehouse
+from ml_pipeline.execution import roll_back, run_pipeline
 from ml_pipeline.resources import resources_for
-from ml_pipeline.runner import roll_back, run_pipeline
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -33,13 +33,13 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
     write_demo_data(DemoSpec(batches=10), weak.dataset.landing_dir, weak.data_dir / "truth")
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         first = run_pipeline(weak, instance)
-        assert first.champion["version"] == "1" and current_version(weak) == "v1"
+        assert first.champion.version == "1" and current_version(weak) == "v1"
 
         strong = config_with(project, HGB_ONLY)
         refused = run_pipeline(strong, instance, promotion="refuse")
         assert refused.error is None
-        assert refused.validation["decision"]["reason"] == "promotion refused by run config"
-        assert refused.champion["version"] == "1" and current_version(strong) == "v1"
+        assert refused.validation.decision.reason == "promotion refused by run config"
+        assert refused.champion.version == "1" and current_version(strong) == "v1"
 
         # v1 was refit on all ten days, its holdout included. Two new days land: the
         # challenger's holdout (the latest 20%) reaches back into day ten, which v1 saw,
@@ -51,22 +51,22 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         )
         better = run_pipeline(strong, instance)
         assert better.error is None
-        assert better.champion == {**better.champion, "version": "2", "promoted": True}
+        assert (better.champion.version, better.champion.promoted) == ("2", True)
         validation = better.validation
-        assert validation["champion_version_before"] == "1"
+        assert validation.champion_version_before == "1"
         warehouse = Warehouse(strong.warehouse_dir)
         new_rows = sum(
             warehouse.row_count("features", key) for key in ("bikes_2024-01-11", "bikes_2024-01-12")
         )
-        assert validation["compared_rows"] == new_rows < validation["holdout_rows"]
-        assert validation["challenger_compared"]["rmse"] < validation["champion_before"]["rmse"]
-        assert "rows neither trained on" in validation["decision"]["reason"]
-        assert "scored identically in a fresh process" in validation["smoke_test"]
+        assert validation.compared_rows == new_rows < validation.holdout_rows
+        assert validation.challenger_compared["rmse"] < validation.champion_before["rmse"]
+        assert "rows neither trained on" in validation.decision.reason
+        assert "scored identically in a fresh process" in validation.smoke_test
         assert current_version(strong) == "v2"
 
         card = json.loads((strong.deploy_dir / "v2" / "model_card.json").read_text())
         assert card["version"] == "2" and card["previous_champion"]["version"] == "1"
-        assert card["holdout_metrics"] == better.validation["challenger"]
+        assert card["holdout_metrics"] == better.validation.challenger
         assert len(card["training_data"]["partitions"]) == 12
         assert card["deployed"]["refit"] and card["previous_champion"]["compared_rows"] > 0
         assert card["code_version"] and card["created"] and card["training_data"]["fingerprint"]
@@ -81,11 +81,11 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert "bikes_2024-01-12" in version.tags["ml_pipeline.partitions"]
         assert version.tags[REFIT_TAG] == "true"
         # The refit on all twelve days is what was registered, not the challenger.
-        refit = better.validation["refit"]
-        assert version.source == refit["model_uri"] != better.training["model_uri"]
-        assert refit["rows"] == sum(better.rows[k] for k in ("train", "holdout"))
-        assert set(refit["in_sample"]) == {"rmse", "mae", "r2"}
-        assert set(better.validation["reference"]) == {"rmse", "mae", "r2"}
+        refit = better.validation.refit
+        assert version.source == refit.model_uri != better.training.model_uri
+        assert refit.rows == sum(better.rows[k] for k in ("train", "holdout"))
+        assert set(refit.in_sample) == {"rmse", "mae", "r2"}
+        assert set(better.validation.reference) == {"rmse", "mae", "r2"}
         assert version.tags[TRAINING_CUTOFF_TAG].startswith("2024-01-12T23")
         assert HOLDOUT_CUTOFF_TAG not in version.tags
 
@@ -97,8 +97,8 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         )
         noisy = run_pipeline(strong, instance)
         assert noisy.error is None and len(noisy.ingested) == 8
-        assert not noisy.validation["decision"]["promote"]
-        assert noisy.champion["version"] == "2" and str(store.champion().version) == "2"
+        assert not noisy.validation.decision.promote
+        assert noisy.champion.version == "2" and str(store.champion().version) == "2"
         assert current_version(strong) == "v2"
         assert {
             p.name: p.stat().st_mtime_ns for p in (strong.deploy_dir / "v2").iterdir()
@@ -106,8 +106,8 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert sorted(p.name for p in strong.deploy_dir.iterdir()) == ["current", "v1", "v2"]
         # Four trainings: the holdouts of v1, v2 and the latest stay, the refused one's went.
         holdouts = set(Warehouse(strong.warehouse_dir).partitions("holdout"))
-        assert holdouts == {*store.registered_run_ids(), noisy.training["mlflow_run_id"]}
-        assert len(holdouts) == 3 and refused.training["mlflow_run_id"] not in holdouts
+        assert holdouts == {*store.registered_run_ids(), noisy.training.mlflow_run_id}
+        assert len(holdouts) == 3 and refused.training.mlflow_run_id not in holdouts
         # Keeping the champion is routine: the run succeeds, the gate warns, and
         # deployed_model is simply not materialized.
         gate = instance.event_log_storage.get_asset_check_execution_history(
@@ -136,23 +136,23 @@ def test_a_rolled_back_version_is_not_promoted_again_unchanged(tmp_path) -> None
     weak, strong = config_with(project, RIDGE_ONLY), config_with(project, HGB_ONLY)
     write_demo_data(DemoSpec(batches=10), weak.dataset.landing_dir, weak.data_dir / "truth")
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
-        assert run_pipeline(weak, instance).champion["version"] == "1"
+        assert run_pipeline(weak, instance).champion.version == "1"
         write_demo_data(
             DemoSpec(batches=2, start=DemoSpec().start.replace(day=11)),
             strong.dataset.landing_dir,
             strong.data_dir / "truth",
         )
         second = run_pipeline(strong, instance, promotion="force")
-        assert second.champion == {**second.champion, "version": "2", "promoted": True}
+        assert (second.champion.version, second.champion.promoted) == ("2", True)
         assert roll_back(strong, instance).to_version == "1"
 
         again = run_pipeline(strong, instance, retrain=True)
-        assert again.error is None and not again.validation["decision"]["promote"]
-        assert again.validation["decision"]["reason"].startswith(
+        assert again.error is None and not again.validation.decision.promote
+        assert again.validation.decision.reason.startswith(
             "the same model as version 2 (same configuration on the same rows), which was "
             "rolled back at "
         )
-        assert again.champion["version"] == "1" and current_version(strong) == "v1"
+        assert again.champion.version == "1" and current_version(strong) == "v1"
         # Without new data the retraining policy does not even train.
         assert run_pipeline(strong, instance).not_retrained.startswith("nothing new")
 
@@ -160,7 +160,7 @@ def test_a_rolled_back_version_is_not_promoted_again_unchanged(tmp_path) -> None
         store = resources_for(strong)["mlflow"].get()
         client = store.client()
         experiment = client.get_experiment_by_name("bikes_test").experiment_id
-        parent = again.training["mlflow_run_id"]
+        parent = again.training.mlflow_run_id
         children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'")
         assert sorted(run.info.run_name for run in children) == ["hgb"]
         default = client.get_experiment_by_name("Default")

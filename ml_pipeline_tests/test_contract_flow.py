@@ -10,9 +10,9 @@ from ml_pipeline.core.contract import load_contract
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.warehouse import Warehouse
 from ml_pipeline.definitions import build_definitions
+from ml_pipeline.execution import run_pipeline
 from ml_pipeline.forget import ForgetRefused, forget_partition
 from ml_pipeline.jobs import TRAINING_JOB
-from ml_pipeline.runner import run_pipeline
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def test_a_repeated_header_is_quarantined_and_the_history_keeps_training(project
     assert key.startswith("repeated_header")
     assert "repeated header.csv: the header names column 'temp' twice" in error
     assert (config.quarantine_dir / "repeated header.csv").is_file()
-    assert summary.champion["promoted"] and summary.training["partitions"] == 9
+    assert summary.champion.promoted and summary.training.partitions == 9
 
 
 def test_stray_columns_are_left_out_and_reported(project) -> None:

@@ -8,7 +8,7 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.runner import run_pipeline
+from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_bad_files_are_quarantined_and_training_goes_on(landed_bikes, tmp_path) 
         for key, words in expected.items():
             assert words in failed[key] and "\n" not in failed[key]
             assert "quarantined to" in failed[key]
-        assert summary.training["partitions"] == 8
+        assert summary.training.partitions == 8
 
         quarantined = sorted(p.name for p in config.quarantine_dir.iterdir())
         for name in ("zero.csv", "packed.csv", "no target.csv", "semicolons.csv"):
@@ -53,7 +53,7 @@ def test_bad_files_are_quarantined_and_training_goes_on(landed_bikes, tmp_path) 
         (config.dataset.landing_dir / "bikes_2024-01-08.csv").write_bytes(b"")
         again = run_pipeline(config, instance, retrain=True)
         assert list(again.failed) == ["bikes_2024-01-08"]
-        assert again.training["partitions"] == 7
+        assert again.training.partitions == 7
         assert "bikes_2024-01-08" not in again.training_partitions
 
 

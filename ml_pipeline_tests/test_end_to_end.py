@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.config import load_config
-from ml_pipeline.runner import run_pipeline
+from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.churn_data import CHURN_DATASET, land_churn
 from ml_pipeline_tests.conftest import FAST_TRAINING, write_config
 
@@ -58,9 +58,9 @@ def test_bike_pipeline_end_to_end(landed_bikes, tmp_path) -> None:
         assert len(summary.ingested) == 8 and not summary.failed
         assert summary.rows["cleaned_data"] == summary.rows["train"] + summary.rows["holdout"]
         champion = summary.champion
-        assert champion["version"] == "1" and champion["promoted"]
-        assert champion["metrics"]["rmse"] < 0.8 * champion["baseline"]["rmse"]
-        assert summary.training["holdout"].startswith("rows with timestamp after")
+        assert champion.version == "1" and champion.promoted
+        assert champion.metrics["rmse"] < 0.8 * champion.baseline["rmse"]
+        assert summary.training.holdout.startswith("rows with timestamp after")
         for table in ("raw_samples", "cleaned_data", "features"):
             assert len(instance.get_materialized_partitions(dg.AssetKey(table))) == 8
 
@@ -85,8 +85,8 @@ def test_bike_pipeline_end_to_end(landed_bikes, tmp_path) -> None:
         assert again.not_retrained.startswith("nothing new: champion v1 kept (0 new partition(s)")
 
         forced = run_pipeline(config, instance, retrain=True)
-        assert forced.champion["version"] == "1" and not forced.champion["promoted"]
-        assert forced.validation["challenger"] == summary.validation["challenger"]
+        assert forced.champion.version == "1" and not forced.champion.promoted
+        assert forced.validation.challenger == summary.validation.challenger
 
     artifact = Path(summary.artifact_path)
     assert artifact.parent == config.deploy_dir and (artifact / "MLmodel").is_file()
@@ -112,8 +112,8 @@ def test_a_different_dataset_runs_from_config_alone(tmp_path) -> None:
         summary = run_pipeline(config, instance)
     assert summary.error is None, summary.error
     assert summary.ingested == ["churn_00", "churn_01", "churn_02", "churn_03"]
-    assert summary.training["holdout"].startswith("stable hash of customer_id")
-    metrics, baseline = summary.champion["metrics"], summary.champion["baseline"]
+    assert summary.training.holdout.startswith("stable hash of customer_id")
+    metrics, baseline = summary.champion.metrics, summary.champion.baseline
     assert metrics["roc_auc"] > 0.7 and metrics["log_loss"] < baseline["log_loss"]
     assert Path(summary.artifact_path).parent == project / "state" / "deploy"
     scored = score_in_fresh_process(summary.artifact_path, files[0], "churned")

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ml_pipeline.runner import run_pipeline
+from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 pytestmark = pytest.mark.slow

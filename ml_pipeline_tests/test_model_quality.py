@@ -7,8 +7,8 @@ import pytest
 
 from ml_pipeline.config import load_config
 from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG
+from ml_pipeline.execution import run_pipeline
 from ml_pipeline.resources import resources_for
-from ml_pipeline.runner import run_pipeline
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, land_demo_bikes, write_config
 
 pytestmark = pytest.mark.slow
@@ -19,13 +19,13 @@ def test_refit_off_deploys_the_challenger_as_validated(tmp_path) -> None:
     config = land_demo_bikes(load_config(write_config(tmp_path / "project", document)))
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         summary = run_pipeline(config, instance)
-    assert summary.champion["version"] == "1", summary.validation
-    assert summary.validation["refit"]["refit"] is False
+    assert summary.champion.version == "1", summary.validation
+    assert summary.validation.refit.refit is False
     version = resources_for(config)["mlflow"].get().version("1")
-    assert version.source == summary.training["model_uri"]
+    assert version.source == summary.training.model_uri
     assert REFIT_TAG not in version.tags and version.tags[HOLDOUT_CUTOFF_TAG]
     # The default HGB was fitted on the same sample and scored on the same holdout.
-    assert set(summary.validation["reference"]) == {"rmse", "mae", "r2"}
+    assert set(summary.validation.reference) == {"rmse", "mae", "r2"}
 
 
 def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_path) -> None:
@@ -55,13 +55,13 @@ def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_p
         summary = run_pipeline(config, instance)
         deployed = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1)
     assert summary.error is None
-    decision = summary.validation["decision"]
-    assert not decision["promote"], (
+    decision = summary.validation.decision
+    assert not decision.promote, (
         decision,
-        summary.validation["challenger"],
-        summary.validation["baseline"],
+        summary.validation.challenger,
+        summary.validation.baseline,
     )
-    assert "does not beat the trivial baseline" in decision["reason"]
-    assert summary.champion["version"] is None and summary.artifact_path is None
+    assert "does not beat the trivial baseline" in decision.reason
+    assert summary.champion.version is None and summary.artifact_path is None
     assert not deployed.records
     assert resources_for(config)["mlflow"].get().champion() is None

@@ -9,9 +9,10 @@ from ml_pipeline.core.demo_data import DemoSpec, generate_batch, write_demo_data
 from ml_pipeline.core.landing import content_digest
 from ml_pipeline.core.reference import build_reference
 from ml_pipeline.definitions import build_definitions
+from ml_pipeline.execution import ingest_landed_files
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, MONITORING_JOB, TRAINING_JOB
-from ml_pipeline.runner import RunSummary, ingest_landed_files
+from ml_pipeline.summary import RunSummary
 
 
 def test_every_named_asset_is_defined_and_the_jobs_select_by_those_names(
