@@ -8,7 +8,6 @@ from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
@@ -22,6 +21,7 @@ from ml_pipeline.definitions import build_definitions
 from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import resources_for
 from ml_pipeline.summary import RunSummary
 

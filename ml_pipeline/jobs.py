@@ -5,8 +5,8 @@ Both run in-process: a subprocess per step would cost more than most steps do.
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.core import names
+from ml_pipeline.partitions import landed_files
 
 INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"

@@ -4,7 +4,6 @@ import json
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.config_faults import ingest_blocker
@@ -14,6 +13,7 @@ from ml_pipeline.core.retraining import Activity, retrain_reasons
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 from ml_pipeline.orphans import end_orphans, living_runs
+from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import resources_for
 
 

@@ -5,12 +5,12 @@ import sys
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.core.ownership import Owner, current_owner, this_host
 from ml_pipeline.instance import ensure_dagster_home
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.launcher import OwnedRunLauncher
 from ml_pipeline.orphans import end_orphans, find_orphans, living_runs
+from ml_pipeline.partitions import landed_files
 from ml_pipeline.sensors import build_retrain_sensor
 
 

@@ -2,7 +2,7 @@ import json
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import landed_files
+from ml_pipeline.partitions import landed_files
 from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
 
 

@@ -33,9 +33,8 @@ from ml_pipeline.core.intake import (
 )
 from ml_pipeline.core.landing import content_digest, find_landed_file, scan_landing
 from ml_pipeline.core.reference import drift, load_reference
+from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
-
-landed_files = dg.DynamicPartitionsDefinition(name="landed_files")
 
 INGEST_GROUP = "ingest"
 

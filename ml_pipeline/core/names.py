@@ -23,6 +23,9 @@ SOURCE_DIGEST = "source_digest"  # raw_samples: the landed file's content digest
 DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's reference
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
 
+# The dynamic partitions: one per landed file.
+LANDED_FILES = "landed_files"
+
 # Run tags.
 TRIGGER_TAG = "ml_pipeline/trigger"
 TRIGGER_LANDED_FILE = "landed_file"
