@@ -1,19 +1,16 @@
-"""The scoring service's prediction log: one record per scoring request.
+"""The prediction log's files: one record per scoring request, written and read.
 
-Requests hand records to a queue and move on; a writer thread turns what has
-queued up into one Parquet file every few seconds, written atomically, under
-``<folder>/date=YYYY-MM-DD/``. A reader therefore never sees half a file, and
-the monitoring asset reads just the days its window covers.
+The scoring service's writer thread (``ml_pipeline.serving.prediction_log``) turns
+what has queued up into one Parquet file every few seconds, written atomically, under
+``<folder>/date=YYYY-MM-DD/``. A reader therefore never sees half a file, and the
+monitoring asset reads just the days its window covers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
-import queue
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +19,6 @@ from typing import Any
 import pandas as pd
 
 from ml_pipeline.core.fileio import atomic_path
-
-LOGGER = logging.getLogger(__name__)
 
 COLUMNS = (
     "time",
@@ -78,65 +73,6 @@ def write_records(records: list[LoggedRequest], folder: Path) -> Path | None:
     with atomic_path(target) as temporary:
         frame.to_parquet(temporary, index=False)
     return target
-
-
-class PredictionLog:
-    """Appends never block: records queue up and a writer thread flushes them."""
-
-    def __init__(
-        self,
-        folder: Path,
-        flush_seconds: float,
-        max_pending: int = 200_000,
-        on_drop: Any = None,
-    ):
-        self.folder = folder
-        self.flush_seconds = flush_seconds
-        self.max_pending = max_pending
-        self._on_drop = on_drop
-        self._queue: queue.SimpleQueue[LoggedRequest] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.write_errors = 0
-        self.last_error: str | None = None
-
-    def append(self, record: LoggedRequest) -> None:
-        if self._queue.qsize() >= self.max_pending:
-            # The disk cannot keep up; shedding log records beats slowing scoring down.
-            if self._on_drop is not None:
-                self._on_drop()
-            return
-        self._queue.put_nowait(record)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop the writer and write whatever is still queued."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush()
-
-    def flush(self) -> Path | None:
-        records = []
-        while True:
-            try:
-                records.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return write_records(records, self.folder)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            try:
-                self.flush()
-            except Exception as error:
-                # Scoring goes on; the failure is logged and shown by /ready and /metrics.
-                self.write_errors += 1
-                self.last_error = f"{self.folder}: {type(error).__name__}: {error}"
-                LOGGER.exception("prediction log: could not write under %s", self.folder)
 
 
 def _days(start: dt.datetime, end: dt.datetime) -> list[str]:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_pipeline.config import PipelineConfig, ServingConfig
-from ml_pipeline.core.prediction_log import LoggedRequest, PredictionLog
+from ml_pipeline.core.prediction_log import LoggedRequest
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
 from ml_pipeline.serving.inputs import Rows
 from ml_pipeline.serving.metrics import ServiceMetrics
 from ml_pipeline.serving.model import Scored
+from ml_pipeline.serving.prediction_log import PredictionLog
 
 TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
 

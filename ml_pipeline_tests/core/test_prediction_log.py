@@ -3,7 +3,8 @@
 import datetime as dt
 import json
 
-from ml_pipeline.core.prediction_log import LoggedRequest, PredictionLog, read_prediction_log
+from ml_pipeline.core.prediction_log import LoggedRequest, read_prediction_log
+from ml_pipeline.serving.prediction_log import PredictionLog
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

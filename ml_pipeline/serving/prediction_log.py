@@ -1,0 +1,76 @@
+"""The scoring service's prediction log writer: requests never wait for the disk.
+
+Requests hand records to a queue and move on; a thread writes what has queued up as
+one file every few seconds (the format is ``ml_pipeline.core.prediction_log``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from ml_pipeline.core.prediction_log import LoggedRequest, write_records
+
+LOGGER = logging.getLogger(__name__)
+
+
+class PredictionLog:
+    """Appends never block: records queue up and a writer thread flushes them."""
+
+    def __init__(
+        self,
+        folder: Path,
+        flush_seconds: float,
+        max_pending: int = 200_000,
+        on_drop: Any = None,
+    ):
+        self.folder = folder
+        self.flush_seconds = flush_seconds
+        self.max_pending = max_pending
+        self._on_drop = on_drop
+        self._queue: queue.SimpleQueue[LoggedRequest] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.write_errors = 0
+        self.last_error: str | None = None
+
+    def append(self, record: LoggedRequest) -> None:
+        if self._queue.qsize() >= self.max_pending:
+            # The disk cannot keep up; shedding log records beats slowing scoring down.
+            if self._on_drop is not None:
+                self._on_drop()
+            return
+        self._queue.put_nowait(record)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the writer and write whatever is still queued."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def flush(self) -> Path | None:
+        records = []
+        while True:
+            try:
+                records.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return write_records(records, self.folder)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception as error:
+                # Scoring goes on; the failure is logged and shown by /ready and /metrics.
+                self.write_errors += 1
+                self.last_error = f"{self.folder}: {type(error).__name__}: {error}"
+                LOGGER.exception("prediction log: could not write under %s", self.folder)
