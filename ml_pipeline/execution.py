@@ -10,12 +10,12 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
+from ml_pipeline.core.deploy_folder import CURRENT_LINK
 from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.lifecycle import TrainingOutcome
 from ml_pipeline.core.memory import return_freed_memory
 from ml_pipeline.core.retraining import Activity, retrain_reasons
-from ml_pipeline.core.tracking import CURRENT_LINK
 from ml_pipeline.core.validation import ValidationOutcome
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.errors import cause_line

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml_pipeline.core import refit, tracking
+from ml_pipeline.core import deploy_folder, refit, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.lifecycle import TrainingOutcome
 from ml_pipeline.core.model_card import build_card, card_json, card_markdown
@@ -120,7 +120,7 @@ def deploy(
     if not validation.decision.promote:
         current = store.champion()
         version = str(current.version) if current else None
-        link = deploy_dir / tracking.CURRENT_LINK
+        link = deploy_dir / deploy_folder.CURRENT_LINK
         return DeploymentOutcome(
             False, version, None, link if link.exists() else None, validation.decision.reason
         )
@@ -131,14 +131,14 @@ def deploy(
     version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
     card = _card(store, version, training, validation, tags)
     files = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
-    exported = tracking.export_version(store, version, deploy_dir, files)
+    exported = deploy_folder.export_version(store, version, deploy_dir, files)
     with mlflow.start_run(run_id=training.mlflow_run_id):
         for name, text in files.items():
             mlflow.log_text(text, name)
     crash_point("registered")
     replaced = store.promote(version)
     crash_point("promoted")
-    artifact = tracking.point_current(deploy_dir, exported)
+    artifact = deploy_folder.point_current(deploy_dir, exported)
     if reference_path is not None and training.reference is not None:
         training.reference.save(reference_path)
     return DeploymentOutcome(True, version, replaced, artifact, validation.decision.reason, card)
@@ -161,7 +161,7 @@ def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Pat
         text = tracking.run_text(store, run_id, name)
         if text is not None:
             files[name] = text
-    return tracking.export_version(store, version, deploy_dir, files)
+    return deploy_folder.export_version(store, version, deploy_dir, files)
 
 
 def _reference_text(
@@ -183,7 +183,7 @@ def _serve_export(
     drift would otherwise be measured against data the served model did not learn from.
     Returns the link and, in that case, a sentence saying so.
     """
-    artifact = tracking.point_current(exported.parent, exported)
+    artifact = deploy_folder.point_current(exported.parent, exported)
     if reference_path is None:
         return artifact, None
     if profile is None:
@@ -200,7 +200,7 @@ def _serve_export(
 
 def served_version(deploy_dir: Path) -> str | None:
     """The version ``current`` leads to, or None when there is no link."""
-    link = deploy_dir / tracking.CURRENT_LINK
+    link = deploy_dir / deploy_folder.CURRENT_LINK
     if not link.is_symlink():
         return None
     return os.readlink(link).removeprefix("v")

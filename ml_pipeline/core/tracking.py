@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ml_pipeline.core.fileio import atomic_directory, atomic_symlink
-
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
@@ -25,7 +23,6 @@ if TYPE_CHECKING:
 
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
-CURRENT_LINK = "current"
 HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
 # A version fitted on every landed row up to its promotion ("true"), and the newest
 # timestamp among them: only rows landed later can judge it.
@@ -233,35 +230,6 @@ def log_sklearn_model(
             code_paths=[str(_shippable_feature_code(Path(scratch)))],
         )
     return info.model_uri
-
-
-def export_version(
-    store: MlflowStore, version: str, deploy_dir: Path, extra_files: dict[str, str]
-) -> Path:
-    """Copy a registered version, plus ``extra_files``, to ``deploy_dir/v<version>``.
-
-    The copy is built in a temporary folder and renamed, so ``v<version>`` is either
-    complete or absent. An existing export is kept as it is.
-    """
-    import mlflow.artifacts
-
-    target = deploy_dir / f"v{version}"
-    if not target.exists():
-        with atomic_directory(target) as building:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{store.registered_model}/{version}",
-                dst_path=str(building),
-                tracking_uri=store.tracking_uri,
-            )
-            for name, text in extra_files.items():
-                (building / name).write_text(text, encoding="utf-8")
-    return target
-
-
-def point_current(deploy_dir: Path, version_dir: Path) -> Path:
-    """Switch ``deploy_dir/current`` to ``version_dir`` in one rename."""
-    atomic_symlink(deploy_dir / CURRENT_LINK, version_dir.name)
-    return deploy_dir / CURRENT_LINK
 
 
 # MLflow refuses tag values longer than this.
