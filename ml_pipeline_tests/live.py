@@ -62,6 +62,17 @@ def running(command: list[str], log: Path, env: dict | None = None) -> Iterator[
                     continue
 
 
+def poll_until(condition, what: str, timeout: float = 30, every: float = 0.1):
+    """Return ``condition()``'s first truthy value; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
 def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,7 +1,9 @@
 """The scoring service over real HTTP: protocol, refusals, auth, fuzzing, hot swap under load.
 
 One champion is trained for the module and served by ``ml-pipeline serve`` in its
-own process; the last test retrains while clients keep scoring.
+own process; the last test retrains while clients keep scoring. Every test reads the
+served version from the deploy folder and makes the requests it counts, so each can
+run alone (``pytest -k``) or in any order.
 """
 
 import datetime as dt
@@ -9,7 +11,6 @@ import json
 import shutil
 import sys
 import threading
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -26,8 +27,9 @@ from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.prediction_log import read_prediction_log
 from ml_pipeline.execution import run_pipeline
 from ml_pipeline.resources import resources_for
+from ml_pipeline.serving.model import current_version_dir
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +75,10 @@ def landed_rows(project: PipelineConfig) -> pd.DataFrame:
     return pd.read_csv(first, nrows=5).drop(columns=["count"])
 
 
+def _served(project: PipelineConfig) -> str:
+    return current_version_dir(project.deploy_dir).name.removeprefix("v")
+
+
 def _post(url: str, body: object, **kwargs) -> requests.Response:
     headers = {**AUTH, **kwargs.pop("headers", {})}
     return requests.post(url, json=body, headers=headers, timeout=30, **kwargs)
@@ -97,7 +103,7 @@ def test_mlflow_clients_get_the_same_predictions_in_every_format(
     for name, body in bodies.items():
         response = _post(f"{base_url}/invocations", body)
         assert response.status_code == 200, (name, response.text)
-        assert response.headers["X-Model-Version"] == "1"
+        assert response.headers["X-Model-Version"] == _served(project)
         assert response.json()["predictions"] == pytest.approx(list(expected), abs=1e-9), name
     csv = requests.post(
         f"{base_url}/invocations",
@@ -172,17 +178,24 @@ def test_every_endpoint_but_health_needs_the_token(base_url: str) -> None:
             assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_status_endpoints_describe_the_champion(base_url: str) -> None:
+def test_status_endpoints_describe_the_champion(
+    base_url: str, landed_rows: pd.DataFrame, project: PipelineConfig
+) -> None:
+    version = _served(project)
+    split = json.loads(landed_rows.to_json(orient="split", index=False))
+    assert _post(f"{base_url}/invocations", {"dataframe_split": split}).status_code == 200
+    refused = _post(f"{base_url}/invocations", {"dataframe_records": [{"temp": "warm"}]})
+    assert refused.status_code == 422
     assert requests.get(f"{base_url}/ready", headers=AUTH, timeout=10).json()["ready"] is True
     model = requests.get(f"{base_url}/model", headers=AUTH, timeout=10).json()
-    assert model["version"] == "1"
+    assert model["version"] == version
     assert model["alias"] == "champion"
     assert len(model["trained_on_partitions"]) == 8
     assert {"rmse", "mae", "r2"} <= set(model["holdout_metrics"])
     assert dt.datetime.fromisoformat(model["created"])
     metrics = requests.get(f"{base_url}/metrics", headers=AUTH, timeout=10)
     assert metrics.headers["content-type"].startswith("text/plain")
-    assert 'ml_pipeline_model_info{name="bikes_test",version="1"} 1' in metrics.text
+    assert f'ml_pipeline_model_info{{name="bikes_test",version="{version}"}} 1' in metrics.text
     assert 'ml_pipeline_requests_total{endpoint="/invocations",status="200"}' in metrics.text
     assert 'ml_pipeline_request_errors_total{endpoint="/invocations",status="422"}' in metrics.text
     assert "ml_pipeline_request_duration_seconds_bucket" in metrics.text
@@ -233,6 +246,8 @@ def test_a_new_champion_is_swapped_in_under_load_without_a_failed_request(
     base_url: str, landed_rows: pd.DataFrame, project: PipelineConfig, tmp_path: Path
 ) -> None:
     body = {"dataframe_split": json.loads(landed_rows.head(1).to_json(orient="split", index=False))}
+    before = _served(project)
+    after = str(int(before) + 1)
     stop, seen = threading.Event(), []
     clients = [
         threading.Thread(target=_load, args=(f"{base_url}/invocations", body, stop, seen))
@@ -242,28 +257,29 @@ def test_a_new_champion_is_swapped_in_under_load_without_a_failed_request(
         client.start()
     try:
         _train(project, tmp_path / "instance-2", promotion="force")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            model = requests.get(f"{base_url}/model", headers=AUTH, timeout=10).json()
-            if model["version"] == "2":
-                break
-            time.sleep(0.2)
-        time.sleep(1.0)
+        # Keep the load on until the new version has answered a good many requests.
+        poll_until(
+            lambda: sum(version == after for _, version in list(seen)) >= 20,
+            f"20 requests answered by version {after}",
+        )
     finally:
         stop.set()
         for client in clients:
             client.join()
-    assert model["version"] == "2"
+    model = requests.get(f"{base_url}/model", headers=AUTH, timeout=10).json()
+    assert model["version"] == after
     failed = [outcome for outcome in seen if outcome[0] != 200]
     assert not failed, failed[:5]
-    assert {version for _, version in seen} == {"1", "2"}
+    assert {version for _, version in seen} == {before, after}
     assert len(seen) > 50
 
-    time.sleep(1.5)  # two flushes of the prediction log
-    end = dt.datetime.now(dt.UTC)
-    log = read_prediction_log(project.predictions_dir, end - dt.timedelta(hours=1), end)
-    assert {"1", "2"} <= set(log["model_version"].dropna())
-    assert len(log) >= len(seen)
+    def flushed() -> pd.DataFrame | None:
+        end = dt.datetime.now(dt.UTC)
+        log = read_prediction_log(project.predictions_dir, end - dt.timedelta(hours=1), end)
+        whole = {before, after} <= set(log["model_version"].dropna()) and len(log) >= len(seen)
+        return log if whole else None
+
+    poll_until(flushed, "every request of the swap in the prediction log", every=0.2)
     result = dg.materialize(
         [prediction_monitoring],
         resources=resources_for(project),
