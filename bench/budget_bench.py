@@ -24,7 +24,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import machine, write_result
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

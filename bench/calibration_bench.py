@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import machine, write_result
 from ml_pipeline.config import CandidateConfig
-from ml_pipeline.core.training import build_pipeline
+from ml_pipeline.core.model.training import build_pipeline
 from ml_pipeline_tests.corpus import CORPUS, land
 
 ESTIMATORS = {

@@ -24,7 +24,7 @@ from pathlib import Path
 from e2e_bench import write_config
 
 from ml_pipeline.config import load_config
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.execution import QUIET, ingest_landed_files
 from ml_pipeline.instance import project_instance

@@ -28,7 +28,7 @@ from pathlib import Path
 from e2e_bench import BIN, write_config
 
 from ml_pipeline.config import load_config
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status startTime endTime "

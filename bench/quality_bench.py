@@ -40,7 +40,7 @@ from bench.results import machine, read_result, write_result
 
 # Imported before any model is loaded: loading puts the model's shipped copy of the
 # feature code on the path, under the package's own name.
-from ml_pipeline.core.demo_data import DemoSpec, FaultRates, generate_batch
+from ml_pipeline.core.data.demo_data import DemoSpec, FaultRates, generate_batch
 from ml_pipeline_tests.corpus import CORPUS, CorpusDataset, dataset_section, land, reference_score
 
 BEFORE = {

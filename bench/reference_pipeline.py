@@ -16,13 +16,13 @@ import time
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.core import evaluation, training
-from ml_pipeline.core.cleaning import clean_batch
-from ml_pipeline.core.contract import contract_from_config, infer_contract
-from ml_pipeline.core.feature_table import build_feature_table, raw_input_columns
-from ml_pipeline.core.intake import conform_to_contract, read_landed_file
-from ml_pipeline.core.landing import scan_landing
-from ml_pipeline.core.splitting import HoldoutSpec, holdout_mask, time_holdout
+from ml_pipeline.core.data.cleaning import clean_batch
+from ml_pipeline.core.data.contract import contract_from_config, infer_contract
+from ml_pipeline.core.data.feature_table import build_feature_table, raw_input_columns
+from ml_pipeline.core.data.intake import conform_to_contract, read_landed_file
+from ml_pipeline.core.data.landing import scan_landing
+from ml_pipeline.core.model import evaluation, training
+from ml_pipeline.core.model.splitting import HoldoutSpec, holdout_mask, time_holdout
 
 
 def feature_history(config: PipelineConfig) -> pd.DataFrame:

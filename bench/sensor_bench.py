@@ -20,7 +20,7 @@ import yaml
 
 from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import load_config
-from ml_pipeline.core.landing import content_digest
+from ml_pipeline.core.data.landing import content_digest
 from ml_pipeline.sensors import build_landing_sensor
 
 ROW = "timestamp,temp,count\n2024-01-01 00:00:00,3.5,{}\n"

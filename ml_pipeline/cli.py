@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.core.demo_data import DemoSpec, batch_name, write_demo_data
-    from ml_pipeline.core.landing import scan_landing
+    from ml_pipeline.core.data.demo_data import DemoSpec, batch_name, write_demo_data
+    from ml_pipeline.core.data.landing import scan_landing
 
     landing = config.dataset.landing_dir
     if args.if_empty and scan_landing(landing, config.dataset.patterns):
@@ -208,7 +208,7 @@ def _busy(error: Exception) -> int:
 
 
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.core.config_faults import preflight
+    from ml_pipeline.core.data.config_faults import preflight
     from ml_pipeline.core.project_lock import ProjectBusy
     from ml_pipeline.execution import run_pipeline
     from ml_pipeline.project import open_project
@@ -359,7 +359,7 @@ def cmd_forget(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.core import contract as contracts
+    from ml_pipeline.core.data import contract as contracts
 
     current = contracts.resolve_contract(config.contract_path, config.dataset)
     if current is None:
@@ -392,13 +392,13 @@ def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.core.config_faults import preflight
+    from ml_pipeline.core.data.config_faults import preflight
 
     problem = preflight(config)
     if problem:
         return _config_error(config, problem)
     if config.quality.expectations:
-        from ml_pipeline.core.quality import check_user_expectations
+        from ml_pipeline.core.data.expectations import check_user_expectations
 
         try:
             check_user_expectations(config)

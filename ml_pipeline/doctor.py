@@ -46,7 +46,7 @@ def _guarded(check: str, probe: Callable[[], Finding]) -> Finding:
 def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
     """Every check, in order; with ``fix``, orphaned runs are ended and an interrupted
     deployment finished first (the caller holds the project lock)."""
-    from ml_pipeline.core.config_faults import preflight
+    from ml_pipeline.core.data.config_faults import preflight
 
     # A tracking server that does not answer should be reported, not retried for minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -97,7 +97,7 @@ def _store(config: PipelineConfig) -> Finding:
 
 
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:
-    from ml_pipeline.core.deployment import reconcile, served_version
+    from ml_pipeline.core.deploy.deployment import reconcile, served_version
     from ml_pipeline.resources import resources_for
 
     store = resources_for(config)["mlflow"].get()

@@ -10,13 +10,13 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
-from ml_pipeline.core.deploy_folder import CURRENT_LINK
-from ml_pipeline.core.deployment import DeploymentOutcome, RollbackOutcome, rollback
-from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
-from ml_pipeline.core.lifecycle import TrainingOutcome
+from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
+from ml_pipeline.core.deploy.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.memory import return_freed_memory
-from ml_pipeline.core.retraining import Activity, retrain_reasons
-from ml_pipeline.core.validation import ValidationOutcome
+from ml_pipeline.core.model.challenger import TrainingOutcome
+from ml_pipeline.core.model.gate import ValidationOutcome
+from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
@@ -150,7 +150,7 @@ def train_and_deploy(
 
 
 def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
-    from ml_pipeline.core.warehouse import Warehouse
+    from ml_pipeline.core.data.warehouse import Warehouse
 
     warehouse = Warehouse(config.warehouse_dir)
     for table in (names.RAW_SAMPLES, names.CLEANED_DATA):

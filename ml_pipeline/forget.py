@@ -7,8 +7,8 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
-from ml_pipeline.core.landing import content_digest, find_landed_file, remember_forgotten
-from ml_pipeline.core.warehouse import Warehouse
+from ml_pipeline.core.data.landing import content_digest, find_landed_file, remember_forgotten
+from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.jobs import TRAINING_JOB
 from ml_pipeline.orphans import ACTIVE_STATUSES
 from ml_pipeline.partitions import landed_files

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from ml_pipeline.core import names
-from ml_pipeline.core.retraining import Evidence
+from ml_pipeline.core.monitor.retraining import Evidence
 
 PAGE = 10_000  # the most records Dagster returns in one fetch
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig, parse_config
+from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.ownership import current_owner
 from ml_pipeline.core.tracking import MlflowStore
-from ml_pipeline.core.warehouse import Warehouse
 
 CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
 

@@ -6,10 +6,10 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
-from ml_pipeline.core.config_faults import ingest_blocker
-from ml_pipeline.core.contract import resolve_contract
-from ml_pipeline.core.landing import load_forgotten, plan_ingest, scan_landing
-from ml_pipeline.core.retraining import Activity, retrain_reasons
+from ml_pipeline.core.data.config_faults import ingest_blocker
+from ml_pipeline.core.data.contract import resolve_contract
+from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
+from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
 from ml_pipeline.orphans import end_orphans, living_runs

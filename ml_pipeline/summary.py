@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ml_pipeline.core.deployment import DeploymentOutcome
-from ml_pipeline.core.lifecycle import TrainingOutcome
-from ml_pipeline.core.promotion import Decision
-from ml_pipeline.core.refit import DeployCandidate
-from ml_pipeline.core.validation import ValidationOutcome
+from ml_pipeline.core.deploy.deployment import DeploymentOutcome
+from ml_pipeline.core.model.challenger import TrainingOutcome
+from ml_pipeline.core.model.gate import ValidationOutcome
+from ml_pipeline.core.model.promotion import Decision
+from ml_pipeline.core.model.refit import DeployCandidate
 
 Scores = dict[str, float]
 

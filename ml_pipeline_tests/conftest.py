@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 
 # Small enough for a test to train in seconds, still exercising every code path.
 FAST_TRAINING = {

@@ -130,7 +130,7 @@ def test_contract_show_add_and_drop_are_logged(tmp_path) -> None:
     import pandas as pd
 
     from ml_pipeline.config import load_config
-    from ml_pipeline.core.contract import infer_contract, save_contract
+    from ml_pipeline.core.data.contract import infer_contract, save_contract
 
     path = write_config(tmp_path, bike_document())
     config = load_config(path)

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.config import load_config
-from ml_pipeline.core.contract import load_contract
-from ml_pipeline.core.demo_data import DemoSpec, write_demo_data
-from ml_pipeline.core.warehouse import Warehouse
+from ml_pipeline.core.data.contract import load_contract
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.execution import run_pipeline
 from ml_pipeline.forget import ForgetRefused, forget_partition

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ml_pipeline.assets.monitoring import prediction_monitoring
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.core.prediction_log import read_prediction_log
+from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.execution import run_pipeline
 from ml_pipeline.resources import resources_for
 from ml_pipeline.serving.model import current_version_dir

@@ -5,9 +5,9 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
-from ml_pipeline.core.demo_data import DemoSpec, generate_batch, write_demo_data
-from ml_pipeline.core.landing import content_digest
-from ml_pipeline.core.reference import build_reference
+from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch, write_demo_data
+from ml_pipeline.core.data.landing import content_digest
+from ml_pipeline.core.monitor.reference import build_reference
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.execution import ingest_landed_files
 from ml_pipeline.history import ingested_digests, retraining_evidence

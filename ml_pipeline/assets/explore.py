@@ -6,8 +6,8 @@ import dagster as dg
 
 from ml_pipeline.assets.ingest import cleaned_data, live_partitions
 from ml_pipeline.core import names
+from ml_pipeline.core.data.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.core.fileio import atomic_write_text
-from ml_pipeline.core.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
 
 EXPLORE_GROUP = "explore"

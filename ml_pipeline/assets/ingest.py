@@ -13,26 +13,27 @@ from ml_pipeline.assets.metadata import (
     table_facts,
 )
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core import names, quality
-from ml_pipeline.core.cleaning import clean_batch
-from ml_pipeline.core.config_faults import ingest_blocker
-from ml_pipeline.core.contract import (
+from ml_pipeline.core import names
+from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.data import expectations
+from ml_pipeline.core.data.cleaning import clean_batch
+from ml_pipeline.core.data.config_faults import ingest_blocker
+from ml_pipeline.core.data.contract import (
     SchemaContract,
     create_contract,
     infer_contract,
     resolve_contract,
 )
-from ml_pipeline.core.crashpoints import crash_point
-from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table
-from ml_pipeline.core.intake import (
+from ml_pipeline.core.data.feature_table import FEATURE_PREFIX, build_feature_table
+from ml_pipeline.core.data.intake import (
     Intake,
     LandingFileError,
     conform_to_contract,
     quarantine,
     read_landed_file,
 )
-from ml_pipeline.core.landing import content_digest, find_landed_file, scan_landing
-from ml_pipeline.core.reference import drift, load_reference
+from ml_pipeline.core.data.landing import content_digest, find_landed_file, scan_landing
+from ml_pipeline.core.monitor.reference import drift, load_reference
 from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
 
@@ -122,7 +123,7 @@ def raw_samples(
         context.log.warning(f"{path.name}: {warning}")
     warehouse.get().write(names.RAW_SAMPLES, key, intake.frame)
     crash_point("ingest")
-    checks = quality.validate(intake.frame, quality.raw_suite(config, contract))
+    checks = expectations.validate(intake.frame, expectations.raw_suite(config, contract))
     return dg.MaterializeResult(
         metadata={
             **table_facts(intake.frame, time.perf_counter() - started),
@@ -172,7 +173,7 @@ def cleaned_data(
             names.DRIFT_SCORE: round(measured.overall, 4),
             "drift_by_column": drift_table(measured),
         }
-    checks = quality.validate(cleaned, quality.cleaned_suite(config, reference, contract))
+    checks = expectations.validate(cleaned, expectations.cleaned_suite(config, reference, contract))
     outliers = config.cleaning.outliers
     return dg.MaterializeResult(
         metadata={
@@ -241,7 +242,7 @@ def features(
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]
     reference = load_reference(config.reference_path)
-    checks = quality.validate(table, quality.features_suite(config, reference))
+    checks = expectations.validate(table, expectations.features_suite(config, reference))
     return dg.MaterializeResult(
         metadata={
             **table_facts(table, time.perf_counter() - started),

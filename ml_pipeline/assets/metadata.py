@@ -7,8 +7,8 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-from ml_pipeline.core.quality import SuiteResult
-from ml_pipeline.core.reference import MAJOR_SHIFT, DriftReport
+from ml_pipeline.core.data.expectations import SuiteResult
+from ml_pipeline.core.monitor.reference import MAJOR_SHIFT, DriftReport
 
 
 def markdown_table(rows: list[dict[str, object]]) -> dg.MarkdownMetadataValue:

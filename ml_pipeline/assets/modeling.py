@@ -26,11 +26,11 @@ class PromotionOverride(dg.Config):
 
 
 def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
-    from ml_pipeline.core import lifecycle
+    from ml_pipeline.core.model import challenger
 
     tags = {
         DAGSTER_RUN_TAG: context.run_id,
-        "ml_pipeline.code_version": lifecycle.code_version(),
+        "ml_pipeline.code_version": challenger.code_version(),
     }
     trigger = context.run.tags.get(names.TRIGGER_TAG)
     if trigger:
@@ -57,13 +57,13 @@ def trained_model(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.Output:
-    from ml_pipeline.core import lifecycle
+    from ml_pipeline.core.model import challenger
 
     config = settings.load()
     partitions = live_partitions(context, warehouse, names.FEATURES)
     store = warehouse.get()
-    contract = lifecycle.training_contract(config, store, partitions)
-    outcome = lifecycle.train_challenger(
+    contract = challenger.training_contract(config, store, partitions)
+    outcome = challenger.train_challenger(
         store, partitions, config, mlflow.get(), _run_tags(context), contract
     )
     for key, reason in outcome.excluded.items():
@@ -142,11 +142,11 @@ def validation_metrics(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.Output:
-    from ml_pipeline.core import validation
+    from ml_pipeline.core.model import gate
 
     started = time.perf_counter()
     override = None if config.decision == "auto" else config.decision
-    outcome = validation.validate_challenger(
+    outcome = gate.validate_challenger(
         trained_model, warehouse.get(), settings.load(), mlflow.get(), override
     )
     context.log.info(f"promote={outcome.decision.promote}: {outcome.decision.reason}")
@@ -226,8 +226,8 @@ def deployed_model(
     settings: PipelineSettings,
     mlflow: MlflowResource,
 ):
-    from ml_pipeline.core import deployment
-    from ml_pipeline.core.model_card import card_markdown
+    from ml_pipeline.core.deploy import deployment
+    from ml_pipeline.core.deploy.model_card import card_markdown
 
     if not validation_metrics.decision.promote:
         context.log.info(f"champion kept: {validation_metrics.decision.reason}")

@@ -5,9 +5,9 @@ import datetime as dt
 import dagster as dg
 
 from ml_pipeline.assets.metadata import drift_table, markdown_table
-from ml_pipeline.core.monitoring import summarize
-from ml_pipeline.core.prediction_log import read_prediction_log
-from ml_pipeline.core.reference import load_reference
+from ml_pipeline.core.monitor.monitoring import summarize
+from ml_pipeline.core.monitor.prediction_log import read_prediction_log
+from ml_pipeline.core.monitor.reference import load_reference
 from ml_pipeline.resources import PipelineSettings
 
 MONITORING_GROUP = "monitoring"

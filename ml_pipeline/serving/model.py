@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ml_pipeline.core.deploy_folder import CURRENT_LINK
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
 from ml_pipeline.core.tracking import CHAMPION_ALIAS
 from ml_pipeline.serving.inputs import InputSchema, Rows
 

@@ -1,7 +1,7 @@
 """The scoring service's prediction log writer: requests never wait for the disk.
 
 Requests hand records to a queue and move on; a thread writes what has queued up as
-one file every few seconds (the format is ``ml_pipeline.core.prediction_log``).
+one file every few seconds (the format is ``ml_pipeline.core.monitor.prediction_log``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ml_pipeline.core.prediction_log import LoggedRequest, write_records
+from ml_pipeline.core.monitor.prediction_log import LoggedRequest, write_records
 
 LOGGER = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_pipeline.config import PipelineConfig, ServingConfig
-from ml_pipeline.core.prediction_log import LoggedRequest
+from ml_pipeline.core.monitor.prediction_log import LoggedRequest
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
 from ml_pipeline.serving.inputs import Rows

@@ -2,7 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.core.feature_table import FEATURE_PREFIX, build_feature_table, raw_input_columns
+from ml_pipeline.core.data.feature_table import (
+    FEATURE_PREFIX,
+    build_feature_table,
+    raw_input_columns,
+)
 from ml_pipeline.core.features import FeatureBuilder, categories, numbers
 
 

@@ -18,8 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig, parse_config
-from ml_pipeline.core import tracking, training
-from ml_pipeline.core.deploy_folder import point_current
+from ml_pipeline.core import tracking
+from ml_pipeline.core.deploy.deploy_folder import point_current
+from ml_pipeline.core.model import training
 from ml_pipeline.serving.app import create_app
 
 TOKEN = "s3cret"
@@ -66,7 +67,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
         str(exported),
         signature=signature,
         serialization_format="skops",
-        skops_trusted_types=training.SKOPS_TRUSTED_TYPES,
+        skops_trusted_types=tracking.SKOPS_TRUSTED_TYPES,
         pip_requirements=[],
     )
     (exported / "model_card.json").write_text('{"model": "tiny", "version": "1"}')

@@ -1,0 +1,1 @@
+"""Landing, intake, the contract, cleaning, expectations, the warehouse, feature tables, profiles."""

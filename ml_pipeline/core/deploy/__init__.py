@@ -1,0 +1,1 @@
+"""Registering, exporting and rolling back champions, and their model cards."""

@@ -1,0 +1,262 @@
+"""Deploy the validated challenger, or roll the champion back to its predecessor.
+
+Order matters for safety: the new version's artifact is exported completely
+first, then the registry alias moves, then the ``current`` link switches in one
+rename. A run killed at any point leaves a complete version serving; one killed
+between the alias and the link is finished by :func:`reconcile` at the next command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml_pipeline.core import tracking
+from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.deploy import deploy_folder
+from ml_pipeline.core.deploy.model_card import build_card, card_json, card_markdown
+from ml_pipeline.core.model import refit
+from ml_pipeline.core.model.challenger import TrainingOutcome
+from ml_pipeline.core.model.gate import ValidationOutcome
+from ml_pipeline.core.model.refit import DeployCandidate
+from ml_pipeline.core.monitor.reference import ReferenceProfile
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+REFERENCE_ARTIFACT = "reference_profile.json"
+
+
+@dataclass
+class DeploymentOutcome:
+    promoted: bool
+    version: str | None
+    replaced_version: str | None
+    artifact_path: Path | None
+    reason: str
+    card: dict[str, object] = field(default_factory=dict)
+
+
+class RollbackError(RuntimeError):
+    """There is no champion, or no earlier champion to return to."""
+
+
+def _card(
+    store: tracking.MlflowStore,
+    version: str,
+    training: TrainingOutcome,
+    validation: ValidationOutcome,
+    tags: dict[str, str],
+) -> dict[str, object]:
+    return build_card(
+        model_name=store.registered_model,
+        version=version,
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        code_version=tags.get("ml_pipeline.code_version", "unknown"),
+        trigger=tags.get("ml_pipeline.trigger"),
+        mlflow_run_id=training.mlflow_run_id,
+        challenger=training.challenger,
+        candidates=training.candidates,
+        metric=training.metric,
+        holdout=training.holdout.describe(),
+        holdout_metrics=validation.challenger,
+        baseline_metrics=validation.baseline,
+        previous_version=validation.champion_version,
+        previous_metrics=validation.champion,
+        partitions=training.partition_rows,
+        train_rows=training.train_rows,
+        holdout_rows=training.holdout_rows,
+        data_fingerprint=training.data_fingerprint,
+        decision=validation.decision.reason,
+        reference_metrics=validation.reference,
+        compared_rows=validation.compared_rows,
+        deployed=_deployed(validation.deploy),
+    )
+
+
+def _deployed(deploy: DeployCandidate | None) -> dict[str, object]:
+    if deploy is None or not deploy.refit:
+        return {"refit": False}
+    return {
+        "refit": True,
+        "rows": deploy.rows,
+        "in_sample": deploy.in_sample,
+        "fingerprint": deploy.data_fingerprint,
+        "training_cutoff": deploy.training_cutoff,
+        "fit_seconds": round(deploy.seconds, 2),
+    }
+
+
+def _version_tags(training: TrainingOutcome, deploy: DeployCandidate | None) -> dict[str, str]:
+    tags = {
+        "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
+        "ml_pipeline.partitions": tracking.tag_value(",".join(training.partitions)),
+    }
+    if deploy is not None and deploy.refit:
+        tags[tracking.REFIT_TAG] = "true"
+        tags["ml_pipeline.data_fingerprint"] = deploy.data_fingerprint
+        if deploy.training_cutoff:
+            tags[tracking.TRAINING_CUTOFF_TAG] = deploy.training_cutoff
+    else:
+        tags["ml_pipeline.data_fingerprint"] = training.data_fingerprint
+        if training.holdout.cutoff:
+            tags[tracking.HOLDOUT_CUTOFF_TAG] = training.holdout.cutoff
+    if deploy is not None:
+        tags[tracking.MODEL_FINGERPRINT_TAG] = deploy.model_fingerprint
+    return tags
+
+
+def deploy(
+    training: TrainingOutcome,
+    validation: ValidationOutcome,
+    store: tracking.MlflowStore,
+    deploy_dir: Path,
+    tags: dict[str, str],
+    reference_path: Path | None = None,
+) -> DeploymentOutcome:
+    """Register, export and promote the challenger if it won; otherwise change nothing."""
+    import mlflow
+
+    store.activate()
+    if not validation.decision.promote:
+        current = store.champion()
+        version = str(current.version) if current else None
+        link = deploy_dir / deploy_folder.CURRENT_LINK
+        return DeploymentOutcome(
+            False, version, None, link if link.exists() else None, validation.decision.reason
+        )
+    deploy = validation.deploy
+    if deploy is not None and deploy.refit:
+        refit.log_training_partitions(store, training.mlflow_run_id, training.partitions)
+    model_uri = deploy.model_uri if deploy is not None else training.model_uri
+    version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
+    card = _card(store, version, training, validation, tags)
+    files = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
+    exported = deploy_folder.export_version(store, version, deploy_dir, files)
+    with mlflow.start_run(run_id=training.mlflow_run_id):
+        for name, text in files.items():
+            mlflow.log_text(text, name)
+    crash_point("registered")
+    replaced = store.promote(version)
+    crash_point("promoted")
+    artifact = deploy_folder.point_current(deploy_dir, exported)
+    if reference_path is not None and training.reference is not None:
+        training.reference.save(reference_path)
+    return DeploymentOutcome(True, version, replaced, artifact, validation.decision.reason, card)
+
+
+@dataclass
+class RollbackOutcome:
+    from_version: str
+    to_version: str
+    artifact_path: Path
+    # Set when the version rolled back to logged no training reference.
+    reference_note: str | None = None
+
+
+def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Path) -> Path:
+    """Export a registered version with the model card its training run logged."""
+    run_id = store.version(version).run_id
+    files = {}
+    for name in (CARD_JSON, CARD_MARKDOWN):
+        text = tracking.run_text(store, run_id, name)
+        if text is not None:
+            files[name] = text
+    return deploy_folder.export_version(store, version, deploy_dir, files)
+
+
+def _reference_text(
+    store: tracking.MlflowStore, version: str, reference_path: Path | None
+) -> str | None:
+    """The version's logged training reference; read before anything is switched, so
+    an unreadable one stops the switch."""
+    if reference_path is None:
+        return None
+    return tracking.run_text(store, store.version(version).run_id, REFERENCE_ARTIFACT)
+
+
+def _serve_export(
+    exported: Path, reference_path: Path | None, profile: str | None
+) -> tuple[Path, str | None]:
+    """Point ``current`` at an exported version and put its training reference in place.
+
+    A version that logged no reference leaves none at all, never the replaced model's:
+    drift would otherwise be measured against data the served model did not learn from.
+    Returns the link and, in that case, a sentence saying so.
+    """
+    artifact = deploy_folder.point_current(exported.parent, exported)
+    if reference_path is None:
+        return artifact, None
+    if profile is None:
+        # A file this project generates on every deployment, not a user's file.
+        reference_path.unlink(missing_ok=True)
+        version = exported.name.removeprefix("v")
+        return artifact, (
+            f"version {version} logged no training reference: input drift is not "
+            "measured until a champion with one is deployed"
+        )
+    ReferenceProfile.from_json(profile).save(reference_path)
+    return artifact, None
+
+
+def served_version(deploy_dir: Path) -> str | None:
+    """The version ``current`` leads to, or None when there is no link."""
+    link = deploy_dir / deploy_folder.CURRENT_LINK
+    if not link.is_symlink():
+        return None
+    return os.readlink(link).removeprefix("v")
+
+
+def reconcile(
+    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+) -> str | None:
+    """Finish a deployment that a killed process left half done.
+
+    The registry's ``champion`` alias is the decision; ``current`` must lead to that
+    version's export. When they differ (the process died after moving the alias and
+    before switching the link), the link is switched now. Returns what was done, or
+    None when they already agree.
+    """
+    store.activate()
+    champion = store.champion()
+    serving = served_version(deploy_dir)
+    if champion is None or str(champion.version) == serving:
+        return None
+    version = str(champion.version)
+    profile = _reference_text(store, version, reference_path)
+    exported = _export_with_card(store, version, deploy_dir)
+    _, note = _serve_export(exported, reference_path, profile)
+    was = f"version {serving}" if serving else "nothing"
+    done = (
+        f"`current` led to {was} while the registry's champion is version {version}; "
+        f"it now leads to version {version}"
+    )
+    return f"{done}; {note}" if note else done
+
+
+def rollback(
+    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+) -> RollbackOutcome:
+    """Point ``champion`` back at the version it replaced, with its artifact and reference."""
+    store.activate()
+    current = store.champion()
+    if current is None:
+        raise RollbackError(f"model {store.registered_model!r} has no champion to roll back")
+    previous = current.tags.get(tracking.PREVIOUS_CHAMPION_TAG)
+    if not previous:
+        raise RollbackError(
+            f"champion version {current.version} of {store.registered_model!r} replaced no "
+            "earlier champion: nothing to roll back to"
+        )
+    profile = _reference_text(store, previous, reference_path)
+    exported = _export_with_card(store, previous, deploy_dir)
+    store.point_alias(previous)
+    store.client().set_model_version_tag(
+        store.registered_model,
+        str(current.version),
+        tracking.ROLLED_BACK_TAG,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    artifact, note = _serve_export(exported, reference_path, profile)
+    return RollbackOutcome(str(current.version), previous, artifact, note)

@@ -1,0 +1,2 @@
+"""Splitting, the search, evaluation, the challenger, the promotion gate, the refit,
+the smoke test."""

@@ -1,0 +1,422 @@
+"""Train a challenger: split, sample, tune every candidate, log to MLflow.
+
+Validation and deployment follow in :mod:`validation` and :mod:`deployment`;
+none of them imports Dagster, whose assets call them and attach metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from ml_pipeline.config import CandidateConfig, PipelineConfig
+from ml_pipeline.core import names, tracking
+from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.data.contract import (
+    SchemaContract,
+    create_contract,
+    infer_contract,
+    resolve_contract,
+)
+from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
+from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.model import evaluation, training
+from ml_pipeline.core.model.splitting import (
+    HoldoutSpec,
+    count_holdout_rows,
+    holdout_mask,
+    plan_holdout,
+)
+from ml_pipeline.core.monitor.reference import ReferenceProfile, build_reference
+
+HOLDOUT_TABLE = "holdout"
+
+
+@dataclass
+class TrainingOutcome:
+    mlflow_run_id: str
+    model_uri: str
+    metric: str
+    challenger: str
+    candidates: list[dict[str, object]]
+    partitions: list[str]
+    partition_rows: dict[str, int]
+    train_rows: int
+    holdout_rows: int
+    holdout: HoldoutSpec
+    holdout_key: str
+    data_fingerprint: str
+    baseline: object = field(repr=False)
+    reference: ReferenceProfile | None = field(default=None, repr=False)
+    seconds: float = 0.0
+    # Partitions left out of training because they do not conform to the contract.
+    excluded: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    # The winning configuration with its tuned parameters, for the refit on all rows.
+    chosen: CandidateConfig | None = None
+    # A default HistGradientBoosting fitted on the same sample: what the search must beat.
+    reference_model: object = field(default=None, repr=False)
+    columns: list[str] = field(default_factory=list)
+
+
+def code_version() -> str:
+    """The git commit of the checkout this code runs from, or ``unknown``."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return found.stdout.strip() if found.returncode == 0 else "unknown"
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def _fits_kind(arrow_type: pa.DataType, kind: str) -> bool:
+    if pa.types.is_null(arrow_type):
+        return True
+    if kind == "numeric":
+        return (
+            pa.types.is_integer(arrow_type)
+            or pa.types.is_floating(arrow_type)
+            or pa.types.is_boolean(arrow_type)
+        )
+    if kind == "datetime":
+        return pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type)
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def partition_problem(schema: pa.Schema, contract: SchemaContract) -> str | None:
+    """Why a feature partition cannot join the training data, or None if it conforms.
+
+    Columns outside the contract are never read, so they do not matter; a column the
+    contract made optional may be absent (it is read as empty).
+    """
+    types = dict(zip(schema.names, schema.types, strict=True))
+    missing = [c.name for c in contract.columns if c.required and c.name not in types]
+    if missing:
+        return f"lacks contract columns {', '.join(missing)}"
+    for column in contract.columns:
+        found = types.get(column.name)
+        if found is None:
+            continue
+        if not _fits_kind(found, column.kind):
+            return f"column {column.name!r} is {found}, not {column.kind} as the contract says"
+    return None
+
+
+def training_contract(
+    config: PipelineConfig, warehouse: Warehouse, partitions: list[str]
+) -> SchemaContract:
+    """The contract in force; a warehouse ingested before contracts existed gets one
+    inferred from its newest feature partition, stored like any other."""
+    contract = resolve_contract(config.contract_path, config.dataset)
+    if contract is not None or not partitions:
+        return contract
+    key = partitions[-1]
+    table = warehouse.read(names.FEATURES, key)
+    raw = table[[c for c in table.columns if not c.startswith(FEATURE_PREFIX)]]
+    threshold = config.cleaning.numeric_parse_threshold
+    inferred = infer_contract(raw, config.dataset, threshold, f"warehouse partition {key}")
+    return create_contract(inferred, config.contract_path)
+
+
+def usable_partitions(
+    warehouse: Warehouse, partitions: list[str], contract: SchemaContract
+) -> tuple[list[str], dict[str, str]]:
+    """The partitions training can read, and why each of the others is left out.
+
+    One partition written before the contract, or damaged on disk, must never stop
+    training on the rest.
+    """
+    usable, excluded = [], {}
+    for key in partitions:
+        try:
+            problem = partition_problem(warehouse.schema(names.FEATURES, key), contract)
+        except (OSError, pa.ArrowException) as error:
+            problem = f"unreadable: {str(error).splitlines()[0][:200]}"
+        if problem is None:
+            usable.append(key)
+        else:
+            excluded[key] = problem
+    return usable, excluded
+
+
+# Numeric labels beyond this many, or mostly this rare, are a measured quantity, not
+# classes; text labels are bounded by dataset.max_classes only.
+MAX_NUMERIC_CLASSES = 50
+RARE_CLASS_ROWS = 5
+
+
+def target_problem(y: pd.Series, task: str, max_classes: int) -> tuple[str | None, str | None]:
+    """An error if the target cannot be learned as ``task``, else maybe a warning.
+
+    Checked on the training sample before any fitting: a regression target run as
+    classification would otherwise tune for minutes and then fail on hundreds of labels.
+    """
+    name, distinct = y.name, y.nunique()
+    if task == "classification":
+        numeric = pd.api.types.is_numeric_dtype(y)
+        if numeric and not (y == y.round()).all():
+            example = y[y != y.round()].iloc[0]
+            return (
+                f"target {name!r} holds fractional values (e.g. {example}): a classification "
+                "target needs labels; is dataset.task meant to be regression?",
+                None,
+            )
+        if distinct > max_classes:
+            return (
+                f"target {name!r} has {distinct} distinct values, more than dataset.max_classes "
+                f"({max_classes}): is dataset.task meant to be regression? (or raise max_classes)",
+                None,
+            )
+        counts = y.value_counts()
+        rare = int((counts < RARE_CLASS_ROWS).sum())
+        if numeric and (
+            distinct > MAX_NUMERIC_CLASSES or (distinct >= 20 and rare * 2 >= distinct)
+        ):
+            return (
+                f"target {name!r} has {distinct} distinct numbers ({rare} of them on fewer than "
+                f"{RARE_CLASS_ROWS} rows): it looks like a quantity, not labels; is dataset.task "
+                "meant to be regression? (if these numbers are labels, declare the target "
+                "categorical in dataset.columns)",
+                None,
+            )
+        if distinct < 2:
+            return f"target {name!r} has a single class in the training sample", None
+        if numeric and distinct >= 20:
+            return None, f"target {name!r} has {distinct} classes: is dataset.task right?"
+        return None, None
+    if distinct <= 2:
+        return None, (
+            f"target {name!r} has only {distinct} distinct values: is dataset.task meant to be "
+            "classification?"
+        )
+    return None, None
+
+
+def split_for_training(
+    warehouse: Warehouse,
+    partitions: list[str],
+    config: PipelineConfig,
+    contract: SchemaContract,
+    champion_cutoff: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, HoldoutSpec]:
+    """A bounded training sample and a bounded holdout, disjoint by construction."""
+    dataset = config.dataset
+    columns = [*contract.inputs(), dataset.target]
+    hash_columns = dataset.id_columns or [c for c in columns if c != dataset.target]
+    spec = plan_holdout(
+        warehouse,
+        names.FEATURES,
+        partitions,
+        config.holdout.fraction,
+        dataset.timestamp_column,
+        hash_columns,
+        champion_cutoff,
+    )
+    seed = config.training.random_seed
+    withheld = count_holdout_rows(warehouse, names.FEATURES, partitions, spec)
+    total = sum(warehouse.row_count(names.FEATURES, key) for key in partitions)
+    train = warehouse.sample(
+        names.FEATURES,
+        partitions,
+        config.training.sample_rows,
+        seed,
+        row_filter=lambda frame: ~holdout_mask(frame, spec),
+        columns=columns,
+        population=total - withheld,
+    )
+    holdout = warehouse.sample(
+        names.FEATURES,
+        partitions,
+        config.holdout.max_rows,
+        seed,
+        row_filter=lambda frame: holdout_mask(frame, spec),
+        columns=columns,
+        population=withheld,
+    )
+    if dataset.timestamp_column:
+        train = train.sort_values(dataset.timestamp_column, kind="stable").reset_index(drop=True)
+    return train, holdout, spec
+
+
+def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
+    if len(frame) < minimum:
+        raise ValueError(
+            f"{what} has {len(frame)} rows, fewer than the {minimum} needed: land more data"
+        )
+
+
+def train_challenger(
+    warehouse: Warehouse,
+    partitions: list[str],
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    tags: dict[str, str],
+    contract: SchemaContract,
+) -> TrainingOutcome:
+    """Tune every candidate on the training sample, log them, and keep the best."""
+    import mlflow
+
+    if not partitions:
+        raise ValueError("no feature partitions to train on: ingest landed files first")
+    started = time.perf_counter()
+    dataset, settings = config.dataset, config.training
+    all_partitions = partitions
+    partitions, excluded = usable_partitions(warehouse, partitions, contract)
+    if not partitions:
+        reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
+        raise ValueError(
+            f"none of the {len(all_partitions)} feature partitions conforms to the schema "
+            f"contract ({reasons}); re-ingest with `ml-pipeline run --reingest`"
+        )
+    train, holdout, spec = split_for_training(
+        warehouse, partitions, config, contract, store.champion_holdout_cutoff()
+    )
+    _require_rows(train, "the training sample", settings.cv_folds * 10)
+    _require_rows(holdout, "the holdout", 2)
+    error, warning = target_problem(train[dataset.target], dataset.task, dataset.max_classes)
+    if error:
+        raise ValueError(error)
+    X, y = train.drop(columns=[dataset.target]), train[dataset.target]
+    metric = config.promotion_metric
+    ignored = dataset.ignored_columns
+
+    experiment_id = store.activate()
+    data_fingerprint = fingerprint(train)
+    run_tags = {
+        **tags,
+        "ml_pipeline.data_fingerprint": data_fingerprint,
+        "ml_pipeline.partition_count": str(len(partitions)),
+        "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
+    }
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
+        results = []
+        budget = settings.time_budget_minutes
+        search_ends = time.monotonic() + budget * 60 if budget else None
+        for position, candidate in enumerate(settings.candidates):
+            deadline = None
+            if search_ends is not None:
+                left = len(settings.candidates) - position
+                deadline = time.monotonic() + (search_ends - time.monotonic()) / left
+            with mlflow.start_run(
+                experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
+            ):
+                result = training.tune_candidate(
+                    candidate,
+                    dataset.task,
+                    X,
+                    y,
+                    metric=metric,
+                    timestamp_column=dataset.timestamp_column,
+                    ignored_columns=ignored,
+                    folds=settings.cv_folds,
+                    iterations=settings.search_iterations,
+                    n_jobs=settings.n_jobs,
+                    seed=settings.random_seed,
+                    missing_indicator=config.cleaning.missing == "indicator",
+                    balance_classes=settings.try_balanced_class_weights,
+                    deadline=deadline,
+                )
+                crash_point("search")
+                mlflow.log_params({"estimator": candidate.estimator, **result.params})
+                mlflow.log_metrics(
+                    {
+                        f"cv_{metric}": result.cv_score,
+                        "cv_std": result.cv_std,
+                        "fit_seconds": result.fit_seconds,
+                        "settings_tried": result.tried,
+                    }
+                )
+            results.append(result)
+        training.release_search_workers(settings.n_jobs)
+        best = training.pick_challenger(results, evaluation.higher_is_better(metric))
+        reference_model = (
+            training.fit_configuration(
+                training.REFERENCE,
+                dataset.task,
+                X,
+                y,
+                dataset.timestamp_column,
+                ignored,
+                settings.random_seed,
+                config.cleaning.missing == "indicator",
+            )
+            if settings.reference_model
+            else None
+        )
+        mlflow.log_params(
+            {
+                "challenger": best.name,
+                "train_rows": len(train),
+                "holdout_rows": len(holdout),
+                "holdout": spec.describe(),
+                "partitions": len(partitions),
+            }
+        )
+        mlflow.log_metric(f"cv_{metric}", best.cv_score)
+        builder = best.model.named_steps["features"]
+        reference = build_reference(
+            train,
+            dataset.target,
+            ignored,
+            dataset.timestamp_column,
+            list(builder.get_feature_names_out()),
+        )
+        mlflow.log_text(reference.to_json(), "reference_profile.json")
+        signature = tracking.signature_for(X, best.model.predict(X.head(50)), ignored)
+        model_uri = tracking.log_sklearn_model(best.model, signature, tracking.as_landed(X.head(5)))
+        holdout_key = parent.info.run_id
+    warehouse.write(HOLDOUT_TABLE, holdout_key, holdout)
+    return TrainingOutcome(
+        mlflow_run_id=parent.info.run_id,
+        model_uri=model_uri,
+        metric=metric,
+        challenger=best.name,
+        candidates=[result.row(metric) for result in results],
+        partitions=partitions,
+        partition_rows={key: warehouse.row_count(names.FEATURES, key) for key in partitions},
+        train_rows=len(train),
+        holdout_rows=len(holdout),
+        holdout=spec,
+        holdout_key=holdout_key,
+        data_fingerprint=data_fingerprint,
+        baseline=evaluation.fit_baseline(dataset.task, y, metric),
+        reference=reference,
+        seconds=time.perf_counter() - started,
+        excluded=excluded,
+        warnings=[warning] if warning else [],
+        chosen=next(c for c in settings.candidates if c.name == best.name).model_copy(
+            update={"params": best.params, "search": {}}
+        ),
+        reference_model=reference_model,
+        columns=list(train.columns),
+    )
+
+
+def prune_holdouts(warehouse: Warehouse, keep: set[str]) -> list[str]:
+    """Delete the holdout of every training run not in ``keep``; return what went.
+
+    Each training run writes its holdout, keyed by its MLflow run id. Registered
+    versions keep theirs, to be re-scored on the rows they were judged on; the rest
+    would otherwise pile up, one file per training.
+    """
+    pruned = [key for key in warehouse.partitions(HOLDOUT_TABLE) if key not in keep]
+    for key in pruned:
+        warehouse.drop(HOLDOUT_TABLE, key)
+    return pruned

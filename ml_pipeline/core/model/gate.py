@@ -1,0 +1,295 @@
+"""Validate a challenger on withheld rows, next to the baseline and the champion.
+
+Everything is scored on the same holdout in the same run, the challenger's
+exported artifact is smoke-tested in a fresh process, and the promotion
+decision follows the configured rules unless a person overrides it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import tracking
+from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.model import bootstrap, diagnostics, evaluation, promotion, refit
+from ml_pipeline.core.model.bootstrap import Predictions
+from ml_pipeline.core.model.challenger import (
+    HOLDOUT_TABLE,
+    TrainingOutcome,
+    prune_holdouts,
+)
+from ml_pipeline.core.model.refit import DeployCandidate
+from ml_pipeline.core.model.smoke import SmokeResult, smoke_test
+from ml_pipeline.core.model.splitting import holdout_mask
+
+SMOKE_ROWS = 500
+
+
+@dataclass
+class ValidationOutcome:
+    metric: str
+    challenger: dict[str, float]
+    baseline: dict[str, float]
+    champion: dict[str, float] | None
+    champion_version: str | None
+    decision: promotion.Decision
+    smoke: SmokeResult | None = None
+    classes: list[str] = field(default_factory=list)
+    confusion: list[list[int]] | None = None
+    importances: dict[str, float] = field(default_factory=dict)
+    plots: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # The default HistGradientBoosting fitted on the same sample, on the same holdout.
+    reference: dict[str, float] | None = None
+    holdout_rows: int = 0
+    # The challenger on the rows it was compared with the champion on (rows neither saw).
+    challenger_compared: dict[str, float] | None = None
+    compared_rows: int = 0
+    # What gets registered when the decision is to promote.
+    deploy: DeployCandidate | None = None
+    per_class: list[dict[str, object]] = field(default_factory=list)
+    # Metrics that could not be measured, and why.
+    unmeasured: dict[str, str] = field(default_factory=dict)
+
+
+def _plots(
+    model: object,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    importances: pd.Series,
+    confusion: list[list[int]] | None,
+) -> dict[str, bytes]:
+    plots = {"permutation_importance": diagnostics.importance_plot(importances)}
+    if task == "regression":
+        plots["residuals"] = diagnostics.residual_plot(y, model.predict(X))
+    else:
+        classes = list(model.classes_)
+        plots["confusion_matrix"] = diagnostics.confusion_plot(confusion, classes)
+        plots["roc"] = diagnostics.roc_plot(y, model.predict_proba(X), classes)
+    return plots
+
+
+def smoke_test_challenger(model: object, model_uri: str, X: pd.DataFrame) -> SmokeResult:
+    """Export the logged challenger as deployed and score holdout rows in a fresh process."""
+    import mlflow.artifacts
+
+    sample = X.head(SMOKE_ROWS)
+    rows = tracking.as_landed(sample)
+    with tempfile.TemporaryDirectory() as scratch:
+        exported = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
+        return smoke_test(Path(exported), rows, np.asarray(model.predict(sample)), list(X.columns))
+
+
+def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
+    policy = config.promotion
+    return promotion.Rules(
+        metric=metric,
+        min_improvement=policy.min_improvement,
+        thresholds=dict(policy.thresholds),
+        min_gain_over_baseline=policy.min_gain_over_baseline,
+        min_compare_rows=policy.min_compare_rows,
+        confidence=policy.confidence,
+    )
+
+
+def _paired(
+    config: PipelineConfig, y: pd.Series, challenger: Predictions, other: Predictions, metric: str
+) -> promotion.Paired:
+    scores = [bootstrap.score_of(metric, y, predictions) for predictions in (challenger, other)]
+    low = None
+    if config.promotion.confidence > 0 and len(y):
+        low = bootstrap.gain_bounds(
+            y,
+            challenger,
+            other,
+            metric,
+            config.promotion.confidence,
+            config.promotion.bootstrap_rounds,
+            config.training.random_seed,
+        )
+    return promotion.Paired(len(y), scores[0], scores[1], low)
+
+
+def _comparison_rows(
+    outcome: TrainingOutcome,
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    champion_version: object,
+    holdout: pd.DataFrame,
+) -> pd.DataFrame:
+    """The holdout rows the champion never trained on.
+
+    A champion fitted without its holdout (no refit) saw none of this holdout: the split
+    is stable and never reaches back past its cutoff. A refit champion saw every row of
+    the partitions it was trained on, so only rows of later partitions count.
+    """
+    if champion_version.tags.get(tracking.REFIT_TAG) != "true":
+        return holdout
+    seen = refit.seen_partitions(store, champion_version.run_id)
+    unseen = [key for key in outcome.partitions if key not in seen]
+    if not unseen:
+        return holdout.iloc[:0]
+    return warehouse.sample(
+        unseen,
+        config.holdout.max_rows,
+        config.training.random_seed,
+        row_filter=lambda frame: holdout_mask(frame, outcome.holdout),
+        columns=list(holdout.columns),
+    )
+
+
+def _repeat_of_rolled_back(
+    rolled_back: dict[str, tuple[str, str]], deploy: DeployCandidate
+) -> str | None:
+    found = rolled_back.get(deploy.model_fingerprint)
+    if found is None:
+        return None
+    version, when = found
+    return (
+        f"the same model as version {version} (same configuration on the same rows), which "
+        f"was rolled back at {when}: land new data, change the configuration, or force it"
+    )
+
+
+def validate_challenger(
+    outcome: TrainingOutcome,
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    override: str | None = None,
+) -> ValidationOutcome:
+    import mlflow
+    import mlflow.sklearn
+
+    store.activate()
+    task, target, metric = config.dataset.task, config.dataset.target, outcome.metric
+    holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
+    X, y = holdout.drop(columns=[target]), holdout[target]
+    prune_holdouts(warehouse, {outcome.holdout_key, *store.registered_run_ids()})
+    model = mlflow.sklearn.load_model(outcome.model_uri)
+    labels = None
+    if task == "classification":
+        labels = sorted(set(model.classes_) | set(y.dropna()))
+    said = Predictions.of(model, X, labels)
+    challenger = evaluation.score(model, X, y, task)
+    baseline = evaluation.score(outcome.baseline, X, y, task)
+    reference = (
+        evaluation.score(outcome.reference_model, X, y, task)
+        if outcome.reference_model is not None
+        else None
+    )
+    versus_baseline = _paired(config, y, said, Predictions.of(outcome.baseline, X, labels), metric)
+
+    current = store.champion()
+    champion = challenger_compared = versus_champion = None
+    compared_rows = 0
+    if current is not None:
+        champion_model = store.load_version(str(current.version))
+        # A champion of the other task (the config's task was changed) cannot be compared.
+        if hasattr(champion_model, "classes_") == (task == "classification"):
+            rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
+            compared_rows = len(rows)
+            if len(rows):
+                Xc, yc = rows.drop(columns=[target]), rows[target]
+                champion = evaluation.score(champion_model, Xc, yc, task)
+                challenger_compared = evaluation.score(model, Xc, yc, task)
+                versus_champion = _paired(
+                    config,
+                    yc,
+                    Predictions.of(model, Xc, labels),
+                    Predictions.of(champion_model, Xc, labels),
+                    metric,
+                )
+            else:
+                versus_champion = promotion.Paired(0, float("nan"), float("nan"))
+
+    classes = [str(c) for c in getattr(model, "classes_", [])]
+    confusion = per_class = None
+    if task == "classification":
+        confusion = evaluation.confusion(y, said.values, list(model.classes_))
+        per_class = evaluation.per_class(y, said.values, list(model.classes_))
+    importances = diagnostics.permutation_importances(
+        model, X, y, metric, config.training.random_seed
+    )
+    plots = _plots(model, X, y, task, importances, confusion)
+    compared = {"challenger": challenger, "baseline": baseline}
+    if reference is not None:
+        compared["default HGB"] = reference
+    plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
+
+    # Drawing the refit's rows reads every partition: done before the decision only when
+    # a rolled-back version exists that the refit might reproduce.
+    rolled_back = store.rolled_back()
+    rows = deploy = None
+    if rolled_back:
+        rows, deploy = refit.plan(outcome, warehouse, config)
+    decision = promotion.decide(
+        challenger,
+        _rules(config, metric),
+        versus_baseline,
+        versus_champion,
+        str(current.version) if current is not None else None,
+        override,
+        _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
+    )
+    smoke = None
+    if decision.promote:
+        if deploy is None:
+            rows, deploy = refit.plan(outcome, warehouse, config)
+        deployed_model = model
+        if rows is not None:
+            deployed_model = refit.refit(outcome, rows, deploy, config, store)
+        smoke = smoke_test_challenger(deployed_model, deploy.model_uri, X)
+        if not smoke.passed:
+            decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
+
+    with mlflow.start_run(run_id=outcome.mlflow_run_id):
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})
+        crash_point("validation")
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items()})
+        if reference is not None:
+            mlflow.log_metrics({f"reference_{k}": v for k, v in reference.items()})
+        if champion is not None:
+            mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, png in plots.items():
+                (Path(scratch) / f"{name}.png").write_bytes(png)
+            mlflow.log_artifacts(scratch, "diagnostics")
+        mlflow.log_dict(
+            {k: float(v) for k, v in importances.items()}, "diagnostics/permutation_importance.json"
+        )
+        mlflow.set_tags(
+            {
+                "ml_pipeline.promote": str(decision.promote),
+                "ml_pipeline.decision": tracking.tag_value(decision.reason),
+                "ml_pipeline.smoke_test": tracking.tag_value(smoke.message if smoke else "not run"),
+            }
+        )
+    return ValidationOutcome(
+        metric=metric,
+        challenger=challenger,
+        baseline=baseline,
+        champion=champion,
+        champion_version=str(current.version) if current is not None else None,
+        decision=decision,
+        smoke=smoke,
+        classes=classes,
+        confusion=confusion,
+        importances={k: float(v) for k, v in importances.items()},
+        plots=plots,
+        reference=reference,
+        holdout_rows=len(holdout),
+        challenger_compared=challenger_compared,
+        compared_rows=compared_rows,
+        deploy=deploy,
+        per_class=per_class or [],
+        unmeasured=evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {},
+    )

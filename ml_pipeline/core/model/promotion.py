@@ -1,0 +1,122 @@
+"""Whether a challenger replaces the champion, judged on the same holdout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ml_pipeline.core.model.evaluation import higher_is_better
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
+def _threshold_failures(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    failures = []
+    for metric, limit in thresholds.items():
+        value = scores.get(metric)
+        if value is None:
+            failures.append(f"{metric} was not measured")
+        elif higher_is_better(metric) and value < limit:
+            failures.append(f"{metric} {value:.4g} is below the threshold {limit:.4g}")
+        elif not higher_is_better(metric) and value > limit:
+            failures.append(f"{metric} {value:.4g} is above the threshold {limit:.4g}")
+    return failures
+
+
+def relative_improvement(metric: str, challenger: float, champion: float) -> float:
+    """How much better the challenger is, as a fraction of the champion's score."""
+    gain = challenger - champion if higher_is_better(metric) else champion - challenger
+    return gain / max(abs(champion), 1e-12)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The challenger against another model, scored on the same rows."""
+
+    rows: int
+    challenger: float
+    other: float
+    # Lower confidence bound of the challenger's gain (None: the test is off).
+    gain_low: float | None = None
+
+    def noise_note(self, confidence: float) -> str:
+        if self.gain_low is None:
+            return ""
+        return f"; {confidence:.0%} lower bound of the gain {self.gain_low:+.4g}"
+
+
+@dataclass(frozen=True)
+class Rules:
+    metric: str
+    min_improvement: float
+    thresholds: dict[str, float]
+    min_gain_over_baseline: float
+    min_compare_rows: int
+    confidence: float
+
+
+def _significant(paired: Paired) -> bool:
+    return paired.gain_low is None or paired.gain_low > 0
+
+
+def decide(
+    challenger: dict[str, float],
+    rules: Rules,
+    versus_baseline: Paired,
+    versus_champion: Paired | None,
+    champion_version: str | None = None,
+    override: str | None = None,
+    repeat_of: str | None = None,
+) -> Decision:
+    """Promote only a challenger that meets the thresholds, beats the trivial baseline
+    clearly, is not a model a person rolled back, and beats the champion on rows neither
+    saw, by more than the margin and more than the noise.
+
+    ``override`` is a person's call, ``"force"`` or ``"refuse"``, and wins over the rules.
+    ``versus_champion`` is None when there is no champion to compare with.
+    """
+    if override == "force":
+        return Decision(True, "promotion forced by run config")
+    if override == "refuse":
+        return Decision(False, "promotion refused by run config")
+    metric = rules.metric
+    failures = _threshold_failures(challenger, rules.thresholds)
+    if failures:
+        return Decision(False, "challenger fails thresholds: " + "; ".join(failures))
+    gain = relative_improvement(metric, versus_baseline.challenger, versus_baseline.other)
+    if gain <= rules.min_gain_over_baseline or not _significant(versus_baseline):
+        return Decision(
+            False,
+            f"challenger {metric} {versus_baseline.challenger:.4g} does not beat the trivial "
+            f"baseline's {versus_baseline.other:.4g} clearly ({gain:+.2%}, needs more than "
+            f"{rules.min_gain_over_baseline:+.2%}"
+            f"{versus_baseline.noise_note(rules.confidence)}, "
+            f"on {versus_baseline.rows} holdout rows)",
+        )
+    if repeat_of is not None:
+        return Decision(False, repeat_of)
+    if versus_champion is None:
+        return Decision(
+            True,
+            f"no champion yet; beats the baseline by {gain:+.2%} on {versus_baseline.rows} rows",
+        )
+    name = f"v{champion_version}" if champion_version else "the champion"
+    if versus_champion.rows < rules.min_compare_rows:
+        return Decision(
+            False,
+            f"{versus_champion.rows} new rows since {name}'s cutoff; need "
+            f"{rules.min_compare_rows} to compare (promotion.min_compare_rows)",
+        )
+    gain = relative_improvement(metric, versus_champion.challenger, versus_champion.other)
+    verdict = (
+        f"challenger {metric} {versus_champion.challenger:.4g} vs {name} "
+        f"{versus_champion.other:.4g} on {versus_champion.rows} rows neither trained on "
+        f"({gain:+.2%}, needs more than {rules.min_improvement:+.2%}"
+        f"{versus_champion.noise_note(rules.confidence)})"
+    )
+    if gain > rules.min_improvement and not _significant(versus_champion):
+        verdict += ": the gain is within the noise"
+    return Decision(gain > rules.min_improvement and _significant(versus_champion), verdict)

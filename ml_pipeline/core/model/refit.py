@@ -1,0 +1,156 @@
+"""Refit the promoted configuration on every landed row before it is deployed.
+
+The challenger was fitted without its holdout, the newest rows when there is a
+timestamp: the rows most like what the model scores next. Once the gate has judged
+the challenger on that holdout, the same configuration (estimator and tuned
+parameters) is fitted again on a sample of all rows, under the same row cap, and
+that refit is what gets registered and exported. Its scores on its own training rows
+are in-sample and labelled so; the decision rests on the holdout scores alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ml_pipeline.config import CandidateConfig, PipelineConfig
+from ml_pipeline.core import tracking
+from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.model import evaluation, training
+from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint
+
+PARTITIONS_ARTIFACT = "training_partitions.json"
+
+
+@dataclass
+class DeployCandidate:
+    """The model that will be registered if the gate promotes: the refit or the challenger."""
+
+    model_uri: str | None
+    refit: bool
+    rows: int
+    data_fingerprint: str
+    model_fingerprint: str
+    # The newest timestamp among the rows it trained on, when the data has one.
+    training_cutoff: str | None = None
+    in_sample: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def model_fingerprint(chosen: CandidateConfig | None, data_fingerprint: str) -> str:
+    """Same configuration on the same rows: the same model, whatever run produced it."""
+    described = {
+        "estimator": chosen.estimator if chosen else None,
+        "params": {k: repr(v) for k, v in sorted((chosen.params if chosen else {}).items())},
+        "data": data_fingerprint,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def all_rows_sample(
+    outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig
+) -> pd.DataFrame:
+    """A sample of every row of the training partitions, the holdout included, capped
+    like the training sample and drawn with the same seed."""
+    sample = warehouse.sample(
+        outcome.partitions,
+        config.training.sample_rows,
+        config.training.random_seed,
+        columns=outcome.columns,
+    )
+    column = config.dataset.timestamp_column
+    if column:
+        sample = sample.sort_values(column, kind="stable").reset_index(drop=True)
+    return sample
+
+
+def newest_timestamp(frame: pd.DataFrame, column: str | None) -> str | None:
+    if not column or frame.empty:
+        return None
+    newest = pd.to_datetime(frame[column], errors="coerce").max()
+    return None if pd.isna(newest) else newest.isoformat()
+
+
+def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig):
+    """What would be deployed: the rows of the refit (None without refit) and its identity."""
+    if not config.training.refit_on_all_data or outcome.chosen is None:
+        return None, DeployCandidate(
+            model_uri=outcome.model_uri,
+            refit=False,
+            rows=outcome.train_rows,
+            data_fingerprint=outcome.data_fingerprint,
+            model_fingerprint=model_fingerprint(outcome.chosen, outcome.data_fingerprint),
+        )
+    rows = all_rows_sample(outcome, warehouse, config)
+    data_fingerprint = fingerprint(rows)
+    return rows, DeployCandidate(
+        model_uri=None,
+        refit=True,
+        rows=len(rows),
+        data_fingerprint=data_fingerprint,
+        model_fingerprint=model_fingerprint(outcome.chosen, data_fingerprint),
+        training_cutoff=newest_timestamp(rows, config.dataset.timestamp_column),
+    )
+
+
+def refit(
+    outcome: TrainingOutcome,
+    rows: pd.DataFrame,
+    candidate: DeployCandidate,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+) -> object:
+    """Fit the chosen configuration on ``rows``, log it to the training run beside the
+    challenger, and fill in ``candidate``; returns the fitted pipeline."""
+    import mlflow
+
+    started = time.perf_counter()
+    dataset = config.dataset
+    X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
+    model = training.fit_configuration(
+        outcome.chosen,
+        dataset.task,
+        X,
+        y,
+        dataset.timestamp_column,
+        dataset.ignored_columns,
+        config.training.random_seed,
+        config.cleaning.missing == "indicator",
+    )
+    candidate.in_sample = evaluation.score(model, X, y, dataset.task)
+    store.activate()
+    with mlflow.start_run(run_id=outcome.mlflow_run_id):
+        signature = tracking.signature_for(X, model.predict(X.head(50)), dataset.ignored_columns)
+        candidate.model_uri = tracking.log_sklearn_model(
+            model, signature, tracking.as_landed(X.head(5)), name="refit_model"
+        )
+        mlflow.log_metrics({f"refit_in_sample_{k}": v for k, v in candidate.in_sample.items()})
+        mlflow.log_params({"refit_rows": len(rows)})
+    candidate.seconds = time.perf_counter() - started
+    return model
+
+
+def log_training_partitions(
+    store: tracking.MlflowStore, run_id: str, partitions: list[str]
+) -> None:
+    """Record every partition the deployed model trained on: the next gate compares it
+    with a challenger only on rows of partitions outside this list."""
+    import mlflow
+
+    store.activate()
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_dict({"partitions": partitions}, PARTITIONS_ARTIFACT)
+
+
+def seen_partitions(store: tracking.MlflowStore, run_id: str) -> set[str]:
+    text = tracking.run_text(store, run_id, PARTITIONS_ARTIFACT)
+    if text is None:
+        raise RuntimeError(
+            f"training run {run_id} of a refit champion lacks {PARTITIONS_ARTIFACT}: "
+            "the rows it saw cannot be told apart; promote with `ml-pipeline run --promote force`"
+        )
+    return set(json.loads(text)["partitions"])

@@ -1,0 +1,338 @@
+"""Candidate pipelines, their tuning by cross-validation, and the challenger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    ParameterSampler,
+    StratifiedKFold,
+    TimeSeriesSplit,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from ml_pipeline.config import CandidateConfig
+from ml_pipeline.core.features import FeatureBuilder
+from ml_pipeline.core.model import evaluation
+
+TREE_ESTIMATORS = frozenset({"random_forest", "hist_gradient_boosting"})
+# One-hot columns are dense: this bounds the design matrix of linear models whatever a
+# column's cardinality (a 4,000-station column would otherwise add 4,000 columns).
+ONE_HOT_MAX_CATEGORIES = 50
+# Trees split on category codes instead; 255 is the most HistGradientBoosting can bin.
+ORDINAL_MAX_CATEGORIES = 255
+
+CV_SCORING = {
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+    "accuracy": "accuracy",
+    "f1_macro": "f1_macro",
+}
+# Probability metrics are scored against every label of the training sample: a fold
+# whose training or validation part lacks a class would otherwise fail the search.
+LABELLED_METRICS = frozenset({"roc_auc", "log_loss"})
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    estimator: str
+    params: dict[str, object]
+    cv_score: float
+    cv_std: float
+    fit_seconds: float
+    model: Pipeline = field(repr=False)
+    # Settings cross-validated, of those planned (fewer when the time budget ran out).
+    tried: int = 1
+    planned: int = 1
+
+    def row(self, metric: str) -> dict[str, object]:
+        return {
+            "candidate": self.name,
+            "estimator": self.estimator,
+            f"cv_{metric}": round(self.cv_score, 5),
+            "cv_std": round(self.cv_std, 5),
+            "fit_seconds": round(self.fit_seconds, 2),
+            "settings_tried": f"{self.tried} of {self.planned}",
+            "params": {k: v for k, v in self.params.items()},
+        }
+
+
+def estimator_params(name: str, task: str, params: dict[str, object]) -> dict[str, object]:
+    """Config uses one regularisation knob, ``alpha``, for the linear model of either task.
+
+    LogisticRegression calls its inverse ``C``; translating here keeps configs portable.
+    """
+    if name != "linear" or task == "regression" or "alpha" not in params:
+        return params
+    translated = {k: v for k, v in params.items() if k != "alpha"}
+    alpha = params["alpha"]
+    translated["C"] = [1.0 / a for a in alpha] if isinstance(alpha, list) else 1.0 / alpha
+    return translated
+
+
+def make_estimator(name: str, task: str, params: dict[str, object], seed: int) -> object:
+    regression = task == "regression"
+    params = estimator_params(name, task, params)
+    if name == "linear":
+        if regression:
+            return Ridge(**params)
+        return LogisticRegression(max_iter=2000, **params)
+    if name == "random_forest":
+        cls = RandomForestRegressor if regression else RandomForestClassifier
+        # One job per forest: the search already spreads candidates over the cores.
+        return cls(random_state=seed, n_jobs=1, **params)
+    if name == "hist_gradient_boosting":
+        cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+        return cls(random_state=seed, **params)
+    raise ValueError(f"unknown estimator {name!r}")
+
+
+def build_pipeline(
+    candidate: CandidateConfig,
+    task: str,
+    X: pd.DataFrame,
+    timestamp_column: str | None,
+    ignored_columns: list[str],
+    seed: int,
+    missing_indicator: bool = False,
+) -> Pipeline:
+    """Raw columns in, prediction out: features, imputation, encoding, estimator."""
+    builder = FeatureBuilder(timestamp_column, ignored_columns).fit(X)
+    tree = candidate.estimator in TREE_ESTIMATORS
+    numeric_steps: list[tuple[str, object]] = [
+        ("impute", SimpleImputer(strategy="median", add_indicator=missing_indicator))
+    ]
+    if not tree:
+        numeric_steps.append(("scale", StandardScaler()))
+    categorical = Pipeline(
+        [("impute", SimpleImputer(strategy="most_frequent")), ("encode", _encoder(tree))]
+    )
+    numeric_block = ("numeric", Pipeline(numeric_steps), builder.numeric_output_columns())
+    categorical_block = ("categorical", categorical, builder.categorical_columns_)
+    # Codes come first for trees, so the categorical columns are the model's first inputs
+    # however many missing-value indicators follow the numeric ones.
+    blocks = [categorical_block, numeric_block] if tree else [numeric_block, categorical_block]
+    preprocess = ColumnTransformer(blocks, verbose_feature_names_out=False)
+    estimator = make_estimator(candidate.estimator, task, candidate.params, seed)
+    if candidate.estimator == "hist_gradient_boosting" and builder.categorical_columns_:
+        estimator.set_params(categorical_features=list(range(len(builder.categorical_columns_))))
+    return Pipeline([("features", builder), ("preprocess", preprocess), ("model", estimator)])
+
+
+def _encoder(tree: bool) -> OneHotEncoder | OrdinalEncoder:
+    """Codes for trees, capped one-hot columns for linear models; rare values pooled."""
+    if tree:
+        return OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            min_frequency=5,
+            max_categories=ORDINAL_MAX_CATEGORIES,
+        )
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        min_frequency=5,
+        max_categories=ONE_HOT_MAX_CATEGORIES,
+        sparse_output=False,
+    )
+
+
+def _labelled_scorer(metric: str, labels: list) -> Callable:
+    def score(estimator: object, X: pd.DataFrame, y: pd.Series) -> float:
+        probabilities = evaluation.aligned_probabilities(
+            estimator.predict_proba(X), list(estimator.classes_), labels
+        )
+        if metric == "log_loss":
+            return -float(log_loss(y, probabilities, labels=labels))
+        auc = evaluation.macro_roc_auc(np.asarray(y), probabilities, labels)
+        return np.nan if auc is None else auc
+
+    return score
+
+
+def cv_scorer(metric: str, y: pd.Series) -> str | Callable:
+    """The search's scorer for ``metric``, higher always better."""
+    if metric in LABELLED_METRICS:
+        return _labelled_scorer(metric, sorted(y.dropna().unique().tolist()))
+    return CV_SCORING[metric]
+
+
+def cross_validator(task: str, folds: int, time_ordered: bool, seed: int) -> object:
+    if time_ordered:
+        return TimeSeriesSplit(n_splits=folds)
+    if task == "classification":
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def search_space(
+    candidate: CandidateConfig, task: str, balance_classes: bool
+) -> dict[str, list[object]]:
+    """The candidate's search options; for classification also unweighted against
+    balanced class weights, unless the candidate sets class_weight itself."""
+    options = dict(candidate.search)
+    if (
+        balance_classes
+        and task == "classification"
+        and "class_weight" not in options
+        and "class_weight" not in candidate.params
+    ):
+        options["class_weight"] = [None, "balanced"]
+    return options
+
+
+# A default HistGradientBoosting on the same features: the bar a tuned search should clear.
+REFERENCE = CandidateConfig(name="reference_hgb", estimator="hist_gradient_boosting")
+
+
+def fit_configuration(
+    candidate: CandidateConfig,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    timestamp_column: str | None,
+    ignored_columns: list[str],
+    seed: int,
+    missing_indicator: bool = False,
+) -> Pipeline:
+    """One pipeline with the candidate's fixed parameters, fitted on X."""
+    pipeline = build_pipeline(
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+    )
+    return pipeline.fit(X, y)
+
+
+def _search_size(search: dict[str, list[object]]) -> int:
+    return int(np.prod([len(options) for options in search.values()])) if search else 1
+
+
+def tune_candidate(
+    candidate: CandidateConfig,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    metric: str,
+    timestamp_column: str | None,
+    ignored_columns: list[str],
+    folds: int,
+    iterations: int,
+    n_jobs: int,
+    seed: int,
+    missing_indicator: bool = False,
+    balance_classes: bool = False,
+    deadline: float | None = None,
+) -> CandidateResult:
+    """Randomised search over the candidate's options; the best is refit on all of X.
+
+    X must be in time order when ``timestamp_column`` is set: the folds then always
+    validate on rows later than those they train on. Settings are cross-validated a
+    round of ``n_jobs`` at a time; with a ``deadline`` (a ``time.monotonic()`` value) no
+    round starts that the rounds so far say would end after it, so the search stops
+    within about one round of its budget. The first round always runs.
+    """
+    pipeline = build_pipeline(
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+    )
+    options = estimator_params(
+        candidate.estimator, task, search_space(candidate, task, balance_classes)
+    )
+    settings = (
+        list(
+            ParameterSampler(
+                {f"model__{k}": v for k, v in options.items()},
+                n_iter=min(iterations, _search_size(options)),
+                random_state=seed,
+            )
+        )
+        if options
+        else [{}]
+    )
+    cv = cross_validator(task, folds, timestamp_column is not None, seed)
+    scoring = cv_scorer(metric, y)
+    started = time.perf_counter()
+    means, stds, tried = [], [], []
+    for start in range(0, len(settings), n_jobs):
+        if tried and deadline is not None:
+            per_round = (time.perf_counter() - started) / (start // n_jobs)
+            if time.monotonic() + per_round > deadline:
+                break
+        batch = settings[start : start + n_jobs]
+        search = GridSearchCV(
+            pipeline,
+            [{k: [v] for k, v in setting.items()} for setting in batch],
+            scoring=scoring,
+            cv=cv,
+            n_jobs=n_jobs,
+            refit=False,
+            error_score="raise",
+        )
+        search.fit(X, y)
+        results = search.cv_results_
+        # A fold whose validation rows hold one class has no AUC; the others still count.
+        splits = np.array([results[f"split{i}_test_score"] for i in range(cv.get_n_splits())])
+        for index, params in enumerate(results["params"]):
+            scores = splits[:, index]
+            defined = scores[np.isfinite(scores)]
+            tried.append(params)
+            means.append(float(defined.mean()) if defined.size else float("nan"))
+            stds.append(float(defined.std()) if defined.size else float("nan"))
+    best = int(np.nanargmax(np.where(np.isnan(means), -np.inf, means)))
+    model = clone(pipeline).set_params(**tried[best]).fit(X, y)
+    sign = 1.0 if evaluation.higher_is_better(metric) else -1.0
+    chosen = {k.removeprefix("model__"): v for k, v in tried[best].items()}
+    return CandidateResult(
+        name=candidate.name,
+        estimator=candidate.estimator,
+        params={**candidate.params, **chosen},
+        cv_score=sign * means[best],
+        cv_std=stds[best],
+        fit_seconds=time.perf_counter() - started,
+        model=model,
+        tried=len(tried),
+        planned=len(settings),
+    )
+
+
+def release_search_workers(n_jobs: int) -> None:
+    """Stop joblib's worker processes once tuning with ``n_jobs`` workers is done.
+
+    joblib keeps them for minutes in case more work comes, each holding its imports and
+    a copy of the training sample (300-400 MB at 200,000 rows) while validation, export
+    and the smoke test's own process run. With one job the search started none, and
+    asking for the executor would start its resource tracker just to stop it.
+    """
+    if n_jobs == 1:
+        return
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def pick_challenger(results: list[CandidateResult], higher_better: bool) -> CandidateResult:
+    """The best cross-validated candidate; ties go to the one listed first in config."""
+    ordered = sorted(
+        enumerate(results),
+        key=lambda pair: (-pair[1].cv_score if higher_better else pair[1].cv_score, pair[0]),
+    )
+    return ordered[0][1]

@@ -1,0 +1,1 @@
+"""The training reference, drift, serving monitoring and the retraining policy."""

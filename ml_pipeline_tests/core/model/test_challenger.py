@@ -1,0 +1,97 @@
+"""Training against a real MLflow store: the holdout never reaches fitting or tuning."""
+
+import numpy as np
+import pytest
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core.data.cleaning import clean_batch
+from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
+from ml_pipeline.core.data.feature_table import build_feature_table
+from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.model.challenger import (
+    FEATURES_TABLE,
+    HOLDOUT_TABLE,
+    train_challenger,
+    training_contract,
+)
+from ml_pipeline.core.model.splitting import holdout_mask
+from ml_pipeline.resources import resources_for
+from ml_pipeline_tests.conftest import bike_document, write_config
+
+POISON = 1e6
+
+
+@pytest.fixture
+def trained_setup(tmp_path):
+    config = load_config(write_config(tmp_path, bike_document()))
+    warehouse = Warehouse(config.warehouse_dir)
+    ignored = [*config.dataset.id_columns, *config.dataset.drop_columns]
+    for index in range(6):
+        raw, _ = generate_batch(DemoSpec(), index)
+        cleaned, _ = clean_batch(raw, config.dataset, config.cleaning)
+        table = build_feature_table(cleaned, "count", "timestamp", ignored)
+        warehouse.write(FEATURES_TABLE, f"day{index}", table)
+    store = resources_for(config)["mlflow"].get()
+    return config, warehouse, store
+
+
+def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
+    import mlflow.sklearn
+
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(FEATURES_TABLE)
+    contract = training_contract(config, warehouse, keys)
+    clean = train_challenger(warehouse, keys, config, store, {}, contract)
+    for key in keys:
+        frame = warehouse.read(FEATURES_TABLE, key)
+        frame.loc[holdout_mask(frame, clean.holdout).to_numpy(), "count"] = POISON
+        warehouse.write(FEATURES_TABLE, key, frame)
+    poisoned = train_challenger(warehouse, keys, config, store, {}, contract)
+
+    assert poisoned.holdout == clean.holdout
+    assert (warehouse.read(HOLDOUT_TABLE, poisoned.holdout_key)["count"] == POISON).all()
+    assert poisoned.data_fingerprint == clean.data_fingerprint
+    assert poisoned.candidates == [
+        {**row, "fit_seconds": poisoned.candidates[i]["fit_seconds"]}
+        for i, row in enumerate(clean.candidates)
+    ]
+    holdout = warehouse.read(HOLDOUT_TABLE, clean.holdout_key).drop(columns=["count"])
+    before = mlflow.sklearn.load_model(clean.model_uri).predict(holdout)
+    after = mlflow.sklearn.load_model(poisoned.model_uri).predict(holdout)
+    np.testing.assert_array_equal(before, after)
+
+
+def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup) -> None:
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(FEATURES_TABLE)
+    contract = training_contract(config, warehouse, keys)
+    good = warehouse.read(FEATURES_TABLE, "day0")
+    # Written before contracts: a repeated header became a column of its own.
+    warehouse.write(FEATURES_TABLE, "renamed", good.assign(**{"temp.1": good["temp"]}))
+    warehouse.write(FEATURES_TABLE, "no_temp", good.drop(columns=["temp"]))
+    warehouse.write(FEATURES_TABLE, "text_temp", good.assign(temp=good["temp"].astype(str)))
+    warehouse.path(FEATURES_TABLE, "damaged").write_bytes(b"PAR1 cut short")
+    keys = warehouse.partitions(FEATURES_TABLE)
+
+    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+
+    assert "renamed" in outcome.partitions
+    assert set(outcome.excluded) == {"no_temp", "text_temp", "damaged"}
+    assert outcome.excluded["no_temp"] == "lacks contract columns temp"
+    assert outcome.excluded["text_temp"].startswith("column 'temp' is ")
+    assert outcome.excluded["text_temp"].endswith("string, not numeric as the contract says")
+    assert outcome.excluded["damaged"].startswith("unreadable: ")
+    assert "temp.1" not in outcome.reference.columns
+
+
+def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
+    config, warehouse, store = trained_setup
+    contract = training_contract(config, warehouse, warehouse.partitions(FEATURES_TABLE))
+    for key in warehouse.partitions(FEATURES_TABLE):
+        warehouse.write(
+            FEATURES_TABLE, key, warehouse.read(FEATURES_TABLE, key).drop(columns="temp")
+        )
+    with pytest.raises(ValueError, match="none of the 6 feature partitions conforms"):
+        train_challenger(
+            warehouse, warehouse.partitions(FEATURES_TABLE), config, store, {}, contract
+        )

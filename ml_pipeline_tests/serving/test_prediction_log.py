@@ -1,0 +1,73 @@
+"""The prediction log: queued appends, atomic Parquet files per flush, windowed reads."""
+
+import datetime as dt
+import json
+
+from ml_pipeline.core.monitor.prediction_log import LoggedRequest, read_prediction_log
+from ml_pipeline.serving.prediction_log import PredictionLog
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def record(minutes: float, status: int = 200, inputs: dict | None = None) -> LoggedRequest:
+    return LoggedRequest(
+        time=NOW + dt.timedelta(minutes=minutes),
+        endpoint="/invocations",
+        model_version="3",
+        status=status,
+        rows=2 if status == 200 else 0,
+        latency_ms=4.5,
+        inputs=inputs,
+        outputs=[1.0, 2.0] if inputs else None,
+    )
+
+
+def test_records_written_on_close_are_read_back_in_their_window(tmp_path) -> None:
+    log = PredictionLog(tmp_path, flush_seconds=60)
+    log.start()
+    for minutes in (-90, -5, 0, 5):
+        log.append(record(minutes, inputs={"temp": [1.5, None]}))
+    log.append(record(6, status=422))
+    log.close()
+    files = list(tmp_path.rglob("*.parquet"))
+    assert [f.parent.name for f in files] == ["date=2026-03-01"]
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+    found = read_prediction_log(
+        tmp_path, NOW - dt.timedelta(minutes=10), NOW + dt.timedelta(hours=1)
+    )
+    assert found["status"].tolist() == [200, 200, 200, 422]
+    assert found["time"].is_monotonic_increasing
+    assert json.loads(found["inputs"][0]) == {"temp": [1.5, None]}
+    assert json.loads(found["outputs"][0]) == [1.0, 2.0]
+    assert found["inputs"].isna().tolist() == [False, False, False, True]
+
+
+def test_the_writer_flushes_while_running(tmp_path) -> None:
+    log = PredictionLog(tmp_path, flush_seconds=0.05)
+    log.start()
+    try:
+        log.append(record(0))
+        deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+        while not list(tmp_path.rglob("*.parquet")) and dt.datetime.now() < deadline:
+            pass
+        assert list(tmp_path.rglob("*.parquet"))
+    finally:
+        log.close()
+
+
+def test_a_full_queue_drops_records_and_says_so(tmp_path) -> None:
+    dropped = []
+    log = PredictionLog(
+        tmp_path, flush_seconds=60, max_pending=2, on_drop=lambda: dropped.append(1)
+    )
+    for minutes in range(5):
+        log.append(record(minutes))
+    log.close()
+    assert len(dropped) == 3
+    assert len(read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))) == 2
+
+
+def test_an_empty_log_reads_as_no_records(tmp_path) -> None:
+    found = read_prediction_log(tmp_path / "missing", NOW, NOW + dt.timedelta(days=2))
+    assert found.empty
+    assert "latency_ms" in found.columns
