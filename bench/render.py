@@ -35,13 +35,21 @@ def _provenance(data: dict[str, object]) -> str:
     )
 
 
+def _gap(gap: float | None, interval: list[float] | None) -> str:
+    if gap is None:
+        return "-"
+    if interval is None:
+        return f"{gap:+.3f}"
+    return f"{gap:+.3f} [{interval[0]:+.3f}, {interval[1]:+.3f}]"
+
+
 def quality(data: dict[str, object]) -> str:
     rows = data["rows"]
     variants = list(dict.fromkeys(row["variant"] for row in rows))
     lines = [
         "| dataset | metric | withheld rows | "
         + " | ".join(f"deployed ({v})" for v in variants)
-        + " | default HGB | tuned HGB | deployed - default | run s "
+        + " | default HGB | tuned HGB | deployed - default [95% interval] | run s "
         + " | ".join(f"({v})" for v in variants)
         + " |",
         "|" + "---|" * (6 + 2 * len(variants)),
@@ -55,7 +63,7 @@ def quality(data: dict[str, object]) -> str:
             f"| {name} | {first['metric']} | {first['withheld_rows']} | "
             + " | ".join(_number(mine.get(v, {}).get("deployed")) for v in variants)
             + f" | {_number(last['default_hgb'])} | {_number(last['tuned_hgb'])} | "
-            + ("-" if gap is None else f"{gap:+.3f}")
+            + _gap(gap, last.get("gap_interval"))
             + " | "
             + " | ".join(str(mine.get(v, {}).get("run_seconds", "-")) for v in variants)
             + " |"

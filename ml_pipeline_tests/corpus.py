@@ -137,21 +137,34 @@ def land(dataset: CorpusDataset, landing: Path, withheld_path: Path) -> pd.DataF
     )
 
 
-def reference_score(dataset: CorpusDataset, landed: pd.DataFrame, withheld: pd.DataFrame) -> float:
+def reference_predictions(
+    dataset: CorpusDataset, landed: pd.DataFrame, withheld: pd.DataFrame
+) -> np.ndarray:
     """What a user gets in five lines: a default HistGradientBoosting on the landed rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.metrics import f1_score, r2_score
 
     def inputs(frame: pd.DataFrame) -> pd.DataFrame:
         X = frame.drop(columns=[c for c in (dataset.target, dataset.timestamp_column) if c])
         text = X.select_dtypes(exclude="number").columns
         return X.astype({c: "category" for c in text})
 
-    if dataset.task == "regression":
-        model = HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=0)
-        model.fit(inputs(landed), landed[dataset.target])
-        return float(r2_score(withheld[dataset.target], model.predict(inputs(withheld))))
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    regression = dataset.task == "regression"
+    model = (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(
+        categorical_features="from_dtype", random_state=0
+    )
     model.fit(inputs(landed), landed[dataset.target])
-    predicted = model.predict(inputs(withheld))
-    return float(f1_score(withheld[dataset.target], predicted, average="macro"))
+    return np.asarray(model.predict(inputs(withheld)))
+
+
+def score(dataset: CorpusDataset, truth: pd.Series, predicted: object) -> float:
+    """R² for regression, macro F1 for classification."""
+    from sklearn.metrics import f1_score, r2_score
+
+    if dataset.task == "regression":
+        return float(r2_score(truth, predicted))
+    return float(f1_score(truth, predicted, average="macro"))
+
+
+def reference_score(dataset: CorpusDataset, landed: pd.DataFrame, withheld: pd.DataFrame) -> float:
+    predicted = reference_predictions(dataset, landed, withheld)
+    return score(dataset, withheld[dataset.target], predicted)
