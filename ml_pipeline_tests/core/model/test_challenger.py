@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from ml_pipeline.config import load_config
+from ml_pipeline.core import names
 from ml_pipeline.core.data.cleaning import clean_batch
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
 from ml_pipeline.core.data.feature_table import build_feature_table
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model.challenger import (
-    FEATURES_TABLE,
     HOLDOUT_TABLE,
     train_challenger,
     training_contract,
@@ -30,7 +30,7 @@ def trained_setup(tmp_path):
         raw, _ = generate_batch(DemoSpec(), index)
         cleaned, _ = clean_batch(raw, config.dataset, config.cleaning)
         table = build_feature_table(cleaned, "count", "timestamp", ignored)
-        warehouse.write(FEATURES_TABLE, f"day{index}", table)
+        warehouse.write(names.FEATURES, f"day{index}", table)
     store = resources_for(config)["mlflow"].get()
     return config, warehouse, store
 
@@ -39,13 +39,13 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
     import mlflow.sklearn
 
     config, warehouse, store = trained_setup
-    keys = warehouse.partitions(FEATURES_TABLE)
+    keys = warehouse.partitions(names.FEATURES)
     contract = training_contract(config, warehouse, keys)
     clean = train_challenger(warehouse, keys, config, store, {}, contract)
     for key in keys:
-        frame = warehouse.read(FEATURES_TABLE, key)
+        frame = warehouse.read(names.FEATURES, key)
         frame.loc[holdout_mask(frame, clean.holdout).to_numpy(), "count"] = POISON
-        warehouse.write(FEATURES_TABLE, key, frame)
+        warehouse.write(names.FEATURES, key, frame)
     poisoned = train_challenger(warehouse, keys, config, store, {}, contract)
 
     assert poisoned.holdout == clean.holdout
@@ -63,15 +63,15 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
 
 def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup) -> None:
     config, warehouse, store = trained_setup
-    keys = warehouse.partitions(FEATURES_TABLE)
+    keys = warehouse.partitions(names.FEATURES)
     contract = training_contract(config, warehouse, keys)
-    good = warehouse.read(FEATURES_TABLE, "day0")
+    good = warehouse.read(names.FEATURES, "day0")
     # Written before contracts: a repeated header became a column of its own.
-    warehouse.write(FEATURES_TABLE, "renamed", good.assign(**{"temp.1": good["temp"]}))
-    warehouse.write(FEATURES_TABLE, "no_temp", good.drop(columns=["temp"]))
-    warehouse.write(FEATURES_TABLE, "text_temp", good.assign(temp=good["temp"].astype(str)))
-    warehouse.path(FEATURES_TABLE, "damaged").write_bytes(b"PAR1 cut short")
-    keys = warehouse.partitions(FEATURES_TABLE)
+    warehouse.write(names.FEATURES, "renamed", good.assign(**{"temp.1": good["temp"]}))
+    warehouse.write(names.FEATURES, "no_temp", good.drop(columns=["temp"]))
+    warehouse.write(names.FEATURES, "text_temp", good.assign(temp=good["temp"].astype(str)))
+    warehouse.path(names.FEATURES, "damaged").write_bytes(b"PAR1 cut short")
+    keys = warehouse.partitions(names.FEATURES)
 
     outcome = train_challenger(warehouse, keys, config, store, {}, contract)
 
@@ -86,12 +86,12 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
 
 def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
     config, warehouse, store = trained_setup
-    contract = training_contract(config, warehouse, warehouse.partitions(FEATURES_TABLE))
-    for key in warehouse.partitions(FEATURES_TABLE):
+    contract = training_contract(config, warehouse, warehouse.partitions(names.FEATURES))
+    for key in warehouse.partitions(names.FEATURES):
         warehouse.write(
-            FEATURES_TABLE, key, warehouse.read(FEATURES_TABLE, key).drop(columns="temp")
+            names.FEATURES, key, warehouse.read(names.FEATURES, key).drop(columns="temp")
         )
     with pytest.raises(ValueError, match="none of the 6 feature partitions conforms"):
         train_challenger(
-            warehouse, warehouse.partitions(FEATURES_TABLE), config, store, {}, contract
+            warehouse, warehouse.partitions(names.FEATURES), config, store, {}, contract
         )
