@@ -246,7 +246,7 @@ def validate_challenger(
             rows, deploy = refit.plan(outcome, warehouse, config)
         deployed_model = model
         if rows is not None:
-            deployed_model = refit.refit(outcome, rows, deploy, config, store)
+            deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
         smoke = smoke_test_challenger(deployed_model, deploy.model_uri, X)
         if not smoke.passed:
             decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")

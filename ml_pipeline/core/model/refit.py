@@ -97,22 +97,42 @@ def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig)
     )
 
 
+def refit_configuration(chosen: CandidateConfig, challenger: object) -> CandidateConfig:
+    """The chosen configuration as the refit fits it.
+
+    Boosting that stopped early refits with the rounds it stopped at and no early
+    stopping: every row trains (none held back to watch the loss), the result does not
+    depend on which tenth was held back, and no patience rounds are spent on a fit whose
+    length is already known.
+    """
+    steps = getattr(challenger, "named_steps", {})
+    estimator = steps.get("model")
+    if not getattr(estimator, "do_early_stopping_", False):
+        return chosen
+    rounds = int(estimator.n_iter_)
+    return chosen.model_copy(
+        update={"params": {**chosen.params, "early_stopping": False, "max_iter": rounds}}
+    )
+
+
 def refit(
     outcome: TrainingOutcome,
+    challenger: object,
     rows: pd.DataFrame,
     candidate: DeployCandidate,
     config: PipelineConfig,
     store: tracking.MlflowStore,
 ) -> object:
     """Fit the chosen configuration on ``rows``, log it to the training run beside the
-    challenger, and fill in ``candidate``; returns the fitted pipeline."""
+    ``challenger``, and fill in ``candidate``; returns the fitted pipeline."""
     import mlflow
 
     started = time.perf_counter()
     dataset = config.dataset
     X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
+    chosen = refit_configuration(outcome.chosen, challenger)
     model = training.fit_configuration(
-        outcome.chosen,
+        chosen,
         dataset.task,
         X,
         y,
@@ -129,7 +149,10 @@ def refit(
             model, signature, tracking.as_landed(X.head(5)), name="refit_model"
         )
         mlflow.log_metrics({f"refit_in_sample_{k}": v for k, v in candidate.in_sample.items()})
-        mlflow.log_params({"refit_rows": len(rows)})
+        changed = {k: v for k, v in chosen.params.items() if outcome.chosen.params.get(k) != v}
+        mlflow.log_params(
+            {"refit_rows": len(rows), **{f"refit_{k}": v for k, v in changed.items()}}
+        )
     candidate.seconds = time.perf_counter() - started
     return model
 
