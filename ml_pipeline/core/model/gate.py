@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.core import tracking
+from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import bootstrap, diagnostics, evaluation, promotion, refit
@@ -138,6 +138,7 @@ def _comparison_rows(
     if not unseen:
         return holdout.iloc[:0]
     return warehouse.sample(
+        names.FEATURES,
         unseen,
         config.holdout.max_rows,
         config.training.random_seed,

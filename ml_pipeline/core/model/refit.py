@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
-from ml_pipeline.core import tracking
+from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import evaluation, training
 from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint
@@ -57,6 +57,7 @@ def all_rows_sample(
     """A sample of every row of the training partitions, the holdout included, capped
     like the training sample and drawn with the same seed."""
     sample = warehouse.sample(
+        names.FEATURES,
         outcome.partitions,
         config.training.sample_rows,
         config.training.random_seed,
