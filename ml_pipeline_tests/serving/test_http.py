@@ -97,19 +97,29 @@ def test_health_needs_no_token(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0"}]
-)
-def test_scoring_without_the_token_is_refused(client: TestClient, headers: dict) -> None:
-    response = client.post("/invocations", json=_split(_rows(2, 1)), headers=headers)
+GUARDED = [("get", "/ready"), ("get", "/model"), ("get", "/metrics")]
+SCORING = [("post", "/invocations"), ("post", "/predict")]
+NOT_THE_TOKEN = [
+    {},
+    {"Authorization": "Bearer wrong"},
+    {"Authorization": TOKEN},  # the token without its scheme
+    {"Authorization": "Basic czNjcmV0"},
+]
+
+
+@pytest.mark.parametrize("method,path", GUARDED + SCORING)
+@pytest.mark.parametrize("headers", NOT_THE_TOKEN)
+def test_every_route_but_health_needs_the_token(
+    client: TestClient, method: str, path: str, headers: dict
+) -> None:
+    response = client.request(method, path, headers=headers)
     assert "Bearer" in _error(response, 401, "UNAUTHENTICATED")
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("path", ["/ready", "/model", "/metrics"])
-def test_status_routes_are_guarded_too(client: TestClient, path: str) -> None:
-    _error(client.get(path), 401, "UNAUTHENTICATED")
-    assert client.get(path, headers=AUTH).status_code == 200
+@pytest.mark.parametrize("method,path", GUARDED)
+def test_status_routes_answer_with_the_token(client: TestClient, method: str, path: str) -> None:
+    assert client.request(method, path, headers=AUTH).status_code == 200
 
 
 def test_invocations_scores_the_mlflow_protocol(client: TestClient) -> None:
@@ -155,6 +165,11 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert "not valid JSON" in _error(response, 400, "BAD_REQUEST")
 
 
+def test_an_empty_body_is_400(client: TestClient) -> None:
+    response = client.post("/invocations", content=b"", headers=AUTH)
+    assert "empty" in _error(response, 400, "BAD_REQUEST")
+
+
 def test_too_many_rows_and_too_large_a_body_are_413(client: TestClient) -> None:
     many = client.post("/invocations", json=_split(_rows(51, 4)), headers=AUTH)
     assert "limit of 50 rows" in _error(many, 413, "REQUEST_TOO_LARGE")
@@ -163,11 +178,24 @@ def test_too_many_rows_and_too_large_a_body_are_413(client: TestClient) -> None:
     assert "exceeds the limit" in _error(large, 413, "REQUEST_TOO_LARGE")
 
 
-def test_a_bad_value_names_its_column_with_422(client: TestClient) -> None:
+@pytest.mark.parametrize(
+    "column,value,words",
+    [("timestamp", "not a time", "'timestamp'"), ("temp", "warm", "'temp'")],
+)
+def test_a_bad_value_names_its_column_with_422(
+    client: TestClient, column: str, value: str, words: str
+) -> None:
     records = tracking.as_landed(_rows(2, 5)).to_dict("records")
-    records[1]["timestamp"] = "not a time"
+    records[1][column] = value
     response = client.post("/predict", json=records, headers=AUTH)
-    assert "timestamp" in _error(response, 422, "INVALID_PARAMETER_VALUE")
+    assert words in _error(response, 422, "INVALID_PARAMETER_VALUE")
+
+
+def test_a_missing_required_column_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/invocations", json={"dataframe_records": [{"temp": 1.0}]}, headers=AUTH
+    )
+    assert "missing required column" in _error(response, 422, "INVALID_PARAMETER_VALUE")
 
 
 def test_metrics_count_scored_and_refused_requests(client: TestClient) -> None:
