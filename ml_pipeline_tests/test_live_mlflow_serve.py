@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 
@@ -23,10 +24,10 @@ def test_mlflow_models_serve_scores_unseen_rows_as_the_model_does(landed_bikes, 
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         summary = run_pipeline(landed_bikes, instance)
     assert summary.error is None, summary.error
-    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     port = free_port()
     command = [
-        mlflow,
+        mlflow_cli,
         "models",
         "serve",
         "-m",

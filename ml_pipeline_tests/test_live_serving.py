@@ -230,11 +230,10 @@ def test_a_new_champion_is_swapped_in_under_load_without_a_failed_request(
     assert {version for _, version in seen} == {before, after}
     assert len(seen) > 50
 
-    def flushed() -> pd.DataFrame | None:
+    def flushed() -> bool:
         end = dt.datetime.now(dt.UTC)
         log = read_prediction_log(project.predictions_dir, end - dt.timedelta(hours=1), end)
-        whole = {before, after} <= set(log["model_version"].dropna()) and len(log) >= len(seen)
-        return log if whole else None
+        return {before, after} <= set(log["model_version"].dropna()) and len(log) >= len(seen)
 
     poll_until(flushed, "every request of the swap in the prediction log", every=0.2)
     result = dg.materialize(
