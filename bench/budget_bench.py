@@ -7,7 +7,7 @@ search's wall time (the candidates' tuning summed), the settings tried of those 
 and the challenger's holdout RMSE. Results go to ``bench/results/budget.json``;
 ``python bench/render.py`` renders the table.
 
-    python bench/budget_bench.py [--budgets none 1.0 0.5]
+    python bench/budget_bench.py [--budgets none 0.25 0.1]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def run(folder: Path, landing: Path, budget: float | None) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budgets", nargs="+", default=["none", "1.0", "0.5"])
+    parser.add_argument("--budgets", nargs="+", default=["none", "0.25", "0.1"])
     args = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
