@@ -29,29 +29,15 @@ def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
     log = read_prediction_log(config.predictions_dir, start, end)
     reference = load_reference(config.reference_path)
     report = summarize(log, reference, start, end, config.monitoring.drift_sample_rows)
-    drift = report.drift
     hours = report.by_hour.assign(hour=report.by_hour["hour"].astype(str))
     metadata: dict[str, object] = {
         "window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
-        "requests": report.requests,
-        "rows_scored": report.rows_scored,
+        **report.figures(),
         "requests_by_model_version": markdown_table(
             [{"version": v, "scored_requests": n} for v, n in report.by_version.items()]
         ),
         "volume_by_hour": markdown_table(hours.round(2).to_dict("records")),
-        "sampled_input_rows": report.sampled_rows,
     }
-    # Without requests there is no latency or error rate: a zero would read as perfect.
-    if report.requests:
-        metadata["rejected_share"] = round(report.error_share(), 4)
-        metadata["latency_p50_ms"] = round(report.latency_p50_ms, 2)
-        metadata["latency_p99_ms"] = round(report.latency_p99_ms, 2)
-    else:
-        metadata["latency"] = "no requests in the window"
-    if drift is None:
-        metadata["input_drift"] = report.drift_unmeasured
-    else:
-        metadata["input_drift_overall_psi"] = round(drift.overall, 4)
-        metadata["input_drift_by_column"] = drift_table(drift)
-        metadata["shifted_columns"] = ", ".join(drift.shifted()) or "none"
+    if report.drift is not None:
+        metadata["input_drift_by_column"] = drift_table(report.drift)
     return dg.MaterializeResult(metadata=metadata)

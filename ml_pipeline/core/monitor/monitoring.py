@@ -32,6 +32,30 @@ class MonitoringReport:
         """Rejected requests over all requests; None when there were none."""
         return self.rejected / self.requests if self.requests else None
 
+    def figures(self) -> dict[str, object]:
+        """The report's plain figures, each present only when it was measured.
+
+        Without requests there is no latency or error rate, and without a reference or
+        inputs no drift: a zero would read as a perfect result, so a sentence says why.
+        """
+        found: dict[str, object] = {
+            "requests": self.requests,
+            "rows_scored": self.rows_scored,
+            "sampled_input_rows": self.sampled_rows,
+        }
+        if self.requests:
+            found["rejected_share"] = round(self.error_share(), 4)
+            found["latency_p50_ms"] = round(self.latency_p50_ms, 2)
+            found["latency_p99_ms"] = round(self.latency_p99_ms, 2)
+        else:
+            found["latency"] = "no requests in the window"
+        if self.drift is None:
+            found["input_drift"] = self.drift_unmeasured
+        else:
+            found["input_drift_overall_psi"] = round(self.drift.overall, 4)
+            found["shifted_columns"] = ", ".join(self.drift.shifted()) or "none"
+        return found
+
 
 def sampled_inputs(log: pd.DataFrame, max_rows: int) -> pd.DataFrame:
     """Up to ``max_rows`` of the input rows the service kept, the most recent first."""

@@ -94,6 +94,21 @@ def test_an_empty_log_says_no_data_rather_than_zeros(tmp_path) -> None:
     assert report.error_share() is None
     assert report.drift is None
     assert report.drift_unmeasured == "not measured: no scored inputs in the window"
+    figures = report.figures()
+    assert figures["latency"] == "no requests in the window"
+    assert figures["input_drift"] == report.drift_unmeasured
+    assert not {"latency_p50_ms", "latency_p99_ms", "rejected_share"} & set(figures)
+
+
+def test_measured_figures_are_reported_as_numbers() -> None:
+    rng = np.random.default_rng(4)
+    reference = build_reference(training_frame(rng), "y", [], None, ["temp", "weather"])
+    frames = [training_frame(rng, 200).drop(columns="y") for _ in range(2)]
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    figures = summarize(log_of(frames, [200, 422]), reference, start, start).figures()
+    assert figures["rejected_share"] == 0.5 and figures["latency_p50_ms"] == 1.5
+    assert isinstance(figures["input_drift_overall_psi"], float)
+    assert "latency" not in figures and "input_drift" not in figures
 
 
 def test_drift_without_a_reference_says_why() -> None:
