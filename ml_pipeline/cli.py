@@ -143,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
 
+    worker = commands.add_parser(
+        "worker",
+        parents=[parent],
+        help="take steps from the Celery broker (dagster.executor: celery); start one per "
+        "machine or core",
+    )
+    worker.add_argument("--name", help="the worker's name (default: dagster-<random>@<host>)")
+
     mlflow_ui = commands.add_parser("mlflow-ui", parents=[parent], help="start the MLflow UI")
     mlflow_ui.add_argument("--host", default="127.0.0.1")
     mlflow_ui.add_argument("--port", type=int, default=5000)
@@ -318,6 +326,26 @@ def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0  # unreachable: execvp replaces this process
 
 
+def cmd_worker(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.cluster import worker_command
+    from ml_pipeline.instance import ensure_dagster_home
+
+    if config.dagster.executor != "celery":
+        return _config_error(
+            config, "dagster.executor is not 'celery': no broker to take steps from"
+        )
+    # The worker opens the instance and the code location from these, as the daemon does.
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
+    os.environ[CONFIG_ENV_VAR] = str(config.source_path)
+    # dagster-celery starts `celery` from PATH: the one installed beside this Python.
+    here = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
+    executable = shutil.which("dagster-celery", path=here)
+    command = worker_command(executable or "dagster-celery", config, args.name)
+    os.execvp(command[0], command)
+    return 0  # unreachable: execvp replaces this process
+
+
 def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
     mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
     command = [
@@ -434,6 +462,7 @@ COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
     "rollback": cmd_rollback,
+    "worker": cmd_worker,
     "forget": cmd_forget,
     "contract": cmd_contract,
     "backfill": cmd_backfill,

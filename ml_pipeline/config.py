@@ -168,6 +168,39 @@ class StorageConfig(_Strict):
     data_dir: Path = Path("data")
 
 
+class CeleryConfig(_Strict):
+    """dagster-celery's executor: every step is a Celery task that any ``ml-pipeline
+    worker`` (on any machine reaching the broker) may take."""
+
+    broker: str = Field(min_length=1, pattern=r"^(amqp|pyamqp|redis|rediss)://")
+    backend: str = Field(default="rpc://", min_length=1)
+
+
+class InstanceConfig(_Strict):
+    """Where Dagster keeps runs and events, and what executes the steps of launched runs.
+
+    The defaults are embedded: sqlite under the data folder, steps in the run's process.
+    A team sets ``postgres_url`` (the password from ``PGPASSWORD`` or ``~/.pgpass``, never
+    here) and ``executor: celery`` with a broker.
+    """
+
+    postgres_url: str | None = Field(default=None, pattern=r"^postgres(ql)?(\+psycopg2)?://")
+    max_concurrent_runs: int = Field(default=2, ge=1)
+    executor: Literal["in_process", "celery"] = "in_process"
+    celery: CeleryConfig | None = None
+
+    @model_validator(mode="after")
+    def _celery_has_a_broker(self) -> InstanceConfig:
+        if self.executor == "celery" and self.celery is None:
+            raise ValueError("executor 'celery' needs celery.broker (amqp://... or redis://...)")
+        if self.executor == "celery" and self.postgres_url is None:
+            raise ValueError(
+                "executor 'celery' needs postgres_url: workers on other machines cannot "
+                "share a sqlite instance"
+            )
+        return self
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str | None = None
     experiment: str = Field(default="ml_pipeline", min_length=1)
@@ -400,6 +433,7 @@ class PipelineConfig(_Strict):
     dataset: DatasetConfig
     storage: StorageConfig = StorageConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    dagster: InstanceConfig = InstanceConfig()
     cleaning: CleaningConfig = CleaningConfig()
     holdout: HoldoutConfig = HoldoutConfig()
     training: TrainingConfig = TrainingConfig()
@@ -485,7 +519,11 @@ class PipelineConfig(_Strict):
         return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').as_posix()}"
 
     @property
-    def mlflow_artifact_root(self) -> Path:
+    def mlflow_artifact_root(self) -> Path | None:
+        """Where new experiments keep artifacts: under the data folder for an embedded
+        store; a tracking server decides for itself (``--artifacts-destination``)."""
+        if self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            return None
         return self.data_dir / "mlflow" / "artifacts"
 
     @property

@@ -11,6 +11,7 @@ from ml_pipeline.assets.modeling import (
     validation_metrics,
 )
 from ml_pipeline.assets.monitoring import prediction_monitoring
+from ml_pipeline.cluster import executor_for
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.jobs import ingest_job, monitoring_job, training_job
 from ml_pipeline.resources import resources_for
@@ -38,8 +39,8 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
         schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
         resources=resources_for(config),
         # Also the executor of the implicit asset job behind UI materializations and
-        # backfills: a process per step would cost more than the steps themselves.
-        executor=dg.in_process_executor,
+        # backfills.
+        executor=executor_for(config),
     )
 
 

@@ -1,8 +1,10 @@
 """The project-local Dagster instance: its folder, its dagster.yaml, and opening it."""
 
+import json
 import os
 from importlib import resources
 from pathlib import Path
+from string import Template
 
 import dagster as dg
 
@@ -12,20 +14,47 @@ from ml_pipeline.core.fileio import atomic_write_text
 # The first words of a dagster.yaml that ml-pipeline keeps up to date.
 MANAGED_MARK = "# Project-local Dagster instance"
 
+SQLITE_STORAGE = """storage:
+  sqlite:
+    base_dir:
+      env: DAGSTER_HOME"""
 
-def ensure_dagster_home(config: PipelineConfig) -> Path:
-    """Create the project-local instance folder with its dagster.yaml, and bring a
-    dagster.yaml written by an earlier version up to date (unless its owner took it over
-    by deleting its first line)."""
-    home = config.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
+
+def _storage_block(config: PipelineConfig) -> str:
+    url = config.dagster.postgres_url
+    if url is None:
+        return SQLITE_STORAGE
+    # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, while dagster-postgres
+    # brings psycopg2: name the driver it brings.
+    scheme, rest = url.split("://", 1)
+    if "+" not in scheme:
+        url = f"postgresql+psycopg2://{rest}"
+    # JSON is valid YAML and quotes whatever the URL holds.
+    return f"storage:\n  postgres:\n    postgres_url: {json.dumps(url)}"
+
+
+def instance_settings(config: PipelineConfig) -> str:
+    """The dagster.yaml that the config asks for."""
     template = (resources.files("ml_pipeline") / "templates" / "dagster.yaml").read_text(
         encoding="utf-8"
     )
+    return Template(template).substitute(
+        storage=_storage_block(config),
+        max_concurrent_runs=config.dagster.max_concurrent_runs,
+    )
+
+
+def ensure_dagster_home(config: PipelineConfig) -> Path:
+    """Create the project-local instance folder with its dagster.yaml, and bring a
+    dagster.yaml written by an earlier version or for another config up to date (unless
+    its owner took it over by deleting its first line)."""
+    home = config.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    wanted = instance_settings(config)
     current = settings.read_text(encoding="utf-8") if settings.exists() else None
-    if current is None or (current != template and current.startswith(MANAGED_MARK)):
-        atomic_write_text(template, settings)
+    if current is None or (current != wanted and current.startswith(MANAGED_MARK)):
+        atomic_write_text(wanted, settings)
     return home
 
 

@@ -1,6 +1,7 @@
 """The ingest, training and monitoring jobs.
 
-Both run in-process: a subprocess per step would cost more than most steps do.
+They run on the definitions' executor: in the run's process by default, on Celery
+workers in the scale-out profile (:mod:`ml_pipeline.cluster`).
 """
 
 import dagster as dg
@@ -17,7 +18,6 @@ ingest_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.assets(*names.INGEST_ASSETS),
     partitions_def=landed_files,
-    executor_def=dg.in_process_executor,
     description="Read, clean and featurize one landed file.",
     tags={JOB_TAG: "ingest"},
 )
@@ -25,7 +25,6 @@ ingest_job = dg.define_asset_job(
 training_job = dg.define_asset_job(
     TRAINING_JOB,
     selection=dg.AssetSelection.assets(*names.MODEL_ASSETS),
-    executor_def=dg.in_process_executor,
     description=(
         "Profile the cleaned history, train a challenger on all ingested partitions, "
         "validate it and deploy the winner."
@@ -36,7 +35,6 @@ training_job = dg.define_asset_job(
 monitoring_job = dg.define_asset_job(
     MONITORING_JOB,
     selection=dg.AssetSelection.assets(names.PREDICTION_MONITORING),
-    executor_def=dg.in_process_executor,
     description="Summarise the scoring service's prediction log: volume and input drift.",
     tags={JOB_TAG: "monitoring"},
 )

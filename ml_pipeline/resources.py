@@ -41,10 +41,14 @@ class PipelineSettings(dg.ConfigurableResource):
         # executes it (a run whose process dies can then be found and ended) and which
         # config it ran with.
         run, instance = context.dagster_run, context.instance
-        if run is not None and instance is not None:
-            instance.add_run_tags(
-                run.run_id, {**current_owner().tags(), CONFIG_DIGEST_TAG: self.digest()}
-            )
+        if run is None or instance is None:
+            return
+        tags = {CONFIG_DIGEST_TAG: self.digest()}
+        # A Celery worker runs one step, not the run: its death is the broker's to
+        # handle (the task goes back to the queue), not a sign that the run is gone.
+        if json.loads(self.snapshot)["dagster"]["executor"] == "in_process":
+            tags.update(current_owner().tags())
+        instance.add_run_tags(run.run_id, tags)
 
     def load(self) -> PipelineConfig:
         return parse_config(json.loads(self.snapshot), Path(self.config_path))
@@ -84,6 +88,8 @@ def resources_for(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
             tracking_uri=config.mlflow_tracking_uri,
             experiment=config.mlflow.experiment,
             registered_model=config.mlflow.registered_model,
-            artifact_root=str(config.mlflow_artifact_root),
+            artifact_root=(
+                str(config.mlflow_artifact_root) if config.mlflow_artifact_root else None
+            ),
         ),
     }
