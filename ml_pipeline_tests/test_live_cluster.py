@@ -1,0 +1,273 @@
+"""The scale-out profile, live: a Postgres-backed Dagster instance with its daemon and
+webserver, steps on two Celery workers (separate processes, RabbitMQ broker), and an
+MLflow tracking server on Postgres with its own artifact store.
+
+Everything is real and local: the machine's PostgreSQL and RabbitMQ, each test run in
+databases of its own that it drops afterwards.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
+from ml_pipeline_tests.conftest import bike_document, write_config
+from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
+from ml_pipeline_tests.test_live_dagster import failures, runs
+
+pytestmark = pytest.mark.slow
+psycopg2 = pytest.importorskip("psycopg2", reason="the cluster extra is not installed")
+pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+LANDED = 6
+WORKERS = ("first", "second")
+
+
+@contextlib.contextmanager
+def scratch_database(purpose: str):
+    """A database of this test's own on the machine's PostgreSQL, dropped afterwards."""
+    name = f"ml_pipeline_test_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(f"{POSTGRES}/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def executable(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    assert found, f"{name} is not installed beside {sys.executable}"
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    project = tmp_path_factory.mktemp("cluster")
+    shared_artifacts = project / "shared" / "mlflow-artifacts"
+    with (
+        scratch_database("dagster") as dagster_db,
+        scratch_database("mlflow") as mlflow_db,
+        contextlib.ExitStack() as processes,
+    ):
+        mlflow_port = free_port()
+        mlflow_log = project / "mlflow.log"
+        server = processes.enter_context(
+            running(
+                [
+                    executable("mlflow"),
+                    "server",
+                    "--backend-store-uri",
+                    # SQLAlchemy's bare postgresql:// means psycopg 3; the cluster extra
+                    # brings psycopg2 (through dagster-postgres).
+                    mlflow_db.replace("postgresql://", "postgresql+psycopg2://"),
+                    "--artifacts-destination",
+                    str(shared_artifacts),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(mlflow_port),
+                    "--workers",
+                    "1",
+                ],
+                mlflow_log,
+            )
+        )
+        tracking_uri = f"http://127.0.0.1:{mlflow_port}"
+        wait_for_http(f"{tracking_uri}/health", server, mlflow_log, timeout=180)
+
+        document = bike_document(
+            sensor={"interval_seconds": 5, "settle_seconds": 1},
+            retraining={"min_new_partitions": 1},
+            dagster={
+                "postgres_url": dagster_db,
+                "max_concurrent_runs": 4,
+                "executor": "celery",
+                "celery": {"broker": BROKER},
+            },
+        )
+        document["mlflow"]["tracking_uri"] = tracking_uri
+        config = load_config(write_config(project, document))
+        cli = executable("ml-pipeline")
+        # The webserver and daemon first: they create the instance's tables, which
+        # workers starting at the same moment would race to create too.
+        logs, workers = {}, {}
+        port = free_port()
+        logs["dagster"] = project / "dagster.log"
+        ui = processes.enter_context(
+            running(
+                [cli, "ui", "--port", str(port), "--config", str(config.source_path)],
+                logs["dagster"],
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/server_info", ui, logs["dagster"], timeout=180)
+        for name in WORKERS:
+            logs[name] = project / f"worker-{name}.log"
+            workers[name] = processes.enter_context(
+                running(
+                    [cli, "worker", "--name", name, "--config", str(config.source_path)],
+                    logs[name],
+                )
+            )
+        yield config, url, logs, workers, shared_artifacts, mlflow_db
+
+
+def logs_tail(logs: dict[str, Path]) -> str:
+    return "\n".join(f"--- {n}\n{p.read_text()[-2500:]}" for n, p in logs.items())
+
+
+def test_landed_files_flow_through_celery_workers_to_a_champion_on_postgres(cluster) -> None:
+    config, url, logs, workers, shared_artifacts, mlflow_db = cluster
+    landed = write_demo_data(
+        DemoSpec(batches=LANDED, rows_per_batch=240),
+        config.dataset.landing_dir,
+        config.data_dir / "demo_truth",
+    )
+
+    def trained() -> bool:
+        for name, worker in workers.items():
+            if worker.poll() is not None:
+                raise AssertionError(f"worker {name} exited\n{logs_tail(logs)}")
+        counts = Counter((r["jobName"], r["status"]) for r in runs(url))
+        for job in ("ingest_job", "training_job"):
+            if counts[(job, "FAILURE")]:
+                raise AssertionError(f"{job} failed:\n{failures(url, job)}\n{logs_tail(logs)}")
+        # On a busy machine the retrain sensor may see the wave in two parts and
+        # train twice: wait for the deployment and for no training left to finish.
+        unfinished = sum(
+            n
+            for (job, status), n in counts.items()
+            if job == "training_job" and status in ("QUEUED", "STARTING", "STARTED")
+        )
+        return (
+            counts[("ingest_job", "SUCCESS")] == len(landed)
+            and counts[("training_job", "SUCCESS")] >= 1
+            and unfinished == 0
+            and (config.deploy_dir / "current" / "MLmodel").is_file()
+        )
+
+    try:
+        poll_until(trained, "every file ingested and a champion trained", timeout=420, every=2)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{logs_tail(logs)}") from None
+
+    with dg.DagsterInstance.from_config(str(config.dagster_home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        # Every partition materialized exactly once, at every ingest asset.
+        for asset in ("raw_samples", "cleaned_data", "features"):
+            events = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+            per_partition = Counter(e.partition_key for e in events)
+            assert per_partition == Counter({p.stem: 1 for p in landed}), asset
+        # dagster-celery records the worker that took each step.
+        takers = set()
+        for record in instance.get_run_records():
+            for entry in instance.all_logs(record.dagster_run.run_id):
+                event = entry.dagster_event
+                data = event.engine_event_data if event and event.is_engine_event else None
+                if data and "Celery worker" in data.metadata:
+                    takers.add(data.metadata["Celery worker"].value.split("@")[0])
+        validations = instance.fetch_materializations(
+            dg.AssetKey("validation_metrics"), limit=5
+        ).records
+        verdicts = [
+            {k: v.value for k, v in r.asset_materialization.metadata.items()} for r in validations
+        ]
+    assert takers == set(WORKERS), f"steps ran on {takers}"
+    assert validations, "no validation_metrics materialization"
+
+    from mlflow import MlflowClient
+
+    # Both URIs: without registry_uri the client asks whichever registry an earlier
+    # test of this process set globally (mlflow.set_registry_uri), not this server.
+    client = MlflowClient(
+        tracking_uri=config.mlflow.tracking_uri, registry_uri=config.mlflow.tracking_uri
+    )
+    champions = client.search_model_versions(f"name = '{config.mlflow.registered_model}'")
+    assert champions, f"nothing registered; validation said {verdicts}"
+    champion = client.get_model_version_by_alias(config.mlflow.registered_model, "champion")
+    connection = psycopg2.connect(mlflow_db)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT version FROM registered_model_aliases WHERE name = %s AND alias = %s",
+                (config.mlflow.registered_model, "champion"),
+            )
+            assert cursor.fetchone() == (int(champion.version),)
+    finally:
+        connection.close()
+    # The model's files are in the server's shared artifact store, and deployed.
+    assert any(shared_artifacts.rglob("MLmodel")), f"no model under {shared_artifacts}"
+    assert (config.deploy_dir / "current" / "MLmodel").is_file()
+
+
+def step_takers(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
+    """The workers that took ``step`` of the run, in order."""
+    takers = []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event and event.is_engine_event and event.step_key == step:
+            worker = event.engine_event_data.metadata.get("Celery worker")
+            if worker is not None:
+                takers.append(worker.value.split("@")[0])
+    return takers
+
+
+def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
+    config, url, logs, workers, _shared, _mlflow_db = cluster
+    write_demo_data(
+        DemoSpec(batches=2, rows_per_batch=240, start=DemoSpec().start.replace(month=3)),
+        config.dataset.landing_dir,
+        config.data_dir / "demo_truth",
+    )
+    with dg.DagsterInstance.from_config(str(config.dagster_home)) as instance:
+
+        def training_on_a_worker() -> tuple[str, str] | None:
+            started = instance.get_run_records(
+                dg.RunsFilter(job_name="training_job", statuses=[dg.DagsterRunStatus.STARTED])
+            )
+            for record in started:
+                takers = step_takers(instance, record.dagster_run.run_id, "trained_model")
+                if takers:
+                    return record.dagster_run.run_id, takers[0]
+            return None
+
+        run_id, victim = poll_until(
+            training_on_a_worker, "a training step on a worker", timeout=300, every=0.2
+        )
+        os.killpg(workers[victim].pid, signal.SIGKILL)
+        workers[victim].wait(timeout=30)
+
+        def ended() -> dg.DagsterRun | None:
+            run = instance.get_run_by_id(run_id)
+            return run if run.is_finished else None
+
+        try:
+            run = poll_until(ended, "the training run's end", timeout=300, every=1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{logs_tail(logs)}") from None
+        # The broker handed the killed worker's step to the survivor, and the run went on.
+        assert run.status == dg.DagsterRunStatus.SUCCESS, failures(url, "training_job")
+        survivor = next(name for name in WORKERS if name != victim)
+        assert step_takers(instance, run_id, "trained_model") == [victim, survivor]
+    # Whatever the killed step had begun is not where readers look: the deployed model
+    # is whole.
+    import mlflow.pyfunc
+
+    deployed = mlflow.pyfunc.load_model(str(config.deploy_dir / "current"))
+    assert deployed.metadata.run_id
