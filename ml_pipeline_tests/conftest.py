@@ -1,5 +1,7 @@
 """Shared fixtures: configs written to temp folders, small demo data, fast training."""
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,7 @@ import yaml
 
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
+from ml_pipeline_tests.live import PROJECT_VARIABLES
 
 # Small enough for a test to train in seconds, still exercising every code path.
 FAST_TRAINING = {
@@ -75,9 +78,26 @@ def landed_bikes(bike_config: PipelineConfig) -> PipelineConfig:
     return land_demo_bikes(bike_config)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_store_leaks_between_modules() -> Iterator[None]:
+    """mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which a config without a
+    tracking URI then follows: a module-scoped project must not inherit the last module's
+    store, so each module starts and ends with MLflow's process-wide URIs unset."""
+    import mlflow
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in PROJECT_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may read the developer's config, MLflow server or Dagster home."""
-    for name in ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
+    for name in PROJECT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")

@@ -24,7 +24,12 @@ def free_port() -> int:
 
 # A child reads its project from its own arguments, never from what the test process
 # happens to hold.
-PROJECT_VARIABLES = ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME")
+PROJECT_VARIABLES = (
+    "ML_PIPELINE_CONFIG",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "DAGSTER_HOME",
+)
 
 
 def child_environment(extra: dict | None) -> dict:

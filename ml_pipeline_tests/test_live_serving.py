@@ -52,12 +52,9 @@ def _train(config: PipelineConfig, instance_dir: Path, promotion: str = "auto") 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     root = tmp_path_factory.mktemp("serving")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("ML_PIPELINE_CONFIG", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
-            patch.delenv(name, raising=False)
-        config = load_config(write_config(root / "project", bike_document(serving=SERVING)))
-        land_demo_bikes(config)
-        _train(config, root / "instance-1")
+    config = load_config(write_config(root / "project", bike_document(serving=SERVING)))
+    land_demo_bikes(config)
+    _train(config, root / "instance-1")
     return config
 
 
