@@ -289,6 +289,10 @@ class TrainingConfig(_Strict):
     cv_folds: int = Field(default=3, ge=2, le=20)
     search_iterations: int = Field(default=4, ge=1)
     n_jobs: int = Field(default=2, ge=1)
+    # A Dask scheduler (tcp://host:8786): the search's cross-validation fits then run on
+    # its workers, as many at once as they have threads, instead of n_jobs local
+    # processes. Its workers need this package installed.
+    dask_scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls|ucx|inproc)://")
     # Once the gate promotes, the chosen configuration is fitted again on a sample of all
     # landed rows (the holdout included) and that refit is deployed.
     refit_on_all_data: bool = True

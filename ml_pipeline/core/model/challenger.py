@@ -305,7 +305,10 @@ def train_challenger(
         "ml_pipeline.partition_count": str(len(partitions)),
         "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
     }
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent,
+        training.search_workers(settings.n_jobs, settings.dask_scheduler) as width,
+    ):
         results = []
         budget = settings.time_budget_minutes
         search_ends = time.monotonic() + budget * 60 if budget else None
@@ -327,7 +330,7 @@ def train_challenger(
                     ignored_columns=ignored,
                     folds=settings.cv_folds,
                     iterations=settings.search_iterations,
-                    n_jobs=settings.n_jobs,
+                    n_jobs=width,
                     seed=settings.random_seed,
                     missing_indicator=config.cleaning.missing == "indicator",
                     balance_classes=settings.try_balanced_class_weights,
@@ -344,7 +347,6 @@ def train_challenger(
                     }
                 )
             results.append(result)
-        training.release_search_workers(settings.n_jobs)
         best = training.pick_challenger(results, evaluation.higher_is_better(metric))
         reference_model = (
             training.fit_configuration(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -312,6 +313,47 @@ def tune_candidate(
         tried=len(tried),
         planned=len(settings),
     )
+
+
+@contextlib.contextmanager
+def search_workers(
+    n_jobs: int, dask_scheduler: str | None = None, connect_seconds: float = 30
+) -> Iterator[int]:
+    """Where the search's cross-validation fits run; yields how many run at once.
+
+    Without a scheduler: ``n_jobs`` local processes, released afterwards. With one:
+    joblib's Dask backend sends every fit to the cluster's workers, and a round is as
+    wide as their threads, so the search grows with the cluster.
+    """
+    if dask_scheduler is None:
+        try:
+            yield n_jobs
+        finally:
+            release_search_workers(n_jobs)
+        return
+    import joblib
+
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise ImportError(
+            "training.dask_scheduler needs the distributed package: "
+            "pip install 'ml_pipeline[cluster]'"
+        ) from error
+    try:
+        client = Client(dask_scheduler, timeout=connect_seconds, set_as_default=False)
+    except OSError as error:
+        raise ConnectionError(
+            f"training.dask_scheduler: no Dask scheduler answers at {dask_scheduler} ({error})"
+        ) from error
+    with client:
+        width = sum(client.nthreads().values())
+        if width == 0:
+            raise RuntimeError(
+                f"training.dask_scheduler: the Dask cluster at {dask_scheduler} has no workers"
+            )
+        with joblib.parallel_config(backend="dask", client=client):
+            yield width
 
 
 def release_search_workers(n_jobs: int) -> None:

@@ -1,0 +1,26 @@
+"""Six demo days cleaned into a warehouse, and the project's MLflow store."""
+
+import pytest
+
+from ml_pipeline.config import load_config
+from ml_pipeline.core import names
+from ml_pipeline.core.data.cleaning import clean_batch
+from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
+from ml_pipeline.core.data.feature_table import build_feature_table
+from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.resources import resources_for
+from ml_pipeline_tests.conftest import bike_document, write_config
+
+
+@pytest.fixture
+def trained_setup(tmp_path):
+    config = load_config(write_config(tmp_path, bike_document()))
+    warehouse = Warehouse(config.warehouse_dir)
+    ignored = [*config.dataset.id_columns, *config.dataset.drop_columns]
+    for index in range(6):
+        raw, _ = generate_batch(DemoSpec(), index)
+        cleaned, _ = clean_batch(raw, config.dataset, config.cleaning)
+        table = build_feature_table(cleaned, "count", "timestamp", ignored)
+        warehouse.write(names.FEATURES, f"day{index}", table)
+    store = resources_for(config)["mlflow"].get()
+    return config, warehouse, store
