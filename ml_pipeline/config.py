@@ -419,6 +419,19 @@ class ServingConfig(_Strict):
     log_flush_seconds: float = Field(default=2.0, gt=0)
 
 
+class BatchScoringConfig(_Strict):
+    """Files scored in bulk by ``batch_predictions``: one partition per file in ``folder``.
+
+    The files are shaped like landed ones (the dataset's patterns, encoding and size
+    limit) and need no target column. The folder is relative to the config file; by
+    default ``scoring`` under the data folder.
+    """
+
+    folder: Path | None = None
+    # Rows predicted at once: bounds the memory of scoring a large file.
+    chunk_rows: int = Field(default=100_000, ge=1)
+
+
 class MonitoringConfig(_Strict):
     """The ``prediction_monitoring`` asset over the scoring service's prediction log."""
 
@@ -450,6 +463,7 @@ class PipelineConfig(_Strict):
     sensor: SensorConfig = SensorConfig()
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    batch_scoring: BatchScoringConfig = BatchScoringConfig()
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -492,6 +506,11 @@ class PipelineConfig(_Strict):
     def predictions_dir(self) -> Path:
         """The scoring service's prediction log, read by ``prediction_monitoring``."""
         return self.data_dir / "predictions"
+
+    @property
+    def scoring_dir(self) -> Path:
+        """Where files to score land; each becomes a ``batch_predictions`` partition."""
+        return self.batch_scoring.folder or self.data_dir / "scoring"
 
     @property
     def reports_dir(self) -> Path:
@@ -575,6 +594,13 @@ def parse_config(raw: object, source_path: Path) -> PipelineConfig:
             ),
             "storage": config.storage.model_copy(
                 update={"data_dir": absolute(config.storage.data_dir)}
+            ),
+            "batch_scoring": config.batch_scoring.model_copy(
+                update={
+                    "folder": absolute(config.batch_scoring.folder)
+                    if config.batch_scoring.folder
+                    else None
+                }
             ),
         }
     )

@@ -11,12 +11,17 @@ from ml_pipeline.assets.modeling import (
     validation_metrics,
 )
 from ml_pipeline.assets.monitoring import prediction_monitoring
+from ml_pipeline.assets.scoring import batch_predictions
 from ml_pipeline.cluster import executor_for
 from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.jobs import ingest_job, monitoring_job, training_job
+from ml_pipeline.jobs import ingest_job, monitoring_job, scoring_job, training_job
 from ml_pipeline.resources import resources_for
 from ml_pipeline.schedules import build_monitoring_schedule, build_retrain_schedule
-from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
+from ml_pipeline.sensors import (
+    build_landing_sensor,
+    build_retrain_sensor,
+    build_scoring_sensor,
+)
 
 ASSETS = [
     raw_samples,
@@ -27,6 +32,7 @@ ASSETS = [
     validation_metrics,
     deployed_model,
     prediction_monitoring,
+    batch_predictions,
 ]
 
 
@@ -34,8 +40,12 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[promotion_gate],
-        jobs=[ingest_job, training_job, monitoring_job],
-        sensors=[build_landing_sensor(config), build_retrain_sensor(config)],
+        jobs=[ingest_job, training_job, monitoring_job, scoring_job],
+        sensors=[
+            build_landing_sensor(config),
+            build_retrain_sensor(config),
+            build_scoring_sensor(config),
+        ],
         schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
         resources=resources_for(config),
         # Also the executor of the implicit asset job behind UI materializations and

@@ -1,4 +1,4 @@
-"""The ingest, training and monitoring jobs.
+"""The ingest, training, monitoring and batch scoring jobs.
 
 They run on the definitions' executor: in the run's process by default, on Celery
 workers in the scale-out profile (:mod:`ml_pipeline.cluster`).
@@ -7,11 +7,12 @@ workers in the scale-out profile (:mod:`ml_pipeline.cluster`).
 import dagster as dg
 
 from ml_pipeline.core import names
-from ml_pipeline.partitions import landed_files
+from ml_pipeline.partitions import landed_files, scoring_files
 
 INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"
 MONITORING_JOB = "monitoring_job"
+SCORING_JOB = "scoring_job"
 JOB_TAG = "ml_pipeline/job"
 
 ingest_job = dg.define_asset_job(
@@ -37,4 +38,12 @@ monitoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(names.PREDICTION_MONITORING),
     description="Summarise the scoring service's prediction log: volume and input drift.",
     tags={JOB_TAG: "monitoring"},
+)
+
+scoring_job = dg.define_asset_job(
+    SCORING_JOB,
+    selection=dg.AssetSelection.assets(names.BATCH_PREDICTIONS),
+    partitions_def=scoring_files,
+    description="Score one file of the scoring folder with the champion (or a chosen version).",
+    tags={JOB_TAG: "scoring"},
 )

@@ -1,4 +1,5 @@
-"""Sensors: landed files become partitions; a finished ingest wave triggers training."""
+"""Sensors: landed files become partitions; a finished ingest wave triggers training; files
+in the scoring folder become partitions of batch_predictions."""
 
 import json
 
@@ -11,9 +12,9 @@ from ml_pipeline.core.data.contract import resolve_contract
 from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
 from ml_pipeline.history import ingested_digests, retraining_evidence
-from ml_pipeline.jobs import INGEST_JOB, ingest_job, training_job
+from ml_pipeline.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
 from ml_pipeline.orphans import end_orphans, living_runs
-from ml_pipeline.partitions import landed_files
+from ml_pipeline.partitions import landed_files, scoring_files
 from ml_pipeline.resources import resources_for
 
 
@@ -114,3 +115,43 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         )
 
     return retrain_sensor
+
+
+def build_scoring_sensor(config: PipelineConfig) -> dg.SensorDefinition:
+    @dg.sensor(
+        job=scoring_job,
+        minimum_interval_seconds=config.sensor.interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Adds a batch_predictions partition for each file matching "
+            f"{config.dataset.patterns} in the scoring folder and scores each distinct "
+            "file content once, with the champion."
+        ),
+    )
+    def scoring_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cache = {k: tuple(v) for k, v in json.loads(context.cursor or "{}").items()}
+        files = scan_landing(
+            config.scoring_dir, config.dataset.patterns, config.sensor.settle_seconds
+        )
+        known = set(context.instance.get_dynamic_partitions(scoring_files.name))
+        plan = plan_ingest(files, known, cache)
+        for conflict in plan.conflicts:
+            context.log.warning(f"several scoring files map to one partition, skipped: {conflict}")
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=run_key,
+                    partition_key=key,
+                    tags={names.TRIGGER_TAG: names.TRIGGER_SCORING_FILE},
+                )
+                for key, run_key in plan.runs
+            ],
+            dynamic_partitions_requests=(
+                [scoring_files.build_add_request(plan.new_partitions)]
+                if plan.new_partitions
+                else []
+            ),
+            cursor=json.dumps(plan.digests, sort_keys=True),
+        )
+
+    return scoring_sensor

@@ -13,6 +13,7 @@ EXPECTED_ASSETS = {
     "validation_metrics",
     "deployed_model",
     "prediction_monitoring",
+    "batch_predictions",
 }
 
 
@@ -29,11 +30,17 @@ def test_definitions_load_from_the_configured_file(tmp_path, monkeypatch) -> Non
     monitoring = loaded.resolve_schedule_def("monitoring_schedule")
     assert monitoring.cron_schedule == "*/20 * * * *"
     assert monitoring.default_status == dg.DefaultScheduleStatus.RUNNING
-    for name in ("landing_sensor", "retrain_sensor"):
+    for name in ("landing_sensor", "retrain_sensor", "scoring_sensor"):
         sensor = loaded.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     jobs = {job.name: job for job in loaded.resolve_all_job_defs()}
-    assert set(jobs) >= {"ingest_job", "training_job", "monitoring_job", "__ASSET_JOB"}
+    assert set(jobs) >= {
+        "ingest_job",
+        "training_job",
+        "monitoring_job",
+        "scoring_job",
+        "__ASSET_JOB",
+    }
     for job in jobs.values():
         assert job.executor_def.name == "in_process", job.name
 
@@ -48,4 +55,5 @@ def test_every_asset_has_a_description_and_group(tmp_path) -> None:
                 "explore",
                 "model",
                 "monitoring",
+                "scoring",
             }, key

@@ -11,7 +11,7 @@ from ml_pipeline.core.monitor.reference import build_reference
 from ml_pipeline.definitions import build_definitions
 from ml_pipeline.execution import ingest_landed_files
 from ml_pipeline.history import ingested_digests, retraining_evidence
-from ml_pipeline.jobs import INGEST_JOB, MONITORING_JOB, TRAINING_JOB
+from ml_pipeline.jobs import INGEST_JOB, MONITORING_JOB, SCORING_JOB, TRAINING_JOB
 from ml_pipeline.summary import RunSummary
 
 
@@ -22,11 +22,17 @@ def test_every_named_asset_is_defined_and_the_jobs_select_by_those_names(
     defined = {
         key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()
     }
-    assert {*names.INGEST_ASSETS, *names.MODEL_ASSETS, names.PREDICTION_MONITORING} == defined
+    assert {
+        *names.INGEST_ASSETS,
+        *names.MODEL_ASSETS,
+        names.PREDICTION_MONITORING,
+        names.BATCH_PREDICTIONS,
+    } == defined
     for job, expected in (
         (INGEST_JOB, names.INGEST_ASSETS),
         (TRAINING_JOB, names.MODEL_ASSETS),
         (MONITORING_JOB, (names.PREDICTION_MONITORING,)),
+        (SCORING_JOB, (names.BATCH_PREDICTIONS,)),
     ):
         selected = definitions.resolve_job_def(job).asset_layer.executable_asset_keys
         assert {key.to_user_string() for key in selected} == set(expected), job

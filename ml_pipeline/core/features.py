@@ -23,16 +23,22 @@ def numbers(values: pd.Series, column: str) -> np.ndarray:
     Text that is not a number is refused naming the column and the row, rather than
     silently scored as missing.
     """
+    parsed, bad = parse_numbers(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"column {column!r}: {values.iloc[row]!r} is not a number (row {row})")
+    return parsed
+
+
+def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as float64, and where they hold text that is not a number."""
     if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan)
+        return values.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(values), bool)
     raw = values.astype(object)
     blank = raw.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
     parsed = pd.to_numeric(raw.where(~blank, None), errors="coerce").astype("float64")
     bad = parsed.isna().to_numpy() & raw.notna().to_numpy() & ~blank
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"column {column!r}: {raw.iloc[row]!r} is not a number (row {row})")
-    return parsed.to_numpy()
+    return parsed.to_numpy(), bad
 
 
 def category_text(value: object) -> object:

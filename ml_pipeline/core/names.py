@@ -17,14 +17,16 @@ VALIDATION_METRICS = "validation_metrics"
 DEPLOYED_MODEL = "deployed_model"
 MODEL_ASSETS = (DATA_PROFILE, TRAINED_MODEL, VALIDATION_METRICS, DEPLOYED_MODEL)
 PREDICTION_MONITORING = "prediction_monitoring"
+BATCH_PREDICTIONS = "batch_predictions"  # also its warehouse table
 
 # Materialization metadata read back by other code.
 SOURCE_DIGEST = "source_digest"  # raw_samples: the landed file's content digest
 DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's reference
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
 
-# The dynamic partitions: one per landed file.
+# The dynamic partitions: one per landed file, and one per file to score.
 LANDED_FILES = "landed_files"
+SCORING_FILES = "scoring_files"
 
 # Run tags.
 TRIGGER_TAG = "ml_pipeline/trigger"
@@ -32,3 +34,6 @@ TRIGGER_LANDED_FILE = "landed_file"
 TRIGGER_CLI = "cli"
 TRIGGER_BACKFILL = "backfill"
 TRIGGER_SCHEDULE = "schedule"
+TRIGGER_SCORING_FILE = "scoring_file"
+# The registered model version batch_predictions scores with; the champion without it.
+MODEL_VERSION_TAG = "ml_pipeline/model_version"

@@ -188,11 +188,12 @@ def _check_target(path: Path, frame: pd.DataFrame, dataset: DatasetConfig) -> No
         raise _refuse(path, f"target column {dataset.target!r} has no values")
 
 
-def read_landed_file(path: Path, dataset: DatasetConfig) -> Intake:
+def read_landed_file(path: Path, dataset: DatasetConfig, with_target: bool = True) -> Intake:
     """Read ``path`` as landed; raises LandingFileError with a one-line reason.
 
     The header is checked before the rows are read, so a repeated name is refused
-    rather than renamed by pandas into a column of its own.
+    rather than renamed by pandas into a column of its own. Files to be scored
+    (``with_target=False``) need no target column, but still need rows.
     """
     _check_size(path, dataset)
     warnings: list[str] = []
@@ -212,7 +213,10 @@ def read_landed_file(path: Path, dataset: DatasetConfig) -> Intake:
         if problem:
             raise _refuse(path, problem)
     frame.columns = [str(c) for c in frame.columns]
-    _check_target(path, frame, dataset)
+    if with_target:
+        _check_target(path, frame, dataset)
+    elif frame.empty:
+        raise _refuse(path, "no data rows (header only)")
     return Intake(frame=frame.reset_index(drop=True), warnings=warnings)
 
 
