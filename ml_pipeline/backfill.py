@@ -97,10 +97,10 @@ def graphql(url: str, query: str, variables: dict, timeout: float = 30) -> dict:
     return body["data"]
 
 
-def partition_keys(url: str) -> list[str]:
-    node = graphql(url, PARTITIONS_QUERY, {"path": [names.RAW_SAMPLES]})["assetNodeOrError"]
+def partition_keys(url: str, asset: str = names.RAW_SAMPLES) -> list[str]:
+    node = graphql(url, PARTITIONS_QUERY, {"path": [asset]})["assetNodeOrError"]
     if node["__typename"] != "AssetNode":
-        raise BackfillError(f"asset {names.RAW_SAMPLES}: {node.get('message', node['__typename'])}")
+        raise BackfillError(f"asset {asset}: {node.get('message', node['__typename'])}")
     return node["partitionKeys"]
 
 
@@ -126,18 +126,38 @@ def select_partitions(
     return known[first : last + 1]
 
 
-def launch(url: str, keys: list[str] | None, retrain: bool, title: str) -> str:
-    """Launch an asset backfill of ``keys`` (None: every partition); return its id."""
-    assets = [*names.INGEST_ASSETS, *(names.MODEL_ASSETS if retrain else ())]
+def backfill_params(
+    keys: list[str] | None,
+    title: str,
+    retrain: bool = False,
+    model_version: str | None = None,
+) -> dict[str, object]:
+    """What ``launchPartitionBackfill`` gets: the ingest assets (with ``retrain``, the
+    model assets too), or, with ``model_version``, batch_predictions re-scored by that
+    registered version ("champion": whichever is champion when each run starts)."""
+    tags = [{"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL}]
+    if model_version is not None and not (model_version == "champion" or model_version.isdigit()):
+        raise BackfillError(f"model version {model_version!r}: a version number or 'champion'")
+    if model_version is not None:
+        assets = [names.BATCH_PREDICTIONS]
+        if model_version != "champion":
+            tags.append({"key": names.MODEL_VERSION_TAG, "value": model_version})
+    else:
+        assets = [*names.INGEST_ASSETS, *(names.MODEL_ASSETS if retrain else ())]
     params: dict[str, object] = {
         "assetSelection": [{"path": [name]} for name in assets],
-        "tags": [{"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL}],
+        "tags": tags,
         "title": title,
     }
     if keys is None:
         params["allPartitions"] = True
     else:
         params["partitionNames"] = keys
+    return params
+
+
+def launch(url: str, params: dict[str, object]) -> str:
+    """Launch the asset backfill ``params`` describe; return its id."""
     result = graphql(url, LAUNCH_MUTATION, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise BackfillError(f"backfill refused: {result.get('message', result['__typename'])}")

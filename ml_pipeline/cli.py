@@ -90,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--from", dest="start", metavar="K", help="first partition of a range")
     which.add_argument("--all", action="store_true", help="every partition")
     backfill.add_argument("--to", dest="end", metavar="K", help="last partition of the range")
-    backfill.add_argument(
+    what = backfill.add_mutually_exclusive_group()
+    what.add_argument(
         "--retrain", action="store_true", help="also profile, train, validate and deploy"
+    )
+    what.add_argument(
+        "--rescore",
+        metavar="VERSION",
+        help="re-score batch_predictions partitions with this registered model version "
+        "(or 'champion')",
     )
     backfill.add_argument("--url", default="http://127.0.0.1:3000", help="Dagster webserver")
     backfill.add_argument("--timeout", type=float, default=3600, help="seconds to follow it")
@@ -244,20 +251,27 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline import backfill
+    from ml_pipeline.core import names
 
     if args.end and not args.start:
         print("error: --to needs --from", file=sys.stderr)
         return 2
+    asset = names.BATCH_PREDICTIONS if args.rescore else names.RAW_SAMPLES
     try:
         if args.all:
             keys, described = None, "all partitions"
         else:
             requested = args.partitions.split(",") if args.partitions else None
             keys = backfill.select_partitions(
-                backfill.partition_keys(args.url), requested, args.start, args.end
+                backfill.partition_keys(args.url, asset), requested, args.start, args.end
             )
             described = f"{len(keys)} partition(s)"
-        backfill_id = backfill.launch(args.url, keys, args.retrain, f"ml-pipeline: {described}")
+        if args.rescore:
+            described += f" of {asset} with model version {args.rescore}"
+        params = backfill.backfill_params(
+            keys, f"ml-pipeline: {described}", args.retrain, args.rescore
+        )
+        backfill_id = backfill.launch(args.url, params)
         print(f"backfill {backfill_id}: {described}, following at {args.url}")
         final = backfill.follow(args.url, backfill_id, args.timeout, print)
     except backfill.BackfillError as error:

@@ -1,6 +1,13 @@
 import pytest
 
-from ml_pipeline.backfill import BackfillError, Progress, graphql, select_partitions
+from ml_pipeline.backfill import (
+    BackfillError,
+    Progress,
+    backfill_params,
+    graphql,
+    select_partitions,
+)
+from ml_pipeline.core import names
 
 KNOWN = ["a", "b", "c", "d"]
 
@@ -37,3 +44,25 @@ def test_unreachable_webserver_is_one_clear_error() -> None:
         BackfillError, match=r"cannot reach the Dagster webserver at http://127\.0\.0\.1:9"
     ):
         graphql("http://127.0.0.1:9", "{ version }", {}, timeout=5)
+
+
+def test_a_rescore_backfill_selects_batch_predictions_and_tags_the_version() -> None:
+    params = backfill_params(["a", "b"], "t", model_version="3")
+    assert params["assetSelection"] == [{"path": [names.BATCH_PREDICTIONS]}]
+    assert {"key": names.MODEL_VERSION_TAG, "value": "3"} in params["tags"]
+    assert params["partitionNames"] == ["a", "b"]
+    champion = backfill_params(None, "t", model_version="champion")
+    assert [t["key"] for t in champion["tags"]] == [names.TRIGGER_TAG]
+    assert champion["allPartitions"] is True
+
+
+def test_an_ingest_backfill_never_carries_a_model_version() -> None:
+    params = backfill_params(["a"], "t", retrain=True)
+    selected = [entry["path"][0] for entry in params["assetSelection"]]
+    assert selected == [*names.INGEST_ASSETS, *names.MODEL_ASSETS]
+    assert names.MODEL_VERSION_TAG not in {t["key"] for t in params["tags"]}
+
+
+def test_a_rescore_version_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(BackfillError, match="model version 'latest': a version number"):
+        backfill_params(["a"], "t", model_version="latest")

@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 
 from ml_pipeline.config import load_config
+from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
@@ -271,3 +272,77 @@ def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
 
     deployed = mlflow.pyfunc.load_model(str(config.deploy_dir / "current"))
     assert deployed.metadata.run_id
+
+
+def test_files_to_score_run_on_the_workers_and_a_backfill_rescores_with_a_chosen_version(
+    cluster,
+) -> None:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from ml_pipeline.core.data.warehouse import Warehouse
+    from ml_pipeline.core.deploy import batch_scoring
+
+    config, url, logs, _workers, _shared, _mlflow_db = cluster
+    staged = write_demo_data(
+        DemoSpec(batches=3, rows_per_batch=150, start=DemoSpec().start.replace(month=5)),
+        config.data_dir / "to_score",
+        config.data_dir / "to_score_truth",
+    )
+    inputs = {}
+    config.scoring_dir.mkdir(parents=True, exist_ok=True)
+    for path in staged:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["count"])
+        frame.to_csv(config.data_dir / "to_score" / f"{path.stem}.tmp", index=False)
+        (config.data_dir / "to_score" / f"{path.stem}.tmp").rename(config.scoring_dir / path.name)
+        inputs[path.stem] = len(frame)
+    client = MlflowClient(
+        tracking_uri=config.mlflow.tracking_uri, registry_uri=config.mlflow.tracking_uri
+    )
+    name = config.mlflow.registered_model
+    champion = str(client.get_model_version_by_alias(name, "champion").version)
+
+    def scored() -> bool:
+        counts = Counter(r["status"] for r in runs(url) if r["jobName"] == "scoring_job")
+        if counts["FAILURE"]:
+            raise AssertionError(f"{failures(url, 'scoring_job')}\n{logs_tail(logs)}")
+        return counts["SUCCESS"] == len(inputs)
+
+    poll_until(scored, "every scoring file scored", timeout=300, every=2)
+    warehouse = Warehouse(config.warehouse_dir)
+    for key, rows in inputs.items():
+        table = warehouse.read(names.BATCH_PREDICTIONS, key)
+        assert len(table) == rows, key
+        assert set(table[batch_scoring.MODEL_VERSION]) == {champion}
+        assert table[batch_scoring.PREDICTION].notna().all(), key
+    with dg.DagsterInstance.from_config(str(config.dagster_home)) as instance:
+        scoring_runs = instance.get_run_records(dg.RunsFilter(job_name="scoring_job"))
+        for record in scoring_runs:
+            assert step_takers(instance, record.dagster_run.run_id, names.BATCH_PREDICTIONS)
+
+    # A second version of the same model: re-scoring with it must say so on every row.
+    chosen = str(client.copy_model_version(f"models:/{name}/{champion}", name).version)
+    rescored, kept = sorted(inputs)[:2], sorted(inputs)[2]
+    command = [
+        executable("ml-pipeline"),
+        "backfill",
+        "--rescore",
+        chosen,
+        "--partitions",
+        ",".join(rescored),
+        "--url",
+        url,
+        "--config",
+        str(config.source_path),
+    ]
+    log = config.data_dir / "rescore.log"
+    with running(command, log) as backfill:
+        poll_until(lambda: backfill.poll() is not None, "the re-score backfill", timeout=300)
+    assert backfill.returncode == 0, f"{log.read_text()}\n{logs_tail(logs)}"
+    for key in rescored:
+        table = warehouse.read(names.BATCH_PREDICTIONS, key)
+        assert len(table) == inputs[key]
+        assert set(table[batch_scoring.MODEL_VERSION]) == {chosen}, key
+    assert set(warehouse.read(names.BATCH_PREDICTIONS, kept)[batch_scoring.MODEL_VERSION]) == {
+        champion
+    }
