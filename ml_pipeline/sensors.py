@@ -9,7 +9,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.config_faults import ingest_blocker
 from ml_pipeline.core.data.contract import resolve_contract
-from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
+from ml_pipeline.core.data.landing import IngestPlan, load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
@@ -25,6 +25,22 @@ def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) ->
         context.log.warning(
             f"ended orphaned run {orphan.run_id} ({orphan.job_name}): {orphan.reason()}"
         )
+
+
+def _file_runs(
+    plan: IngestPlan, partitions: dg.DynamicPartitionsDefinition, trigger: str
+) -> dg.SensorResult:
+    """One run per new file content, its partition added first; the cursor keeps digests."""
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=run_key, partition_key=key, tags={names.TRIGGER_TAG: trigger})
+            for key, run_key in plan.runs
+        ],
+        dynamic_partitions_requests=(
+            [partitions.build_add_request(plan.new_partitions)] if plan.new_partitions else []
+        ),
+        cursor=json.dumps(plan.digests, sort_keys=True),
+    )
 
 
 def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
@@ -54,20 +70,7 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
             blocker = ingest_blocker(config, contract, [f.path for f in files])
             if blocker:
                 return dg.SkipReason(f"config error, nothing ingested: {blocker}")
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=run_key,
-                    partition_key=key,
-                    tags={names.TRIGGER_TAG: names.TRIGGER_LANDED_FILE},
-                )
-                for key, run_key in plan.runs
-            ],
-            dynamic_partitions_requests=(
-                [landed_files.build_add_request(plan.new_partitions)] if plan.new_partitions else []
-            ),
-            cursor=json.dumps(plan.digests, sort_keys=True),
-        )
+        return _file_runs(plan, landed_files, names.TRIGGER_LANDED_FILE)
 
     return landing_sensor
 
@@ -137,21 +140,6 @@ def build_scoring_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         plan = plan_ingest(files, known, cache)
         for conflict in plan.conflicts:
             context.log.warning(f"several scoring files map to one partition, skipped: {conflict}")
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=run_key,
-                    partition_key=key,
-                    tags={names.TRIGGER_TAG: names.TRIGGER_SCORING_FILE},
-                )
-                for key, run_key in plan.runs
-            ],
-            dynamic_partitions_requests=(
-                [scoring_files.build_add_request(plan.new_partitions)]
-                if plan.new_partitions
-                else []
-            ),
-            cursor=json.dumps(plan.digests, sort_keys=True),
-        )
+        return _file_runs(plan, scoring_files, names.TRIGGER_SCORING_FILE)
 
     return scoring_sensor

@@ -4,6 +4,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -101,3 +103,30 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for name in PROJECT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_PYTHON_REFRESH", "quiet")
+
+
+def tiny_regression_document(**sections: dict) -> dict:
+    """A config for the tiny timestamp/temp/weather regression models of fast tests."""
+    return {
+        "dataset": {
+            "landing_dir": "landing",
+            "target": "count",
+            "task": "regression",
+            "timestamp_column": "timestamp",
+        },
+        "storage": {"data_dir": "data"},
+        **sections,
+    }
+
+
+def tiny_rows(count: int, seed: int) -> pd.DataFrame:
+    """Hourly feature rows for those models (temperatures with three decimals, as a CSV
+    round trip keeps them)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=count, freq="h"),
+            "temp": rng.normal(15, 5, count).round(3),
+            "weather": rng.choice(["clear", "rain"], count),
+        }
+    )

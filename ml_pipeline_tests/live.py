@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,25 @@ def run_to_end(
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+@contextlib.contextmanager
+def scratch_database(purpose: str) -> Iterator[str]:
+    """A database of one test's or benchmark's own on the machine's PostgreSQL (trust
+    auth), dropped afterwards even when the processes using it are still connected."""
+    import psycopg2
+
+    name = f"ml_pipeline_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(f"{POSTGRES}/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

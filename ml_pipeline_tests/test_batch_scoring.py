@@ -20,38 +20,21 @@ from ml_pipeline.core.model import training
 from ml_pipeline.partitions import scoring_files
 from ml_pipeline.resources import resources_for
 from ml_pipeline.sensors import build_scoring_sensor
-
-
-def _rows(count: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.date_range("2026-01-01", periods=count, freq="h"),
-            "temp": rng.normal(15, 5, count).round(3),
-            "weather": rng.choice(["clear", "rain"], count),
-        }
-    )
+from ml_pipeline_tests.conftest import tiny_regression_document, tiny_rows
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory):
     """A project with two registered versions of a tiny model; version 1 is champion."""
     folder = tmp_path_factory.mktemp("scoring_project")
-    document = {
-        "dataset": {
-            "landing_dir": "landing",
-            "target": "count",
-            "task": "regression",
-            "timestamp_column": "timestamp",
-        },
-        "storage": {"data_dir": "data"},
-        "mlflow": {"experiment": "scoring_test", "registered_model": "scoring_test"},
-        "sensor": {"settle_seconds": 0},
-    }
+    document = tiny_regression_document(
+        mlflow={"experiment": "scoring_test", "registered_model": "scoring_test"},
+        sensor={"settle_seconds": 0},
+    )
     config = parse_config(document, folder / "pipeline.yaml")
     store = resources_for(config)["mlflow"].get()
     experiment_id = store.activate()
-    X = _rows(60, seed=0)
+    X = tiny_rows(60, seed=0)
     models = {}
     for version, slope in (("1", 2.0), ("2", -3.0)):
         y = slope * X["temp"] + (X["weather"] == "rain") * 5.0
@@ -104,7 +87,7 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
 
 def test_the_sensor_finds_files_and_the_champion_scores_every_row(project) -> None:
     config, models = project
-    inputs = {f"batch{i}": _rows(20 + 7 * i, seed=10 + i) for i in range(3)}
+    inputs = {f"batch{i}": tiny_rows(20 + 7 * i, seed=10 + i) for i in range(3)}
     for key, frame in inputs.items():
         _land(config, f"{key}.csv", frame.assign(stray="x"))
     instance = dg.DagsterInstance.ephemeral()
@@ -137,7 +120,7 @@ def test_the_sensor_finds_files_and_the_champion_scores_every_row(project) -> No
 
 def test_a_chosen_version_rescores_one_partition_and_leaves_the_others(project) -> None:
     config, models = project
-    frames = {key: _rows(15, seed=seed) for key, seed in (("early", 1), ("late", 2))}
+    frames = {key: tiny_rows(15, seed=seed) for key, seed in (("early", 1), ("late", 2))}
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(scoring_files.name, sorted(frames))
     for key, frame in frames.items():
@@ -159,7 +142,7 @@ def test_a_chosen_version_rescores_one_partition_and_leaves_the_others(project) 
 
 def test_an_unregistered_version_fails_the_run_and_names_it(project) -> None:
     config, _ = project
-    _land(config, "any.csv", _rows(5, seed=3))
+    _land(config, "any.csv", tiny_rows(5, seed=3))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(scoring_files.name, ["any"])
 
@@ -170,8 +153,8 @@ def test_an_unregistered_version_fails_the_run_and_names_it(project) -> None:
 
 def test_a_file_without_a_model_column_fails_alone_and_stays_put(project) -> None:
     config, _ = project
-    bad = _land(config, "no_temp.csv", _rows(5, seed=4).drop(columns=["temp"]))
-    _land(config, "fine.csv", _rows(5, seed=5))
+    bad = _land(config, "no_temp.csv", tiny_rows(5, seed=4).drop(columns=["temp"]))
+    _land(config, "fine.csv", tiny_rows(5, seed=5))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(scoring_files.name, ["no_temp", "fine"])
 
@@ -184,7 +167,7 @@ def test_a_file_without_a_model_column_fails_alone_and_stays_put(project) -> Non
 
 def test_a_header_only_file_is_refused_in_one_line(project) -> None:
     config, _ = project
-    _land(config, "empty.csv", _rows(0, seed=6))
+    _land(config, "empty.csv", tiny_rows(0, seed=6))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(scoring_files.name, ["empty"])
 

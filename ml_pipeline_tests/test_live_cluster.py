@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import sys
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -22,33 +21,22 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
+from ml_pipeline_tests.live import (
+    free_port,
+    poll_until,
+    running,
+    scratch_database,
+    wait_for_http,
+)
 from ml_pipeline_tests.test_live_dagster import failures, runs
 
 pytestmark = pytest.mark.slow
 psycopg2 = pytest.importorskip("psycopg2", reason="the cluster extra is not installed")
 pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 LANDED = 6
 WORKERS = ("first", "second")
-
-
-@contextlib.contextmanager
-def scratch_database(purpose: str):
-    """A database of this test's own on the machine's PostgreSQL, dropped afterwards."""
-    name = f"ml_pipeline_test_{purpose}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(f"{POSTGRES}/postgres")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def executable(name: str) -> str:
@@ -62,8 +50,8 @@ def cluster(tmp_path_factory):
     project = tmp_path_factory.mktemp("cluster")
     shared_artifacts = project / "shared" / "mlflow-artifacts"
     with (
-        scratch_database("dagster") as dagster_db,
-        scratch_database("mlflow") as mlflow_db,
+        scratch_database("test_dagster") as dagster_db,
+        scratch_database("test_mlflow") as mlflow_db,
         contextlib.ExitStack() as processes,
     ):
         mlflow_port = free_port()

@@ -22,33 +22,16 @@ from ml_pipeline.core import tracking
 from ml_pipeline.core.deploy.deploy_folder import point_current
 from ml_pipeline.core.model import training
 from ml_pipeline.serving.app import create_app
+from ml_pipeline_tests.conftest import tiny_regression_document, tiny_rows
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _rows(count: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.date_range("2026-01-01", periods=count, freq="h"),
-            "temp": rng.normal(15, 5, count),
-            "weather": rng.choice(["clear", "rain"], count),
-        }
-    )
-
-
 def _config(folder: Path) -> PipelineConfig:
-    document = {
-        "dataset": {
-            "landing_dir": "landing",
-            "target": "count",
-            "task": "regression",
-            "timestamp_column": "timestamp",
-        },
-        "storage": {"data_dir": "data"},
-        "serving": {"max_rows": 50, "max_body_mb": 0.01, "log_flush_seconds": 0.1},
-    }
+    document = tiny_regression_document(
+        serving={"max_rows": 50, "max_body_mb": 0.01, "log_flush_seconds": 0.1}
+    )
     return parse_config(document, folder / "pipeline.yaml")
 
 
@@ -56,7 +39,7 @@ def _config(folder: Path) -> PipelineConfig:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     """A project folder whose deploy folder holds one tiny exported champion, v1."""
     config = _config(tmp_path_factory.mktemp("project"))
-    X = _rows(60, seed=0)
+    X = tiny_rows(60, seed=0)
     y = 2.0 * X["temp"] + (X["weather"] == "rain") * 5.0
     candidate = CandidateConfig(name="linear", estimator="linear")
     model = training.fit_configuration(candidate, "regression", X, y, "timestamp", [], 0)
@@ -123,7 +106,7 @@ def test_status_routes_answer_with_the_token(client: TestClient, method: str, pa
 
 
 def test_invocations_scores_the_mlflow_protocol(client: TestClient) -> None:
-    frame = _rows(3, 2)
+    frame = tiny_rows(3, 2)
     response = client.post("/invocations", json=_split(frame), headers=AUTH)
     assert response.status_code == 200, response.text
     assert response.headers["x-model-version"] == "1"
@@ -134,7 +117,7 @@ def test_invocations_scores_the_mlflow_protocol(client: TestClient) -> None:
 
 
 def test_csv_and_plain_records_score_the_same(client: TestClient) -> None:
-    landed = tracking.as_landed(_rows(4, 3))
+    landed = tracking.as_landed(tiny_rows(4, 3))
     by_csv = client.post(
         "/invocations",
         content=landed.to_csv(index=False),
@@ -171,7 +154,7 @@ def test_an_empty_body_is_400(client: TestClient) -> None:
 
 
 def test_too_many_rows_and_too_large_a_body_are_413(client: TestClient) -> None:
-    many = client.post("/invocations", json=_split(_rows(51, 4)), headers=AUTH)
+    many = client.post("/invocations", json=_split(tiny_rows(51, 4)), headers=AUTH)
     assert "limit of 50 rows" in _error(many, 413, "REQUEST_TOO_LARGE")
     padding = {"dataframe_records": [{"temp": 1.0, "note": "x" * 20_000}]}
     large = client.post("/invocations", json=padding, headers=AUTH)
@@ -185,7 +168,7 @@ def test_too_many_rows_and_too_large_a_body_are_413(client: TestClient) -> None:
 def test_a_bad_value_names_its_column_with_422(
     client: TestClient, column: str, value: str, words: str
 ) -> None:
-    records = tracking.as_landed(_rows(2, 5)).to_dict("records")
+    records = tracking.as_landed(tiny_rows(2, 5)).to_dict("records")
     records[1][column] = value
     response = client.post("/predict", json=records, headers=AUTH)
     assert words in _error(response, 422, "INVALID_PARAMETER_VALUE")
@@ -199,7 +182,7 @@ def test_a_missing_required_column_is_422(client: TestClient) -> None:
 
 
 def test_metrics_count_scored_and_refused_requests(client: TestClient) -> None:
-    client.post("/invocations", json=_split(_rows(3, 6)), headers=AUTH)
+    client.post("/invocations", json=_split(tiny_rows(3, 6)), headers=AUTH)
     client.post("/invocations", json={"dataframe_split": 1}, headers=AUTH)
     text = client.get("/metrics", headers=AUTH).text
     assert 'ml_pipeline_requests_total{endpoint="/invocations",status="200"} 1.0' in text
@@ -210,7 +193,7 @@ def test_metrics_count_scored_and_refused_requests(client: TestClient) -> None:
 
 def test_no_champion_is_503_and_not_ready(tmp_path: Path) -> None:
     with TestClient(create_app(_config(tmp_path))) as empty:
-        response = empty.post("/invocations", json=_split(_rows(1, 7)))
+        response = empty.post("/invocations", json=_split(tiny_rows(1, 7)))
         assert "no champion" in _error(response, 503, "NO_MODEL")
         assert empty.get("/ready").status_code == 503
         assert empty.get("/health").status_code == 200
