@@ -85,3 +85,17 @@ def measure(
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return Measurement(seconds, peak, process.returncode, out_path.read_text())
+
+
+def in_fresh_process(script: str, argument: str) -> dict:
+    """Run ``script --one ARGUMENT`` in a new interpreter and return the JSON it prints
+    last: a measurement with nothing imported or cached from the one before."""
+    import json
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, script, "--one", argument], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])

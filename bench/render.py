@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -124,7 +125,58 @@ def budget(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def bookkeeping(data: dict[str, object]) -> str:
+    lines = [
+        f"| instance | ingest of {data['files']} files of {data['rows_per_file']} rows, "
+        "one at a time (median) | runs | per file | each run |",
+        "|---|---:|---|---:|---|",
+    ]
+    for side in data["sides"]:
+        each = ", ".join(f"{s:.1f}" for s in side["seconds"])
+        lines.append(
+            f"| {side['instance']} ({side['storage']}) | {side['median_seconds']:.1f} s | "
+            f"{len(side['seconds'])} | {side['per_file_seconds']:.2f} s | {each} s |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def scoring(data: dict[str, object]) -> str:
+    stages = [sample["stages"] for sample in data["samples"]]
+
+    def stage(name: str) -> float:
+        return statistics.median(s[name] for s in stages)
+
+    lines = [
+        "| rows | batch_predictions run (median) | rows/s per worker | read CSV | "
+        "load model | score | write Parquet | bare predict | bare rows/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {data['rows']:,} | {data['median_run_seconds']:.2f} s | "
+        f"{data['rows_per_second_run']:,} | {stage('read'):.2f} s | "
+        f"{stage('load_model'):.2f} s | {stage('score'):.2f} s | {stage('write'):.2f} s | "
+        f"{data['median_predict_seconds']:.2f} s | {data['rows_per_second_predict']:,} |",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def cluster_ingest(data: dict[str, object]) -> str:
+    lines = [
+        f"| Celery workers | ingest span of {data['files']} files (median) | per file | "
+        "files per hour | each repeat |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    for row in data["rows"]:
+        each = ", ".join(f"{s:.1f}" for s in row["spans"])
+        lines.append(
+            f"| {row['workers']} | {row['median_seconds']:.1f} s | "
+            f"{row['seconds_per_file']:.2f} s | {row['files_per_hour']:,} | {each} s |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
+    "cluster_ingest": cluster_ingest,
+    "bookkeeping": bookkeeping,
+    "scoring": scoring,
     "budget": budget,
     "refit_cost": refit_cost,
     "quality": quality,
