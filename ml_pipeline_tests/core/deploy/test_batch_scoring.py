@@ -139,3 +139,17 @@ def test_a_file_where_no_row_can_be_scored_fails_naming_the_first() -> None:
         batch_scoring.score_frame(
             frame, fitted("regression"), version="1", partition_key="k", source="bad.csv"
         )
+
+
+def test_another_column_order_scores_the_same() -> None:
+    model = fitted("regression")
+    frame = as_read_from_csv(rows(25, seed=3))
+    reordered = frame[frame.columns[::-1]]
+
+    kept = batch_scoring.score_frame(frame, model, version="1", partition_key="k", source="f")
+    turned = batch_scoring.score_frame(reordered, model, version="1", partition_key="k", source="f")
+
+    assert list(turned.columns[: len(frame.columns)]) == list(reordered.columns)
+    np.testing.assert_allclose(
+        turned[batch_scoring.PREDICTION], kept[batch_scoring.PREDICTION], rtol=1e-12
+    )
