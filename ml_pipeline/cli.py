@@ -301,7 +301,7 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
-    print(f"artifact: {outcome.artifact_path} -> {outcome.artifact_path.resolve().name}")
+    print(f"artifact: {outcome.artifact_path} -> v{outcome.to_version}")
     if outcome.reference_note:
         print(f"note: {outcome.reference_note}")
     return 0

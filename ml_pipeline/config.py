@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,6 +20,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ml_pipeline.core import storage as shared_storage
+
+if TYPE_CHECKING:
+    from ml_pipeline.core.storage import StoragePath
 
 CONFIG_ENV_VAR = "ML_PIPELINE_CONFIG"
 DEFAULT_CONFIG_NAME = "pipeline.yaml"
@@ -165,7 +170,42 @@ class DatasetConfig(_Strict):
 
 
 class StorageConfig(_Strict):
+    """``data_dir`` holds the embedded stores, the contract and the quarantine.
+
+    ``shared`` moves the bulk (warehouse tables, deploy exports, the prediction log and
+    the step outputs that pass between workers) to a folder every machine mounts or to
+    an fsspec URL such as ``s3://bucket/prefix``; ``options`` are that filesystem's
+    (``endpoint_url``, ``client_kwargs``...). Credentials come from the environment.
+    """
+
     data_dir: Path = Path("data")
+    shared: str | None = Field(default=None, min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("shared")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        if value is not None and shared_storage.is_url(value):
+            shared_storage.check_protocol(value)
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
+        secrets = sorted(shared_storage.SECRET_OPTIONS & set(value))
+        if secrets:
+            raise ValueError(
+                f"{', '.join(secrets)}: credentials belong in the environment (for S3, "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), not in the config, which "
+                "every run records"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _options_need_a_url(self) -> StorageConfig:
+        if self.options and not (self.shared and shared_storage.is_url(self.shared)):
+            raise ValueError("options apply to a storage URL: set shared to one (s3://...)")
+        return self
 
 
 class CeleryConfig(_Strict):
@@ -491,21 +531,40 @@ class PipelineConfig(_Strict):
         return self.data_dir / "dagster_home"
 
     @property
-    def warehouse_dir(self) -> Path:
-        return self.data_dir / "warehouse"
+    def shared_root(self) -> StoragePath:
+        """The warehouse, deploy folder and prediction log live under it: ``shared`` or
+        the data folder."""
+        if self.storage.shared is None:
+            return self.data_dir
+        return shared_storage.location(self.storage.shared, self.storage.options)
 
     @property
-    def deploy_dir(self) -> Path:
-        return self.data_dir / "deploy"
+    def warehouse_dir(self) -> StoragePath:
+        return self.shared_root / "warehouse"
+
+    @property
+    def deploy_dir(self) -> StoragePath:
+        return self.shared_root / "deploy"
+
+    @property
+    def step_outputs_dir(self) -> StoragePath | None:
+        """Where steps hand values to each other when storage is shared; None keeps
+        Dagster's default (the instance's folder)."""
+        return None if self.storage.shared is None else self.shared_root / "step_outputs"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """The scoring service's local copies of versions exported to a storage URL."""
+        return self.data_dir / "serving" / "models"
 
     @property
     def quarantine_dir(self) -> Path:
         return self.data_dir / "quarantine"
 
     @property
-    def predictions_dir(self) -> Path:
+    def predictions_dir(self) -> StoragePath:
         """The scoring service's prediction log, read by ``prediction_monitoring``."""
-        return self.data_dir / "predictions"
+        return self.shared_root / "predictions"
 
     @property
     def scoring_dir(self) -> Path:
@@ -518,8 +577,9 @@ class PipelineConfig(_Strict):
 
     @property
     def contract_path(self) -> Path:
-        """The schema contract every landed file is checked against, beside the tables."""
-        return self.warehouse_dir / "contract.json"
+        """The schema contract every landed file is checked against; beside the tables
+        unless those are on shared storage (it stays with the landing-side state)."""
+        return self.data_dir / "warehouse" / "contract.json"
 
     @property
     def forgotten_path(self) -> Path:
@@ -593,7 +653,12 @@ def parse_config(raw: object, source_path: Path) -> PipelineConfig:
                 update={"landing_dir": absolute(config.dataset.landing_dir)}
             ),
             "storage": config.storage.model_copy(
-                update={"data_dir": absolute(config.storage.data_dir)}
+                update={
+                    "data_dir": absolute(config.storage.data_dir),
+                    "shared": config.storage.shared
+                    if config.storage.shared is None or shared_storage.is_url(config.storage.shared)
+                    else str(absolute(Path(config.storage.shared.removeprefix("file://")))),
+                }
             ),
             "batch_scoring": config.batch_scoring.model_copy(
                 update={

@@ -97,6 +97,7 @@ def _store(config: PipelineConfig) -> Finding:
 
 
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:
+    from ml_pipeline.core.deploy.deploy_folder import is_complete
     from ml_pipeline.core.deploy.deployment import reconcile, served_version
     from ml_pipeline.resources import resources_for
 
@@ -120,6 +121,7 @@ def _deployment(config: PipelineConfig, fix: bool) -> Finding:
             f"the champion is version {version} but `current` leads to "
             f"{'v' + serving if serving else 'nothing'}; --fix deploys the champion",
         )
-    complete = (config.deploy_dir / "current" / "MLmodel").is_file()
-    detail = f"champion version {version} is deployed at {config.deploy_dir / 'current'}"
+    exported = config.deploy_dir / f"v{version}"
+    complete = is_complete(exported) and (exported / "MLmodel").is_file()
+    detail = f"champion version {version} is deployed at {exported}"
     return Finding("deployment", complete, detail if complete else f"{detail}, but has no MLmodel")

@@ -2,7 +2,6 @@
 (in worker processes when there are many), train, deploy; and roll back."""
 
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -11,7 +10,7 @@ import dagster as dg
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
-from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.deployment import DeploymentOutcome, RollbackOutcome, rollback
 from ml_pipeline.core.memory import return_freed_memory
 from ml_pipeline.core.model.challenger import TrainingOutcome
@@ -165,8 +164,8 @@ def _no_retraining_needed(config: PipelineConfig, instance: dg.DagsterInstance) 
     reasons, explanation = retrain_reasons(evidence, Activity(), config.retraining)
     if reasons or evidence.hours_since_training is None:
         return None
-    link = config.deploy_dir / CURRENT_LINK
-    kept = f"champion {os.readlink(link)} kept" if os.path.islink(link) else "no champion yet"
+    serving = current_name(config.deploy_dir)
+    kept = f"champion {serving} kept" if serving else "no champion yet"
     return f"nothing new: {kept} ({explanation}; --retrain trains anyway)"
 
 

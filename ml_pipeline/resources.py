@@ -2,13 +2,16 @@
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig, parse_config
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.ownership import current_owner
+from ml_pipeline.core.storage import location, options_of
 from ml_pipeline.core.tracking import MlflowStore
 
 CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
@@ -55,12 +58,35 @@ class PipelineSettings(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Parquet-per-partition tables under ``root``."""
+    """Parquet-per-partition tables under ``root``, a folder or an fsspec URL."""
 
     root: str
+    storage_options: dict[str, Any] = {}
 
     def get(self) -> Warehouse:
-        return Warehouse(Path(self.root))
+        return Warehouse(location(self.root, self.storage_options))
+
+
+class _PickledOutputs(dg.UPathIOManager):
+    extension = ".pickle"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path) -> None:
+        # One request to an object store, so a reader never sees half a pickle.
+        path.write_bytes(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
+
+    def load_from_path(self, context: dg.InputContext, path) -> Any:
+        return pickle.loads(path.read_bytes())
+
+
+class SharedOutputsIOManager(dg.ConfigurableIOManagerFactory):
+    """Step outputs on shared storage, so that a step on one worker machine reads what a
+    step on another returned (Dagster's default keeps them in the instance's folder)."""
+
+    base: str
+    storage_options: dict[str, Any] = {}
+
+    def create_io_manager(self, context) -> dg.UPathIOManager:
+        return _PickledOutputs(base_path=location(self.base, self.storage_options))
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -80,10 +106,12 @@ class MlflowResource(dg.ConfigurableResource):
         )
 
 
-def resources_for(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
-    return {
+def resources_for(config: PipelineConfig) -> dict[str, Any]:
+    resources: dict[str, Any] = {
         "settings": PipelineSettings.of(config),
-        "warehouse": WarehouseResource(root=str(config.warehouse_dir)),
+        "warehouse": WarehouseResource(
+            root=str(config.warehouse_dir), storage_options=options_of(config.warehouse_dir)
+        ),
         "mlflow": MlflowResource(
             tracking_uri=config.mlflow_tracking_uri,
             experiment=config.mlflow.experiment,
@@ -93,3 +121,9 @@ def resources_for(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
             ),
         ),
     }
+    outputs = config.step_outputs_dir
+    if outputs is not None:
+        resources["io_manager"] = SharedOutputsIOManager(
+            base=str(outputs), storage_options=options_of(outputs)
+        )
+    return resources

@@ -130,3 +130,21 @@ def tiny_rows(count: int, seed: int) -> pd.DataFrame:
             "weather": rng.choice(["clear", "rain"], count),
         }
     )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An S3 emulator (moto's server) for the whole session; see ``ml_pipeline_tests.s3``."""
+    from ml_pipeline_tests.s3 import s3_emulator
+
+    with s3_emulator(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_root(s3_endpoint: str):
+    """An empty folder of a fresh bucket on the emulator, as a storage location."""
+    from ml_pipeline.core.storage import location
+    from ml_pipeline_tests.s3 import new_bucket
+
+    return location(f"s3://{new_bucket(s3_endpoint)}/team", {"endpoint_url": s3_endpoint})

@@ -239,3 +239,45 @@ def test_an_unknown_column_kind_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_encoding_is_refused(tmp_path: Path) -> None:
     message = config_error(tmp_path, with_dataset(encoding="latin-9x"))
     assert "dataset.encoding: Value error, unknown text encoding 'latin-9x'" in message
+
+
+def test_shared_storage_moves_the_bulk_and_keeps_the_contract_local(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, bike_document()))
+    assert config.warehouse_dir == config.data_dir / "warehouse"
+    assert config.step_outputs_dir is None
+    shared = bike_document(storage={"shared": "../mounted/team"})
+    config = load_config(write_config(tmp_path / "project", shared))
+    team = (tmp_path / "mounted" / "team").resolve()
+    assert config.warehouse_dir == team / "warehouse"
+    assert config.deploy_dir == team / "deploy"
+    assert config.predictions_dir == team / "predictions"
+    assert config.step_outputs_dir == team / "step_outputs"
+    assert config.contract_path == config.data_dir / "warehouse" / "contract.json"
+
+
+def test_shared_storage_url_carries_its_options(tmp_path: Path) -> None:
+    document = bike_document(
+        storage={"shared": "s3://bucket/team", "options": {"endpoint_url": "http://s3.local"}}
+    )
+    config = load_config(write_config(tmp_path, document))
+    assert str(config.warehouse_dir) == "s3://bucket/team/warehouse"
+    assert config.warehouse_dir.storage_options["endpoint_url"] == "http://s3.local"
+
+
+def test_unknown_storage_protocol_is_named(tmp_path: Path) -> None:
+    message = config_error(tmp_path, bike_document(storage={"shared": "s4://bucket/team"}))
+    assert "storage.shared" in message and "unknown storage protocol 's4'" in message
+
+
+def test_credentials_in_storage_options_are_refused(tmp_path: Path) -> None:
+    document = bike_document(
+        storage={"shared": "s3://bucket/team", "options": {"key": "AKIA", "secret": "x"}}
+    )
+    message = config_error(tmp_path, document)
+    assert "storage.options" in message and "key, secret" in message
+    assert "AKIA" not in message
+
+
+def test_storage_options_without_a_url_are_refused(tmp_path: Path) -> None:
+    document = bike_document(storage={"options": {"endpoint_url": "http://s3.local"}})
+    assert "options apply to a storage URL" in config_error(tmp_path, document)

@@ -1,9 +1,11 @@
 """The scale-out profile, live: a Postgres-backed Dagster instance with its daemon and
-webserver, steps on two Celery workers (separate processes, RabbitMQ broker), and an
-MLflow tracking server on Postgres with its own artifact store.
+webserver, steps on two Celery workers (separate processes, RabbitMQ broker), an
+MLflow tracking server on Postgres with its own artifact store, and shared storage in
+an S3 bucket: tables, the outputs steps pass between workers, and the deploy folder.
 
 Everything is real and local: the machine's PostgreSQL and RabbitMQ, each test run in
-databases of its own that it drops afterwards.
+databases of its own that it drops afterwards. S3 is the one stand-in: moto's server,
+an emulator speaking the S3 protocol over HTTP, since no real S3 is reachable here.
 """
 
 import contextlib
@@ -20,6 +22,7 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.deploy import deploy_folder
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import (
     free_port,
@@ -28,6 +31,7 @@ from ml_pipeline_tests.live import (
     scratch_database,
     wait_for_http,
 )
+from ml_pipeline_tests.s3 import new_bucket
 from ml_pipeline_tests.test_live_dagster import failures, runs
 
 pytestmark = pytest.mark.slow
@@ -45,8 +49,17 @@ def executable(name: str) -> str:
     return found
 
 
+def deployed_model_file(config) -> bool:
+    """Whether ``current`` leads to a complete export with its MLmodel."""
+    name = deploy_folder.current_name(config.deploy_dir)
+    exported = config.deploy_dir / name if name else None
+    return (
+        bool(exported) and deploy_folder.is_complete(exported) and (exported / "MLmodel").is_file()
+    )
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(tmp_path_factory, s3_endpoint):
     project = tmp_path_factory.mktemp("cluster")
     shared_artifacts = project / "shared" / "mlflow-artifacts"
     with (
@@ -88,6 +101,11 @@ def cluster(tmp_path_factory):
                 "max_concurrent_runs": 4,
                 "executor": "celery",
                 "celery": {"broker": BROKER},
+            },
+            storage={
+                "data_dir": "data",
+                "shared": f"s3://{new_bucket(s3_endpoint)}/team",
+                "options": {"endpoint_url": s3_endpoint},
             },
         )
         document["mlflow"]["tracking_uri"] = tracking_uri
@@ -148,7 +166,7 @@ def test_landed_files_flow_through_celery_workers_to_a_champion_on_postgres(clus
             counts[("ingest_job", "SUCCESS")] == len(landed)
             and counts[("training_job", "SUCCESS")] >= 1
             and unfinished == 0
-            and (config.deploy_dir / "current" / "MLmodel").is_file()
+            and deployed_model_file(config)
         )
 
     try:
@@ -202,7 +220,10 @@ def test_landed_files_flow_through_celery_workers_to_a_champion_on_postgres(clus
         connection.close()
     # The model's files are in the server's shared artifact store, and deployed.
     assert any(shared_artifacts.rglob("MLmodel")), f"no model under {shared_artifacts}"
-    assert (config.deploy_dir / "current" / "MLmodel").is_file()
+    assert deployed_model_file(config)
+    # Tables and the values steps handed each other across workers are in the bucket.
+    assert len(list((config.warehouse_dir / names.FEATURES).glob("*.parquet"))) == LANDED
+    assert (config.step_outputs_dir / f"{names.TRAINED_MODEL}.pickle").is_file()
 
 
 def step_takers(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
@@ -258,8 +279,8 @@ def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
     # is whole.
     import mlflow.pyfunc
 
-    deployed = mlflow.pyfunc.load_model(str(config.deploy_dir / "current"))
-    assert deployed.metadata.run_id
+    local = deploy_folder.fetch_current(config.deploy_dir, config.data_dir / "fetched")
+    assert mlflow.pyfunc.load_model(str(local)).metadata.run_id
 
 
 def test_files_to_score_run_on_the_workers_and_a_backfill_rescores_with_a_chosen_version(

@@ -1,4 +1,8 @@
-"""Atomic writes: temporary name first, then one rename into place."""
+"""Atomic writes: temporary name first, then one rename into place.
+
+A remote target (an fsspec URL, see ``ml_pipeline.core.storage``) has no rename: the
+file is written locally and sent in one request, which readers see whole or not at all.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ml_pipeline.core.storage import StoragePath, is_remote, staged_upload
+
 
 def _default_mode(base: int) -> int:
     """``base`` less the process umask, the mode open() and mkdir() would have used."""
@@ -20,12 +26,16 @@ def _default_mode(base: int) -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: StoragePath) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``target``; rename it into place on success.
 
     A crash or kill before the rename leaves ``target`` as it was. The temporary name
     starts with a dot so that folder scanners never mistake it for a landed file.
     """
+    if is_remote(target):
+        with staged_upload(target) as staged:
+            yield staged
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent

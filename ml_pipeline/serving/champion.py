@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MODEL_INPUT_ERRORS
 from ml_pipeline.serving.inputs import conform, parse_mlflow_json
 from ml_pipeline.serving.metrics import ServiceMetrics
@@ -54,8 +55,11 @@ def _freeze_heap() -> None:
 
 
 class ChampionWatcher:
-    def __init__(self, deploy_dir: Path, metrics: ServiceMetrics):
+    def __init__(
+        self, deploy_dir: StoragePath, metrics: ServiceMetrics, cache_dir: Path | None = None
+    ):
         self.deploy_dir = deploy_dir
+        self.cache_dir = cache_dir
         self.metrics = metrics
         self.model: ServedModel | None = None
         self.error: str | None = None
@@ -64,7 +68,7 @@ class ChampionWatcher:
     def check(self) -> bool:
         """Load and swap in the deployed version if it changed; True if it did. Blocking."""
         try:
-            target = current_version_dir(self.deploy_dir)
+            target = current_version_dir(self.deploy_dir, self.cache_dir)
         except ModelSourceError as error:
             self._report(None, str(error))
             return False

@@ -2,7 +2,8 @@
 
 The pipeline exports every promoted version to ``<deploy>/v<N>`` and switches
 the ``current`` link to it in one rename. The service follows that link and
-nothing else, and refuses a link that leads out of the deploy folder.
+nothing else, and refuses a link that leads out of the deploy folder. A deploy
+folder on a storage URL is followed the same way through a local copy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
+from ml_pipeline.core import storage
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, DeployFolderError, fetch_current
+from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.core.tracking import CHAMPION_ALIAS
 from ml_pipeline.serving.inputs import InputSchema, Rows
 
@@ -25,8 +28,19 @@ class ModelSourceError(RuntimeError):
     """The deploy folder holds no loadable champion; the message says why."""
 
 
-def current_version_dir(deploy_dir: Path) -> Path | None:
-    """Where ``<deploy>/current`` leads, or None before the first deployment."""
+def current_version_dir(deploy_dir: StoragePath, cache_dir: Path | None = None) -> Path | None:
+    """Where ``<deploy>/current`` leads, or None before the first deployment.
+
+    On a storage URL the version is downloaded once into ``cache_dir`` and served
+    from there.
+    """
+    if storage.is_remote(deploy_dir):
+        if cache_dir is None:
+            raise ModelSourceError(f"{deploy_dir}: a remote deploy folder needs a local cache")
+        try:
+            return fetch_current(deploy_dir, cache_dir)
+        except (DeployFolderError, OSError) as error:
+            raise ModelSourceError(f"{deploy_dir}: {error}") from None
     link = deploy_dir / CURRENT_LINK
     if not os.path.lexists(link):
         return None

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from pathlib import Path
 from typing import Any
 
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest, write_records
+from ml_pipeline.core.storage import StoragePath
 
 LOGGER = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        folder: Path,
+        folder: StoragePath,
         flush_seconds: float,
         max_pending: int = 200_000,
         on_drop: Any = None,
@@ -56,7 +56,7 @@ class PredictionLog:
             self._thread.join()
         self.flush()
 
-    def flush(self) -> Path | None:
+    def flush(self) -> StoragePath | None:
         records = []
         while True:
             try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ml_pipeline.config import PipelineConfig, ServingConfig
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest
+from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
 from ml_pipeline.serving.inputs import Rows
@@ -31,9 +32,11 @@ def token_from_environment() -> str | None:
 @dataclass
 class ScoringService:
     settings: ServingConfig
-    deploy_dir: Path
-    predictions_dir: Path
+    deploy_dir: StoragePath
+    predictions_dir: StoragePath
     token: str | None
+    # Local copies of the versions of a deploy folder on a storage URL.
+    model_cache_dir: Path | None = None
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     watcher: ChampionWatcher = field(init=False)
     batcher: MicroBatcher = field(init=False)
@@ -41,7 +44,7 @@ class ScoringService:
     _watch_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.watcher = ChampionWatcher(self.deploy_dir, self.metrics)
+        self.watcher = ChampionWatcher(self.deploy_dir, self.metrics, self.model_cache_dir)
         self.batcher = MicroBatcher(
             self.settings.max_batch_rows,
             self.settings.batch_wait_ms / 1000.0,
@@ -67,7 +70,13 @@ class ScoringService:
 
     @classmethod
     def from_config(cls, config: PipelineConfig, token: str | None) -> ScoringService:
-        return cls(config.serving, config.deploy_dir, config.predictions_dir, token)
+        return cls(
+            config.serving,
+            config.deploy_dir,
+            config.predictions_dir,
+            token,
+            model_cache_dir=config.model_cache_dir,
+        )
 
     def _model_info(self) -> list[tuple[tuple[str, ...], float]]:
         model = self.watcher.model

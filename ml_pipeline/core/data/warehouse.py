@@ -3,7 +3,8 @@
 Each partition is its own file, written to a temporary name and renamed into
 place, so concurrent partition runs never contend for a lock and a killed run
 leaves either the old file or the new one. Readers go partition by partition,
-which bounds memory by the largest partition plus the sample being drawn.
+which bounds memory by the largest partition plus the sample being drawn. The root
+may be an fsspec URL (``ml_pipeline.core.storage``): each partition is then one object.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,18 +19,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml_pipeline.core.fileio import atomic_path
+from ml_pipeline.core.storage import StoragePath, readable
 
 RowFilter = Callable[[pd.DataFrame], "pd.Series[bool]"]
 
 
 @dataclass(frozen=True)
 class Warehouse:
-    root: Path
+    root: StoragePath
 
-    def path(self, table: str, partition_key: str) -> Path:
+    def path(self, table: str, partition_key: str) -> StoragePath:
         return self.root / table / f"{partition_key}.parquet"
 
-    def write(self, table: str, partition_key: str, frame: pd.DataFrame) -> Path:
+    def write(self, table: str, partition_key: str, frame: pd.DataFrame) -> StoragePath:
         target = self.path(table, partition_key)
         with atomic_path(target) as temporary:
             frame.to_parquet(temporary, index=False)
@@ -55,14 +56,16 @@ class Warehouse:
         path = self.path(table, partition_key)
         if not path.is_file():
             raise FileNotFoundError(f"{table}: partition {partition_key!r} is not in the warehouse")
-        if columns is None:
-            return pd.read_parquet(path)
-        present = set(pq.read_schema(path).names)
-        frame = pd.read_parquet(path, columns=[c for c in columns if c in present])
+        with readable(path) as source:
+            if columns is None:
+                return pd.read_parquet(source)
+            present = set(pq.read_schema(source).names)
+            frame = pd.read_parquet(source, columns=[c for c in columns if c in present])
         return frame if len(frame.columns) == len(columns) else frame.reindex(columns=columns)
 
     def schema(self, table: str, partition_key: str) -> pa.Schema:
-        return pq.read_schema(self.path(table, partition_key))
+        with readable(self.path(table, partition_key)) as source:
+            return pq.read_schema(source)
 
     def partitions(self, table: str) -> list[str]:
         folder = self.root / table
@@ -73,10 +76,11 @@ class Warehouse:
         )
 
     def row_count(self, table: str, partition_key: str) -> int:
-        return pq.ParquetFile(self.path(table, partition_key)).metadata.num_rows
+        with readable(self.path(table, partition_key)) as source:
+            return pq.ParquetFile(source).metadata.num_rows
 
     def columns(self, table: str, partition_key: str) -> list[str]:
-        return list(pq.read_schema(self.path(table, partition_key)).names)
+        return list(self.schema(table, partition_key).names)
 
     def iter_frames(
         self, table: str, partition_keys: list[str], columns: list[str] | None = None

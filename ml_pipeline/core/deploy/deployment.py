@@ -9,9 +9,9 @@ between the alias and the link is finished by :func:`reconcile` at the next comm
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ml_pipeline.core import tracking
 from ml_pipeline.core.crashpoints import crash_point
@@ -27,13 +27,16 @@ CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
 REFERENCE_ARTIFACT = "reference_profile.json"
 
+if TYPE_CHECKING:
+    from ml_pipeline.core.storage import StoragePath
+
 
 @dataclass
 class DeploymentOutcome:
     promoted: bool
     version: str | None
     replaced_version: str | None
-    artifact_path: Path | None
+    artifact_path: StoragePath | None
     reason: str
     card: dict[str, object] = field(default_factory=dict)
 
@@ -111,7 +114,7 @@ def deploy(
     training: TrainingOutcome,
     validation: ValidationOutcome,
     store: tracking.MlflowStore,
-    deploy_dir: Path,
+    deploy_dir: StoragePath,
     tags: dict[str, str],
     reference_path: Path | None = None,
 ) -> DeploymentOutcome:
@@ -150,12 +153,14 @@ def deploy(
 class RollbackOutcome:
     from_version: str
     to_version: str
-    artifact_path: Path
+    artifact_path: StoragePath
     # Set when the version rolled back to logged no training reference.
     reference_note: str | None = None
 
 
-def _export_with_card(store: tracking.MlflowStore, version: str, deploy_dir: Path) -> Path:
+def _export_with_card(
+    store: tracking.MlflowStore, version: str, deploy_dir: StoragePath
+) -> StoragePath:
     """Export a registered version with the model card its training run logged."""
     run_id = store.version(version).run_id
     files = {}
@@ -177,8 +182,8 @@ def _reference_text(
 
 
 def _serve_export(
-    exported: Path, reference_path: Path | None, profile: str | None
-) -> tuple[Path, str | None]:
+    exported: StoragePath, reference_path: Path | None, profile: str | None
+) -> tuple[StoragePath, str | None]:
     """Point ``current`` at an exported version and put its training reference in place.
 
     A version that logged no reference leaves none at all, never the replaced model's:
@@ -200,16 +205,14 @@ def _serve_export(
     return artifact, None
 
 
-def served_version(deploy_dir: Path) -> str | None:
+def served_version(deploy_dir: StoragePath) -> str | None:
     """The version ``current`` leads to, or None when there is no link."""
-    link = deploy_dir / deploy_folder.CURRENT_LINK
-    if not link.is_symlink():
-        return None
-    return os.readlink(link).removeprefix("v")
+    name = deploy_folder.current_name(deploy_dir)
+    return name.removeprefix("v") if name is not None else None
 
 
 def reconcile(
-    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+    store: tracking.MlflowStore, deploy_dir: StoragePath, reference_path: Path | None = None
 ) -> str | None:
     """Finish a deployment that a killed process left half done.
 
@@ -236,7 +239,7 @@ def reconcile(
 
 
 def rollback(
-    store: tracking.MlflowStore, deploy_dir: Path, reference_path: Path | None = None
+    store: tracking.MlflowStore, deploy_dir: StoragePath, reference_path: Path | None = None
 ) -> RollbackOutcome:
     """Point ``champion`` back at the version it replaced, with its artifact and reference."""
     store.activate()

@@ -13,12 +13,12 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ml_pipeline.core.fileio import atomic_path
+from ml_pipeline.core.storage import StoragePath, readable
 
 COLUMNS = (
     "time",
@@ -61,7 +61,7 @@ class LoggedRequest:
         }
 
 
-def write_records(records: list[LoggedRequest], folder: Path) -> Path | None:
+def write_records(records: list[LoggedRequest], folder: StoragePath) -> StoragePath | None:
     """Write ``records`` as one new Parquet file under their first record's day."""
     if not records:
         return None
@@ -75,6 +75,11 @@ def write_records(records: list[LoggedRequest], folder: Path) -> Path | None:
     return target
 
 
+def _read(path: StoragePath) -> pd.DataFrame:
+    with readable(path) as source:
+        return pd.read_parquet(source)
+
+
 def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
     day, last = start.date(), end.date()
     found = []
@@ -84,7 +89,7 @@ def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
     return found
 
 
-def read_prediction_log(folder: Path, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+def read_prediction_log(folder: StoragePath, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Every record with ``start <= time < end`` (UTC), oldest first."""
     files = [
         path
@@ -94,7 +99,7 @@ def read_prediction_log(folder: Path, start: dt.datetime, end: dt.datetime) -> p
     ]
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
-    frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    frame = pd.concat([_read(path) for path in files], ignore_index=True)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     window = (frame["time"] >= pd.Timestamp(start)) & (frame["time"] < pd.Timestamp(end))
     return frame[window].sort_values("time", kind="stable").reset_index(drop=True)

@@ -1,0 +1,130 @@
+"""Where the bulk of the project's data lives: a local folder or an fsspec URL.
+
+A local folder (a shared mount included) is a ``pathlib.Path`` and keeps every
+guarantee of ``fileio``: temporary names and renames. A URL such as
+``s3://bucket/prefix`` becomes a ``UPath`` over its fsspec filesystem. Object stores
+have no rename, but a single PUT is atomic for readers: an object is there whole or
+not at all. So a file is written locally first and sent in one request, and a folder
+is complete only once its marker, sent last, is there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePath
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+StoragePath: TypeAlias = "Path | UPath"
+
+# Sent last when a folder is uploaded; a folder without it is an interrupted upload.
+COMPLETE_MARKER = ".complete"
+
+# fsspec option names that carry credentials: they belong in the environment or the
+# provider's own config, because pipeline.yaml is recorded in every run's config.
+SECRET_OPTIONS = frozenset(
+    {"key", "secret", "token", "password", "access_key", "secret_key", "session_token"}
+)
+
+
+def is_url(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def check_protocol(url: str) -> None:
+    """Raise ValueError naming the problem if fsspec cannot open ``url``'s scheme here."""
+    import fsspec
+
+    protocol = url.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ValueError:
+        raise ValueError(f"{url}: unknown storage protocol {protocol!r}") from None
+    except ImportError as error:
+        raise ValueError(f"{url}: {error} (pip install -e '.[s3]' for s3://)") from None
+
+
+def location(where: str | Path, options: Mapping[str, Any] | None = None) -> StoragePath:
+    """A local path for a folder, a ``UPath`` with ``options`` for a URL."""
+    text = str(where)
+    if not is_url(text):
+        return Path(text.removeprefix("file://"))
+    from upath import UPath
+
+    return UPath(text, **dict(options or {}))
+
+
+def is_remote(path: StoragePath) -> bool:
+    return not isinstance(path, PurePath)
+
+
+def options_of(path: StoragePath) -> dict[str, Any]:
+    return dict(path.storage_options) if is_remote(path) else {}
+
+
+@contextlib.contextmanager
+def readable(path: StoragePath) -> Iterator[Path | IO[bytes]]:
+    """Something pandas and pyarrow read from: the path itself, or an open remote file."""
+    if not is_remote(path):
+        yield path
+        return
+    with path.open("rb") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def staged_upload(target: StoragePath) -> Iterator[Path]:
+    """Yield a local temporary file; on success send it to ``target`` in one request."""
+    with tempfile.TemporaryDirectory(prefix="ml_pipeline-upload-") as folder:
+        staged = Path(folder) / target.name
+        yield staged
+        target.fs.put_file(str(staged), target.path)
+
+
+def write_bytes(path: StoragePath, data: bytes) -> None:
+    """Replace ``path``'s content in one step: a rename locally, one PUT remotely."""
+    if is_remote(path):
+        path.fs.pipe_file(path.path, data)
+        return
+    from ml_pipeline.core.fileio import atomic_path
+
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def read_text(path: StoragePath) -> str | None:
+    """The file's text, or None when there is no such file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def upload_folder(local: Path, target: StoragePath) -> None:
+    """Send every file under ``local`` to ``target``, then the completion marker."""
+    for file in sorted(p for p in local.rglob("*") if p.is_file()):
+        destination = target.joinpath(*file.relative_to(local).parts)
+        target.fs.put_file(str(file), destination.path)
+    write_bytes(target / COMPLETE_MARKER, b"")
+
+
+def is_complete_upload(folder: StoragePath) -> bool:
+    return (folder / COMPLETE_MARKER).is_file()
+
+
+def download_folder(source: StoragePath, local: Path) -> None:
+    """Copy a completely uploaded folder to the empty local folder ``local``."""
+    if not is_complete_upload(source):
+        raise FileNotFoundError(f"{source}: no complete upload there (no {COMPLETE_MARKER})")
+    prefix = source.path.rstrip("/") + "/"
+    for remote in source.fs.find(source.path):
+        relative = remote[len(prefix) :] if remote.startswith(prefix) else None
+        if not relative or relative == COMPLETE_MARKER:
+            continue
+        destination = local / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source.fs.get_file(remote, str(destination))
