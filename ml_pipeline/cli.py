@@ -162,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     mlflow_ui.add_argument("--host", default="127.0.0.1")
     mlflow_ui.add_argument("--port", type=int, default=5000)
 
+    edge = commands.add_parser(
+        "edge-score",
+        help="score a CSV file with an exported model.onnx (onnxruntime and NumPy only; "
+        "no config, no pandas, scikit-learn or MLflow)",
+    )
+    from ml_pipeline.edge.scorer import add_arguments
+
+    add_arguments(edge)
+
     commands.add_parser("check-config", parents=[parent], help="validate the config and exit")
     doctor = commands.add_parser(
         "doctor", parents=[parent], help="report the project's health; exit 1 on a problem"
@@ -490,6 +499,10 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "edge-score":
+        from ml_pipeline.edge.scorer import score_command
+
+        return score_command(args)
     try:
         config = load_config(args.config)
     except ConfigError as error:

@@ -63,6 +63,13 @@ def categories(values: pd.Series) -> np.ndarray:
     return text
 
 
+def _wall_clock(value: object) -> pd.Timestamp:
+    stamp = pd.to_datetime(value, errors="coerce")
+    if isinstance(stamp, pd.Timestamp) and stamp.tzinfo is not None:
+        return stamp.tz_localize(None)
+    return stamp
+
+
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Coerce raw columns to the types seen in training and add calendar features.
 
@@ -130,7 +137,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=X.index)[list(self.get_feature_names_out())]
 
     def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:
-        stamps = pd.to_datetime(raw, errors="coerce", format="mixed")
+        try:
+            stamps = pd.to_datetime(raw, errors="coerce", format="mixed")
+        except ValueError:
+            # Offsets that differ from row to row (pandas refuses to mix them): each row
+            # keeps the wall-clock time it was written in, as uniform offsets do.
+            stamps = pd.to_datetime(raw.map(_wall_clock), errors="coerce")
         prefix = self.timestamp_column
         parts = {part: getattr(stamps.dt, part).astype("float64") for part in CALENDAR_PARTS}
         out = {f"{prefix}_{part}": values.to_numpy() for part, values in parts.items()}
@@ -142,3 +154,14 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[f"{prefix}_{part}_sin"] = np.sin(angle)
             out[f"{prefix}_{part}_cos"] = np.cos(angle)
         return out
+
+
+class Float32(TransformerMixin, BaseEstimator):
+    """The design matrix as float32: an edge model reads float32, so an estimator fit
+    and scored through this step decides exactly as its ONNX conversion does."""
+
+    def fit(self, X: object, y: object = None) -> Float32:
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32)

@@ -77,3 +77,15 @@ def test_the_model_scores_a_client_frame_with_gaps_and_other_types() -> None:
     out = builder.transform(client)
     assert out["temp"].tolist() == [5.0, 6.0, 7.0]
     assert out["code"].tolist()[0] == "2" and pd.isna(out["code"][1]) and out["code"][2] == "9"
+
+
+def test_timestamps_with_differing_offsets_keep_their_wall_clock_hour() -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": ["2026-03-01 06:00:00", "2026-03-01T13:30:00+02:00", "soon"],
+            "temp": [1.0, 2.0, 3.0],
+        }
+    )
+    out = FeatureBuilder("timestamp").fit(frame).transform(frame)
+    assert out["timestamp_hour"].tolist()[:2] == [6.0, 13.0]
+    assert np.isnan(out["timestamp_hour"].iloc[2])

@@ -1,0 +1,161 @@
+"""The feature step for the edge, in NumPy and the standard library.
+
+It mirrors ``ml_pipeline.core.features.FeatureBuilder`` applied to a CSV file as
+``pandas.read_csv`` would give it: numbers parsed, the timestamp expanded into calendar
+parts and their cycles, categories as stripped text (codes read as numbers become
+whole-number text, as in training). Timestamps must be ISO 8601. The spec it needs
+travels inside ``model.onnx`` as metadata, so the device needs that file alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+SPEC_KEY = "ml_pipeline.edge_spec"
+# Stands for a missing category in the string tensor: ONNX strings cannot be NaN.
+MISSING = "\x00missing"
+# The texts pandas.read_csv reads as missing by default.
+NA_TEXTS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
+CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    task: str
+    timestamp_column: str | None
+    numeric_columns: list[str]
+    categorical_columns: list[str]
+    classes: list[str] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> EdgeSpec:
+        return cls(**json.loads(text))
+
+    @property
+    def required_columns(self) -> list[str]:
+        timestamp = [self.timestamp_column] if self.timestamp_column else []
+        return [*timestamp, *self.numeric_columns, *self.categorical_columns]
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or value in NA_TEXTS or not value.strip()
+
+
+def parse_number(value: str | None, column: str, row: int) -> float:
+    if _blank(value):
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"column {column!r}: {value!r} is not a number (row {row})") from None
+
+
+def _whole_number_text(number: float) -> str:
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def category_texts(values: list[str | None]) -> np.ndarray:
+    """Stripped text; a column read as numbers (every value is one, as read_csv would
+    infer) becomes whole-number text where it can."""
+    present = [v.strip() for v in values if not _blank(v)]
+    try:
+        numeric = [float(v) for v in present]
+    except ValueError:
+        numeric = None
+    out = np.empty(len(values), dtype=object)
+    numbers = iter(numeric) if numeric is not None else None
+    for row, value in enumerate(values):
+        if _blank(value):
+            out[row] = MISSING
+        elif numbers is not None:
+            number = next(numbers)
+            out[row] = _whole_number_text(number) if math.isfinite(number) else MISSING
+        else:
+            out[row] = value.strip()
+    return out
+
+
+def _timestamp(value: str | None) -> dt.datetime | None:
+    if _blank(value):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def calendar(values: list[str | None]) -> np.ndarray:
+    """Calendar parts, is-weekend and the cycles, one row per value (NaN where the
+    timestamp is missing or unreadable)."""
+    width = len(CALENDAR_PARTS) + 1 + 2 * len(CYCLES)
+    out = np.full((len(values), width), np.nan)
+    for row, value in enumerate(values):
+        stamp = _timestamp(value)
+        if stamp is None:
+            continue
+        parts = {
+            "hour": stamp.hour,
+            "dayofweek": stamp.weekday(),
+            "month": stamp.month,
+            "dayofyear": stamp.timetuple().tm_yday,
+        }
+        cycles = []
+        for part, period in CYCLES.items():
+            angle = 2 * np.pi * parts[part] / period
+            cycles += [np.sin(angle), np.cos(angle)]
+        weekend = 1.0 if parts["dayofweek"] >= 5 else 0.0
+        out[row] = [*(parts[p] for p in CALENDAR_PARTS), weekend, *cycles]
+    return out
+
+
+def model_inputs(columns: dict[str, list[str | None]], spec: EdgeSpec) -> dict[str, np.ndarray]:
+    """The ONNX model's inputs from text columns: ``numeric`` (float32) and
+    ``categorical`` (strings), in the order the model was trained on."""
+    missing = [c for c in spec.required_columns if c not in columns]
+    if missing:
+        raise ValueError(f"input is missing required columns: {', '.join(missing)}")
+    rows = len(next(iter(columns.values()))) if columns else 0
+    blocks = [
+        np.array(
+            [parse_number(v, name, row) for row, v in enumerate(columns[name])], dtype=float
+        ).reshape(rows, 1)
+        for name in spec.numeric_columns
+    ]
+    if spec.timestamp_column:
+        blocks.append(calendar(columns[spec.timestamp_column]))
+    numeric = np.hstack(blocks) if blocks else np.empty((rows, 0))
+    categorical = np.empty((rows, len(spec.categorical_columns)), dtype=object)
+    for index, name in enumerate(spec.categorical_columns):
+        categorical[:, index] = category_texts(columns[name])
+    return {"numeric": numeric.astype(np.float32), "categorical": categorical}

@@ -1,0 +1,96 @@
+"""``ml-pipeline edge-score``: the predictions of the scikit-learn model, from a process
+that never imports pandas, scikit-learn or MLflow; bad files refused in one line."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime", reason="the edge extra is not installed")
+pytest.importorskip("skl2onnx", reason="the edge extra is not installed")
+
+from ml_pipeline.config import CandidateConfig
+from ml_pipeline.core.deploy.onnx_export import export_onnx
+from ml_pipeline.core.model import training
+from ml_pipeline_tests.conftest import tiny_rows
+
+# Runs the command, then fails if any library the edge must do without was imported.
+IN_A_BARE_PROCESS = """
+import sys
+from ml_pipeline.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({"pandas", "sklearn", "mlflow", "dagster", "skl2onnx"} & set(sys.modules))
+if heavy:
+    print("imported: " + ", ".join(heavy), file=sys.stderr)
+    code = 3
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edge")
+    X = tiny_rows(80, seed=0)
+    y = 2.0 * X["temp"] + (X["weather"] == "rain") * 5.0
+    candidate = CandidateConfig(name="linear", estimator="linear")
+    pipeline = training.fit_configuration(candidate, "regression", X, y, "timestamp", [], 0)
+    model = folder / "model.onnx"
+    model.write_bytes(export_onnx(pipeline, "regression"))
+    return folder, pipeline, model
+
+
+def _edge_score(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", IN_A_BARE_PROCESS, "edge-score", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_edge_score_prints_the_pipeline_predictions_without_heavy_imports(exported) -> None:
+    folder, pipeline, model = exported
+    rows = tiny_rows(25, seed=5)
+    rows.loc[3, "temp"] = None
+    rows.loc[4, "weather"] = "hail"
+    rows.to_csv(folder / "rows.csv", index=False)
+    done = _edge_score(model, folder / "rows.csv")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "prediction"
+    printed = np.array([float(line) for line in lines[1:]])
+    np.testing.assert_allclose(printed, pipeline.predict(rows), atol=1e-3)
+
+
+def test_edge_score_writes_the_output_file(exported) -> None:
+    folder, _pipeline, model = exported
+    tiny_rows(5, seed=6).to_csv(folder / "five.csv", index=False)
+    done = _edge_score(model, folder / "five.csv", "--output", folder / "out.csv")
+    assert done.returncode == 0, done.stderr
+    assert (folder / "out.csv").read_text().count("\n") == 6
+    assert [p.name for p in folder.glob(".out.csv*")] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("timestamp,temp\n2026-01-01,3\n", "missing required columns: weather"),
+        ("timestamp,temp,weather\n2026-01-01,warm,rain\n", "column 'temp': 'warm' is not a number"),
+        ("timestamp,temp,weather\n2026-01-01,3\n", "row 1 has 2 fields, the header 3"),
+        ("", "empty file, no header"),
+    ],
+    ids=["missing-column", "text-in-number", "short-row", "empty-file"],
+)
+def test_a_bad_file_is_refused_in_one_line(exported, content, message) -> None:
+    folder, _pipeline, model = exported
+    bad = folder / "bad.csv"
+    bad.write_text(content)
+    done = _edge_score(model, bad)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and message in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_file_that_is_no_edge_model_is_refused(exported, tmp_path) -> None:
+    folder, _pipeline, _model = exported
+    fake = tmp_path / "model.onnx"
+    fake.write_bytes(b"not a model")
+    done = _edge_score(fake, folder / "rows.csv")
+    assert done.returncode == 1 and done.stderr.startswith("error: ")
