@@ -459,6 +459,19 @@ class ServingConfig(_Strict):
     log_flush_seconds: float = Field(default=2.0, gt=0)
 
 
+class DeployConfig(_Strict):
+    """What a promotion publishes besides the MLflow model directory.
+
+    ``onnx`` also exports ``model.onnx`` for edge devices (``pip install -e '.[edge]'``),
+    published only when it scores the smoke-test rows and ``onnx_parity_rows`` rows of
+    the holdout like the scikit-learn model, within ``onnx_tolerance``.
+    """
+
+    onnx: bool = False
+    onnx_tolerance: float = Field(default=1e-3, gt=0)
+    onnx_parity_rows: int = Field(default=3000, ge=1)
+
+
 class BatchScoringConfig(_Strict):
     """Files scored in bulk by ``batch_predictions``: one partition per file in ``folder``.
 
@@ -504,6 +517,7 @@ class PipelineConfig(_Strict):
     serving: ServingConfig = ServingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     batch_scoring: BatchScoringConfig = BatchScoringConfig()
+    deploy: DeployConfig = DeployConfig()
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

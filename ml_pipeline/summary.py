@@ -108,6 +108,8 @@ class RunSummary:
     validation: ValidationSummary | None = None
     champion: ChampionSummary | None = None
     artifact_path: str | None = None
+    # What became of model.onnx when deploy.onnx asks for it.
+    edge: str | None = None
     error: str | None = None
 
     def record_training(
@@ -122,6 +124,7 @@ class RunSummary:
         self.training = TrainingSummary.of(training)
         self.validation = ValidationSummary.of(validation)
         self.champion = ChampionSummary.after(validation, deployment)
+        self.edge = deployment.edge if deployment is not None else None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -140,6 +143,7 @@ class RunSummary:
             "validation": asdict(self.validation) if self.validation else None,
             "champion": asdict(self.champion) if self.champion else None,
             "artifact_path": self.artifact_path,
+            "edge": self.edge,
             "error": self.error,
         }
 
@@ -167,6 +171,8 @@ class RunSummary:
             out.append(f"champion: version {self.champion.version}")
         if self.artifact_path:
             out.append(f"artifact: {self.artifact_path}")
+        if self.edge:
+            out.append(f"edge: {self.edge}")
         if self.error:
             out.append(f"error: {self.error}")
         return out

@@ -225,8 +225,10 @@ def deployed_model(
     validation_metrics,
     settings: PipelineSettings,
     mlflow: MlflowResource,
+    warehouse: WarehouseResource,
 ):
     from ml_pipeline.core.deploy import deployment
+    from ml_pipeline.core.deploy.edge import edge_for_deployment
     from ml_pipeline.core.deploy.model_card import card_markdown
 
     if not validation_metrics.decision.promote:
@@ -234,13 +236,19 @@ def deployed_model(
         return
     started = time.perf_counter()
     config = settings.load()
+    store = mlflow.get()
+    edge = None
+    if config.deploy.onnx:
+        edge = edge_for_deployment(config, trained_model, validation_metrics, warehouse.get())
+        context.log.info(f"edge: {edge.note}")
     outcome = deployment.deploy(
         trained_model,
         validation_metrics,
-        mlflow.get(),
+        store,
         config.deploy_dir,
         _run_tags(context),
         config.reference_path,
+        edge,
     )
     yield dg.Output(
         outcome,
@@ -250,6 +258,7 @@ def deployed_model(
             "replaced_version": outcome.replaced_version or "none",
             "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path or "")),
             "reason": outcome.reason,
+            "edge_model": outcome.edge or "not asked for (deploy.onnx: false)",
             "model_card": dg.MetadataValue.md(card_markdown(outcome.card) if outcome.card else ""),
             "seconds": round(time.perf_counter() - started, 2),
         },

@@ -31,7 +31,9 @@ class DeployFolderError(RuntimeError):
     """``current`` names something that is not a version export of this folder."""
 
 
-def _download(store: MlflowStore, version: str, into: Path, extra_files: dict[str, str]) -> None:
+def _download(
+    store: MlflowStore, version: str, into: Path, extra_files: dict[str, str | bytes]
+) -> None:
     import mlflow.artifacts
 
     mlflow.artifacts.download_artifacts(
@@ -39,8 +41,11 @@ def _download(store: MlflowStore, version: str, into: Path, extra_files: dict[st
         dst_path=str(into),
         tracking_uri=store.tracking_uri,
     )
-    for name, text in extra_files.items():
-        (into / name).write_text(text, encoding="utf-8")
+    for name, content in extra_files.items():
+        if isinstance(content, bytes):
+            (into / name).write_bytes(content)
+        else:
+            (into / name).write_text(content, encoding="utf-8")
 
 
 def is_complete(version_dir: StoragePath) -> bool:
@@ -51,7 +56,10 @@ def is_complete(version_dir: StoragePath) -> bool:
 
 
 def export_version(
-    store: MlflowStore, version: str, deploy_dir: StoragePath, extra_files: dict[str, str]
+    store: MlflowStore,
+    version: str,
+    deploy_dir: StoragePath,
+    extra_files: dict[str, str | bytes],
 ) -> StoragePath:
     """Copy a registered version, plus ``extra_files``, to ``deploy_dir/v<version>``.
 

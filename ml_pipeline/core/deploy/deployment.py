@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ml_pipeline.core import tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.deploy import deploy_folder
+from ml_pipeline.core.deploy.edge import ONNX_FILE, EdgeOutcome, log_edge_model
 from ml_pipeline.core.deploy.model_card import build_card, card_json, card_markdown
 from ml_pipeline.core.model import refit
 from ml_pipeline.core.model.challenger import TrainingOutcome
@@ -39,6 +40,8 @@ class DeploymentOutcome:
     artifact_path: StoragePath | None
     reason: str
     card: dict[str, object] = field(default_factory=dict)
+    # What became of model.onnx (deploy.onnx), in one line; None when not asked for.
+    edge: str | None = None
 
 
 class RollbackError(RuntimeError):
@@ -51,6 +54,7 @@ def _card(
     training: TrainingOutcome,
     validation: ValidationOutcome,
     tags: dict[str, str],
+    edge: EdgeOutcome | None = None,
 ) -> dict[str, object]:
     return build_card(
         model_name=store.registered_model,
@@ -75,6 +79,7 @@ def _card(
         reference_metrics=validation.reference,
         compared_rows=validation.compared_rows,
         deployed=_deployed(validation.deploy),
+        edge=edge.card() if edge is not None else None,
     )
 
 
@@ -117,8 +122,12 @@ def deploy(
     deploy_dir: StoragePath,
     tags: dict[str, str],
     reference_path: Path | None = None,
+    edge: EdgeOutcome | None = None,
 ) -> DeploymentOutcome:
-    """Register, export and promote the challenger if it won; otherwise change nothing."""
+    """Register, export and promote the challenger if it won; otherwise change nothing.
+
+    ``edge``, when given and published, adds ``model.onnx`` to the export and logs it
+    with ``mlflow.onnx`` in the training run, beside the scikit-learn model."""
     import mlflow
 
     store.activate()
@@ -134,19 +143,32 @@ def deploy(
         refit.log_training_partitions(store, training.mlflow_run_id, training.partitions)
     model_uri = deploy.model_uri if deploy is not None else training.model_uri
     version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
-    card = _card(store, version, training, validation, tags)
-    files = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
+    card = _card(store, version, training, validation, tags, edge)
+    texts = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
+    files: dict[str, str | bytes] = dict(texts)
+    if edge is not None and edge.published and edge.model is not None:
+        files[ONNX_FILE] = edge.model
     exported = deploy_folder.export_version(store, version, deploy_dir, files)
     with mlflow.start_run(run_id=training.mlflow_run_id):
-        for name, text in files.items():
+        for name, text in texts.items():
             mlflow.log_text(text, name)
+        if ONNX_FILE in files:
+            log_edge_model(edge.model)
     crash_point("registered")
     replaced = store.promote(version)
     crash_point("promoted")
     artifact = deploy_folder.point_current(deploy_dir, exported)
     if reference_path is not None and training.reference is not None:
         training.reference.save(reference_path)
-    return DeploymentOutcome(True, version, replaced, artifact, validation.decision.reason, card)
+    return DeploymentOutcome(
+        True,
+        version,
+        replaced,
+        artifact,
+        validation.decision.reason,
+        card,
+        edge.note if edge is not None else None,
+    )
 
 
 @dataclass

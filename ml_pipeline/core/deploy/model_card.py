@@ -31,6 +31,7 @@ def build_card(
     reference_metrics: dict[str, float] | None = None,
     compared_rows: int = 0,
     deployed: dict[str, object] | None = None,
+    edge: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "model": model_name,
@@ -54,6 +55,7 @@ def build_card(
         },
         # What was registered: the refit on all rows (in-sample scores only) or the challenger.
         "deployed": deployed or {"refit": False},
+        "edge": edge,
         "training_data": {
             "partitions": partitions,
             "train_rows": train_rows,
@@ -87,6 +89,10 @@ def card_markdown(card: dict[str, object]) -> str:
                 **previous["holdout_metrics"],
             }
         )
+    edge = card.get("edge")
+    if edge and edge.get("variant_metrics"):
+        label = "model.onnx" if edge.get("onnx") else "not published"
+        metrics.append({"model": f"edge variant ({label})", **edge["variant_metrics"]})
     deployed = card.get("deployed") or {"refit": False}
     in_sample = ", ".join(f"{k}={v:.4g}" for k, v in deployed.get("in_sample", {}).items())
     refit_line = (
@@ -110,6 +116,7 @@ def card_markdown(card: dict[str, object]) -> str:
             f"- estimator: {card['estimator']}",
             f"- decision: {card['decision']}",
             refit_line,
+            *([f"- edge (model.onnx): {edge['note']}"] if edge else []),
             "",
             f"## Holdout metrics ({card['holdout']})",
             "",

@@ -13,7 +13,7 @@ class Decision:
     reason: str
 
 
-def _threshold_failures(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+def threshold_failures(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
     failures = []
     for metric, limit in thresholds.items():
         value = scores.get(metric)
@@ -83,7 +83,7 @@ def decide(
     if override == "refuse":
         return Decision(False, "promotion refused by run config")
     metric = rules.metric
-    failures = _threshold_failures(challenger, rules.thresholds)
+    failures = threshold_failures(challenger, rules.thresholds)
     if failures:
         return Decision(False, "challenger fails thresholds: " + "; ".join(failures))
     gain = relative_improvement(metric, versus_baseline.challenger, versus_baseline.other)

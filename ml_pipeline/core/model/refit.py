@@ -22,6 +22,7 @@ from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import evaluation, training
 from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint
+from ml_pipeline.core.model.splitting import holdout_mask
 
 PARTITIONS_ARTIFACT = "training_partitions.json"
 
@@ -67,6 +68,23 @@ def all_rows_sample(
     if column:
         sample = sample.sort_values(column, kind="stable").reset_index(drop=True)
     return sample
+
+
+def training_sample(
+    outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The challenger's training rows again (the holdout left out, the same cap and
+    seed), split into inputs and target."""
+    sample = warehouse.sample(
+        names.FEATURES,
+        outcome.partitions,
+        config.training.sample_rows,
+        config.training.random_seed,
+        row_filter=lambda frame: ~holdout_mask(frame, outcome.holdout),
+        columns=outcome.columns,
+    )
+    target = config.dataset.target
+    return sample.drop(columns=[target]), sample[target]
 
 
 def newest_timestamp(frame: pd.DataFrame, column: str | None) -> str | None:
