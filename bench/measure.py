@@ -99,3 +99,26 @@ def in_fresh_process(script: str, argument: str) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def trained_demo_project(root: Path, **sections: dict) -> Path:
+    """A project under ``root`` from the repository's ``pipeline.yaml`` (``sections``
+    replaced), with 20 demo days landed and ``ml-pipeline run`` done; its config path."""
+    import sys
+
+    import yaml
+
+    repository = Path(__file__).resolve().parents[1]
+    document = yaml.safe_load((repository / "pipeline.yaml").read_text())
+    document["dataset"]["landing_dir"] = "landing"
+    document["storage"] = {"data_dir": "data"}
+    document.update(sections)
+    config = root / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(document))
+    cli = str(Path(sys.executable).parent / "ml-pipeline")
+    for command in (
+        [cli, "demo-data", "--batches", "20", "--config", str(config)],
+        [cli, "run", "--config", str(config)],
+    ):
+        subprocess.run(command, check=True, capture_output=True, text=True)
+    return config

@@ -173,7 +173,32 @@ def cluster_ingest(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def edge(data: dict[str, object]) -> str:
+    cold = data["cold_start_seconds"]
+    latency = data["latency_ms"]
+
+    def timing(name: str) -> str:
+        return f"{latency[name]['median']:.2f} ms | {latency[name]['p99']:.2f} ms"
+
+    megabytes = {side: data[f"{side}_bytes"] / 1e6 for side in ("onnx", "pyfunc")}
+    lines = [
+        "| | size | cold start to first prediction (median) | 1 row, median | 1 row, p99 | "
+        "100 rows, median | 100 rows, p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| `model.onnx`, edge scorer | {megabytes['onnx']:.2f} MB | "
+        f"{statistics.median(cold['edge']):.2f} s | {timing('edge_1')} | {timing('edge_100')} |",
+        f"| MLflow model, `mlflow.pyfunc.load_model` | {megabytes['pyfunc']:.2f} MB | "
+        f"{statistics.median(cold['pyfunc']):.2f} s | {timing('pyfunc_1')} | "
+        f"{timing('pyfunc_100')} |",
+        "",
+        f"Champion: {data['estimator']}; edge: {data['edge_note']}. "
+        f"Latency over {latency['edge_1']['calls']} calls per case.",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
+    "edge": edge,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,

@@ -16,20 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.measure import in_fresh_process
+from bench.measure import in_fresh_process, trained_demo_project
 from bench.results import machine, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
 PARTITION = "to_score"
 
 
@@ -78,18 +74,7 @@ def score_once(config_path: str) -> None:
 
 
 def prepare(root: Path, rows: int) -> Path:
-    document = yaml.safe_load((ROOT / "pipeline.yaml").read_text())
-    document["dataset"]["landing_dir"] = "landing"
-    document["storage"] = {"data_dir": "data"}
-    document["batch_scoring"] = {"folder": "scoring"}
-    config = root / "pipeline.yaml"
-    config.write_text(yaml.safe_dump(document))
-    cli = str(Path(sys.executable).parent / "ml-pipeline")
-    for command in (
-        [cli, "demo-data", "--batches", "20", "--config", str(config)],
-        [cli, "run", "--config", str(config)],
-    ):
-        subprocess.run(command, check=True, capture_output=True, text=True)
+    config = trained_demo_project(root, batch_scoring={"folder": "scoring"})
     import pandas as pd
 
     from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch

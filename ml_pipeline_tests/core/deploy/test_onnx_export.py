@@ -98,3 +98,39 @@ def test_classifiers_give_the_same_labels_and_probabilities(name, params) -> Non
     model = export_onnx(pipeline, "classification")
     result = parity(pipeline, model, scored, "classification", TOLERANCE)
     assert result.passed, result.describe()
+
+
+def _edge_inputs(bikes, thresholds: dict[str, float]):
+    from ml_pipeline.core.deploy.edge import EdgeInputs
+
+    X, y, scored = bikes
+    holdout = X.index[-300:]
+    return EdgeInputs(
+        check_rows=scored,
+        holdout_X=X.loc[holdout],
+        holdout_y=y.loc[holdout],
+        training_rows=lambda: (X.drop(index=holdout), y.drop(index=holdout)),
+        thresholds=thresholds,
+        tolerance=TOLERANCE,
+    )
+
+
+def test_a_variant_that_meets_the_thresholds_is_published_with_its_metrics(bikes) -> None:
+    from ml_pipeline.core.deploy.edge import build_edge_model
+
+    native = _bike_model(bikes, "hist_gradient_boosting", max_iter=40)
+    outcome = build_edge_model(native, native, "regression", _edge_inputs(bikes, {"r2": 0.3}))
+    assert outcome.published and outcome.variant and outcome.model
+    assert outcome.note.startswith("ONNX parity failed: ")
+    assert "published an edge-compatible variant" in outcome.note
+    assert outcome.variant_metrics["r2"] >= 0.3
+
+
+def test_a_variant_below_the_thresholds_is_not_published(bikes) -> None:
+    from ml_pipeline.core.deploy.edge import build_edge_model
+
+    native = _bike_model(bikes, "hist_gradient_boosting", max_iter=40)
+    outcome = build_edge_model(native, native, "regression", _edge_inputs(bikes, {"r2": 0.9999}))
+    assert not outcome.published and outcome.model is None
+    assert "converts exactly but r2" in outcome.note and "below the threshold" in outcome.note
+    assert outcome.variant_metrics is not None
