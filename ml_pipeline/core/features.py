@@ -154,14 +154,3 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[f"{prefix}_{part}_sin"] = np.sin(angle)
             out[f"{prefix}_{part}_cos"] = np.cos(angle)
         return out
-
-
-class Float32(TransformerMixin, BaseEstimator):
-    """The design matrix as float32: an edge model reads float32, so an estimator fit
-    and scored through this step decides exactly as its ONNX conversion does."""
-
-    def fit(self, X: object, y: object = None) -> Float32:
-        return self
-
-    def transform(self, X: object) -> np.ndarray:
-        return np.asarray(X, dtype=np.float32)

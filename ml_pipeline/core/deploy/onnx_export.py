@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from ml_pipeline.core.edge_features import MISSING, SPEC_KEY, EdgeSpec, model_inputs
 
@@ -319,14 +320,24 @@ def parity(
     return Parity(len(frame), int(bad.sum()), worst, tolerance)
 
 
+class Float32(TransformerMixin, BaseEstimator):
+    """The design matrix as float32: an edge model reads float32, so an estimator fit
+    and scored through this step decides exactly as its ONNX conversion does. Only the
+    edge variant uses it, and only its ONNX form is saved."""
+
+    def fit(self, X: object, y: object = None) -> Float32:
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32)
+
+
 def edge_variant(pipeline: Any, X: pd.DataFrame, y: Any) -> Any:
     """The pipeline with its estimator refit to convert exactly: no native categories
     (their codes become plain numbers) and trained on the float32 values the edge
     model reads. The feature and preprocessing steps are kept as fitted."""
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
-
-    from ml_pipeline.core.features import Float32
 
     builder, preprocess, estimator = _steps(pipeline)
     refit = clone(estimator)
