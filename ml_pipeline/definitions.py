@@ -21,6 +21,7 @@ from ml_pipeline.sensors import (
     build_landing_sensor,
     build_retrain_sensor,
     build_scoring_sensor,
+    build_wave_end_sensor,
 )
 
 ASSETS = [
@@ -44,6 +45,7 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
         sensors=[
             build_landing_sensor(config),
             build_retrain_sensor(config),
+            build_wave_end_sensor(config),
             build_scoring_sensor(config),
         ],
         schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],

@@ -1,5 +1,6 @@
-"""Sensors: landed files become partitions; a finished ingest wave triggers training; files
-in the scoring folder become partitions of batch_predictions."""
+"""Sensors: landed files become partitions; a finished ingest wave triggers training (at
+the wave's last successful run, and on the retrain sensor's ticks); files in the scoring
+folder become partitions of batch_predictions."""
 
 import json
 
@@ -87,6 +88,25 @@ def _activity(instance: dg.DagsterInstance) -> Activity:
     )
 
 
+def _retrain_request(
+    context: dg.SensorEvaluationContext | dg.RunStatusSensorContext, config: PipelineConfig
+) -> dg.SensorResult | dg.SkipReason:
+    """One training run when the policy calls for it; the same decision for both sensors."""
+    instance = context.instance
+    evidence, after, newest = retraining_evidence(instance)
+    reasons, explanation = retrain_reasons(evidence, _activity(instance), config.retraining)
+    if not reasons:
+        return dg.SkipReason(explanation)
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"retrain-{after}-{newest}",
+                tags={names.TRIGGER_TAG: ",".join(reasons)},
+            )
+        ]
+    )
+
+
 def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     policy = config.retraining
 
@@ -98,26 +118,38 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
             "Requests one training run when a finished wave brings at least "
             f"{policy.min_new_partitions} new partition(s), when new data drifts beyond "
             f"{policy.drift_threshold}, or when the last training is older than "
-            f"{policy.max_model_age_hours} hours; never while ingest, training or a backfill runs."
+            f"{policy.max_model_age_hours} hours; never while ingest, training or a backfill "
+            "runs. wave_end_sensor usually starts a wave's training first; this one also "
+            "catches drift, age and waves that end in a failed file."
         ),
     )
     def retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        instance = context.instance
         _end_orphans(context, config)
-        evidence, after, newest = retraining_evidence(instance)
-        reasons, explanation = retrain_reasons(evidence, _activity(instance), policy)
-        if not reasons:
-            return dg.SkipReason(explanation)
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=f"retrain-{after}-{newest}",
-                    tags={names.TRIGGER_TAG: ",".join(reasons)},
-                )
-            ]
-        )
+        return _retrain_request(context, config)
 
     return retrain_sensor
+
+
+def build_wave_end_sensor(config: PipelineConfig) -> dg.SensorDefinition:
+    """Training starts when the last ingest run of a wave succeeds, not a tick later."""
+
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[ingest_job],
+        request_job=training_job,
+        minimum_interval_seconds=config.sensor.wave_end_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="When an ingest run succeeds and no other ingest run is left in its wave, "
+        "applies the retraining policy at once (the retrain sensor's decision, without "
+        "waiting for its next tick).",
+    )
+    def wave_end_sensor(context: dg.RunStatusSensorContext) -> dg.SensorResult | None:
+        # None moves on to the next finished run in the same tick; a SkipReason would
+        # end the tick there and leave a wave's other runs for later ticks.
+        decision = _retrain_request(context, config)
+        return decision if isinstance(decision, dg.SensorResult) else None
+
+    return wave_end_sensor
 
 
 def build_scoring_sensor(config: PipelineConfig) -> dg.SensorDefinition:

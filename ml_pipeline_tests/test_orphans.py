@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from ml_pipeline.core.ownership import Owner, current_owner, this_host
 from ml_pipeline.instance import ensure_dagster_home
@@ -126,3 +127,6 @@ def test_the_instance_settings_enable_run_monitoring_and_follow_the_template(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_launcher, OwnedRunLauncher)
         assert instance.run_monitoring_enabled
+        retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        assert retention[TickStatus.SKIPPED] == 1
+        assert retention[TickStatus.FAILURE] != 1  # failed ticks keep the default

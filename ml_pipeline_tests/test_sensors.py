@@ -2,8 +2,9 @@ import json
 
 import dagster as dg
 
+from ml_pipeline.jobs import INGEST_JOB
 from ml_pipeline.partitions import landed_files
-from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor
+from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor, build_wave_end_sensor
 
 
 def evaluate(sensor, instance, cursor=None):
@@ -79,6 +80,60 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
         )
         [request] = evaluate(drifting, instance).run_requests
         assert request.tags["ml_pipeline/trigger"] == "drift:0.900"
+
+
+def _finished_ingest(instance, sensor) -> dg.RunStatusSensorContext:
+    run = instance.add_run(dg.DagsterRun(job_name=INGEST_JOB, status=dg.DagsterRunStatus.SUCCESS))
+    return dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=INGEST_JOB
+        ),
+    )
+
+
+def test_training_starts_when_the_last_ingest_run_of_a_wave_succeeds(bike_config) -> None:
+    sensor = build_wave_end_sensor(bike_config)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(landed_files.name, ["a", "b"])
+        for key in ("a", "b"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="features", partition=key)
+            )
+        still_ingesting = instance.add_run(
+            dg.DagsterRun(job_name=INGEST_JOB, status=dg.DagsterRunStatus.STARTED)
+        )
+        # Not the wave's end: nothing, so the tick goes on to the next finished run.
+        assert sensor(_finished_ingest(instance, sensor)) is None
+
+        instance.handle_run_event(
+            still_ingesting.run_id,
+            dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=INGEST_JOB
+            ),
+        )
+        [request] = sensor(_finished_ingest(instance, sensor)).run_requests
+        assert request.tags["ml_pipeline/trigger"] == "new_partitions:2"
+        assert (
+            request.run_key
+            == build_retrain_sensor(bike_config)(dg.build_sensor_context(instance=instance))
+            .run_requests[0]
+            .run_key
+        )
+
+
+def test_a_wave_below_the_policy_starts_no_training(bike_config) -> None:
+    config = bike_config.model_copy(
+        update={"retraining": bike_config.retraining.model_copy(update={"min_new_partitions": 3})}
+    )
+    sensor = build_wave_end_sensor(config)
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="features", partition="a")
+        )
+        assert sensor(_finished_ingest(instance, sensor)) is None
 
 
 def test_partitions_ingested_by_other_runs_are_not_requested(landed_bikes) -> None:
