@@ -24,9 +24,9 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from measure import measure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import measure
 from bench.results import machine, write_result
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,6 @@
 """Incremental cost: ingesting one new file, and retraining, with 30 and with 300 partitions.
 
-    .venv/bin/python bench/incremental_bench.py --history 30 --repeats 5
-    .venv/bin/python bench/incremental_bench.py --history 300 --repeats 5
+    .venv/bin/python bench/incremental_bench.py --history 30 300 --repeats 5
 
 A fresh project lands that many demo daily files and ingests them
 (`ml-pipeline run`'s ingest step). Each repeat then lands the next day's file and times
@@ -10,19 +9,24 @@ landing folder, plan against the instance's history, register the partition, and
 its ingest job (read, clean, features, six checks). Last, the training job runs once
 per history size with the sample cap below both histories, so its cost should not grow
 with them. One history size per process: MLflow keeps per-process state about the
-tracking store, which must not outlive a project folder.
+tracking store, which must not outlive a project folder. Writes
+``bench/results/incremental.json``.
 """
 
 import argparse
 import datetime as dt
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from e2e_bench import write_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.e2e_bench import write_config
+from bench.measure import in_fresh_process
+from bench.results import machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
@@ -84,18 +88,41 @@ def measure(history: int, rows: int, repeats: int, sample_rows: int, folder: Pat
     }
 
 
+def measure_in_this_process(arguments: str) -> None:
+    history, rows, repeats, sample_rows = json.loads(arguments)
+    with tempfile.TemporaryDirectory(prefix="incremental-bench-") as scratch:
+        result = measure(history, rows, repeats, sample_rows, Path(scratch))
+    print(json.dumps(result), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--history", type=int, default=30)
+    parser.add_argument("--history", type=int, nargs="+", default=[30, 300])
     parser.add_argument("--rows-per-batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sample-rows", type=int, default=20_000)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="incremental-bench-") as scratch:
-        result = measure(
-            args.history, args.rows_per_batch, args.repeats, args.sample_rows, Path(scratch)
-        )
-    print(json.dumps(result), flush=True)
+    if args.one:
+        measure_in_this_process(args.one)
+        return
+    histories = []
+    for history in args.history:
+        arguments = [history, args.rows_per_batch, args.repeats, args.sample_rows]
+        histories.append(in_fresh_process(__file__, json.dumps(arguments)))
+        print(json.dumps(histories[-1]), flush=True)
+    write_result(
+        "incremental",
+        {
+            "machine": machine(),
+            "command": "python bench/incremental_bench.py --history "
+            + " ".join(str(h) for h in args.history)
+            + f" --repeats {args.repeats}",
+            "rows_per_file": args.rows_per_batch,
+            "sample_rows": args.sample_rows,
+            "histories": histories,
+        },
+    )
 
 
 if __name__ == "__main__":

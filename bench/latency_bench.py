@@ -1,7 +1,6 @@
 """Latency under `dagster dev`: a file lands; when is it ingested, when is its champion live?
 
-    .venv/bin/python bench/latency_bench.py --repeats 3
-    .venv/bin/python bench/latency_bench.py --repeats 3 --sensor-interval 5
+    .venv/bin/python bench/latency_bench.py --repeats 5
 
 Each repeat builds a fresh project from the project's `pipeline.yaml` (sensor interval
 as configured there unless ``--sensor-interval`` is given), lands ``--history`` demo
@@ -11,7 +10,8 @@ and daemon) starts, and once its sensors have ticked one new file lands. Measure
 the moment the file is in place: its ingest run finishing (landing sensor, queued run,
 run process) and `<deploy>/current` appearing (retrain sensor, training run with
 tuning, validation and export). With no champion deployed the promotion gate has no
-champion to beat, so every repeat ends in a deployment.
+champion to beat, so every repeat ends in a deployment. The run records break each
+repeat down into its stages. Writes ``bench/results/latency.json``.
 """
 
 import argparse
@@ -25,13 +25,17 @@ import time
 import urllib.request
 from pathlib import Path
 
-from e2e_bench import BIN, write_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.e2e_bench import BIN, write_config
+from bench.results import machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
-RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status startTime endTime "
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status creationTime "
+RUNS += "startTime endTime "
 RUNS += "tags { key value } } } } }"
 
 
@@ -45,12 +49,39 @@ def runs(url: str) -> list[dict]:
         return json.loads(response.read())["data"]["runsOrError"]["results"]
 
 
-def ingest_status(url: str, key: str) -> str | None:
+def ingest_run(url: str, key: str) -> dict | None:
     for run in runs(url):
         tags = {tag["key"]: tag["value"] for tag in run["tags"]}
         if run["jobName"] == "ingest_job" and tags.get("dagster/partition") == key:
-            return run["status"]
+            return run
     return None
+
+
+def ingest_status(url: str, key: str) -> str | None:
+    run = ingest_run(url, key)
+    return run["status"] if run else None
+
+
+def stages(url: str, key: str, landed_at: float, deployed_at: float) -> tuple[dict, str]:
+    """Seconds spent in each stage, from the run records (where the latency goes), and
+    the sensor that requested the training run."""
+    ingest = ingest_run(url, key)
+    trainings = [
+        run
+        for run in runs(url)
+        if run["jobName"] == "training_job" and run["creationTime"] > ingest["creationTime"]
+    ]
+    training = min(trainings, key=lambda run: run["creationTime"])
+    marks = [
+        ("until the landing sensor's run request", landed_at, ingest["creationTime"]),
+        ("ingest run queued and launched", ingest["creationTime"], ingest["startTime"]),
+        ("ingest run process", ingest["startTime"], ingest["endTime"]),
+        ("until the retrain trigger", ingest["endTime"], training["creationTime"]),
+        ("training run queued and launched", training["creationTime"], training["startTime"]),
+        ("training run process until deployed", training["startTime"], deployed_at),
+    ]
+    sensor = {tag["key"]: tag["value"] for tag in training["tags"]}.get("dagster/sensor_name")
+    return {name: round(end - start, 2) for name, start, end in marks}, str(sensor)
 
 
 def wait_for(what: str, predicate, timeout: float, log: Path) -> None:
@@ -83,7 +114,7 @@ def one_repeat(folder: Path, history: int, rows: int, interval: int | None) -> d
         new_day = DemoSpec().start + dt.timedelta(days=history)
         spec = DemoSpec(batches=1, rows_per_batch=rows, start=new_day)
         [landed] = write_demo_data(spec, config.dataset.landing_dir, truth)
-        landed_at = time.monotonic()
+        landed_at, landed_clock = time.monotonic(), time.time()
         key = landed.stem
         wait_for(
             "the ingest run", lambda: ingest_status(url, key) in {"SUCCESS", "FAILURE"}, 600, log
@@ -94,12 +125,18 @@ def one_repeat(folder: Path, history: int, rows: int, interval: int | None) -> d
         current = config.deploy_dir / "current"
         wait_for("a deployed champion", lambda: (current / "MLmodel").is_file(), 1200, log)
         deployed = time.monotonic() - landed_at
-    return {"ingested_seconds": round(ingested, 1), "deployed_seconds": round(deployed, 1)}
+        breakdown, trigger = stages(url, key, landed_clock, landed_clock + deployed)
+    return {
+        "ingested_seconds": round(ingested, 1),
+        "deployed_seconds": round(deployed, 1),
+        "stages": breakdown,
+        "training_requested_by": trigger,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--history", type=int, default=30)
     parser.add_argument("--rows-per-batch", type=int, default=1000)
     parser.add_argument("--sensor-interval", type=int, default=None)
@@ -112,6 +149,21 @@ def main() -> None:
             )
         print(json.dumps(result), flush=True)
         results.append(result)
+    interval = args.sensor_interval or load_config(ROOT / "pipeline.yaml").sensor.interval_seconds
+    command = f"python bench/latency_bench.py --repeats {args.repeats}"
+    if args.sensor_interval:
+        command += f" --sensor-interval {args.sensor_interval}"
+    write_result(
+        "latency",
+        {
+            "machine": machine(),
+            "command": command,
+            "history": args.history,
+            "rows_per_file": args.rows_per_batch,
+            "sensor_interval_seconds": interval,
+            "repeats": results,
+        },
+    )
     for name in ("ingested_seconds", "deployed_seconds"):
         values = [r[name] for r in results]
         print(f"{name}: median {statistics.median(values)} (min {min(values)}, max {max(values)})")

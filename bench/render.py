@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import read_result
 
+TIMES = "\N{MULTIPLICATION SIGN}"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
@@ -197,8 +198,62 @@ def edge(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def incremental(data: dict[str, object]) -> str:
+    histories = data["histories"]
+    lines = [
+        "| history | one new file (median) | each new file | training job | trained on |",
+        "|---:|---:|---|---:|---|",
+    ]
+    for row in histories:
+        each = ", ".join(f"{s:.2f}" for s in row["one_file_seconds"])
+        lines.append(
+            f"| {row['history']} partitions | {row['one_file_median']:.2f} s | {each} s | "
+            f"{row['training_seconds']:.1f} s | "
+            f"{row['train_rows']:,} of {row['history_rows']:,} rows |"
+        )
+    first, last = histories[0], histories[-1]
+    if last is not first:
+        file_ratio = last["one_file_median"] / first["one_file_median"]
+        training_ratio = last["training_seconds"] / first["training_seconds"]
+        lines.append(
+            f"| ratio {last['history']} / {first['history']} | **{file_ratio:.2f}{TIMES}** | | "
+            f"{training_ratio:.2f}{TIMES} | |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} s ({min(values):.1f} to {max(values):.1f})"
+
+
+def latency(data: dict[str, object]) -> str:
+    repeats = data["repeats"]
+    lines = [
+        f"| from landing until | {len(repeats)} repeats: median (min to max) |",
+        "|---|---:|",
+        f"| its ingest run succeeded | {_spread([r['ingested_seconds'] for r in repeats])} |",
+        "| the new champion is live (`data/deploy/current`) | "
+        f"{_spread([r['deployed_seconds'] for r in repeats])} |",
+        "",
+        "| stage | median (min to max) |",
+        "|---|---:|",
+    ]
+    for stage in repeats[0]["stages"]:
+        lines.append(f"| {stage} | {_spread([r['stages'][stage] for r in repeats])} |")
+    triggers = sorted({r["training_requested_by"] for r in repeats})
+    lines += [
+        "",
+        f"Sensor interval {data['sensor_interval_seconds']} s; history "
+        f"{data['history']} files of {data['rows_per_file']:,} rows; training requested by "
+        f"{', '.join(f'`{t}`' for t in triggers)}.",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "edge": edge,
+    "incremental": incremental,
+    "latency": latency,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,
