@@ -35,7 +35,7 @@ from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status creationTime "
-RUNS += "startTime endTime "
+RUNS += "startTime endTime stepStats { stepKey startTime endTime } "
 RUNS += "tags { key value } } } } }"
 
 
@@ -79,6 +79,11 @@ def stages(url: str, key: str, landed_at: float, deployed_at: float) -> tuple[di
         ("until the retrain trigger", ingest["endTime"], training["creationTime"]),
         ("training run queued and launched", training["creationTime"], training["startTime"]),
         ("training run process until deployed", training["startTime"], deployed_at),
+    ]
+    marks += [
+        (f"step {step['stepKey']}", step["startTime"], step["endTime"])
+        for step in training["stepStats"]
+        if step["startTime"] and step["endTime"]
     ]
     sensor = {tag["key"]: tag["value"] for tag in training["tags"]}.get("dagster/sensor_name")
     return {name: round(end - start, 2) for name, start, end in marks}, str(sensor)

@@ -239,7 +239,9 @@ def latency(data: dict[str, object]) -> str:
         "|---|---:|",
     ]
     for stage in repeats[0]["stages"]:
-        lines.append(f"| {stage} | {_spread([r['stages'][stage] for r in repeats])} |")
+        spread = _spread([r["stages"][stage] for r in repeats if stage in r["stages"]])
+        name = f"of which {stage}" if stage.startswith("step ") else stage
+        lines.append(f"| {name} | {spread} |")
     triggers = sorted({r["training_requested_by"] for r in repeats})
     lines += [
         "",
@@ -250,10 +252,41 @@ def latency(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def sensor(data: dict[str, object]) -> str:
+    warm = data["warm_seconds"]
+    lines = [
+        "| case | time | target |",
+        "|---|---|---|",
+        f"| one new file among {data['files']:,}, warm cursor | "
+        f"{statistics.median(warm):.2f} s (median of {len(warm)}; "
+        f"{min(warm):.2f} to {max(warm):.2f}) | at most 2 s |",
+        f"| first evaluation, empty cursor (hashes all {data['files']:,} files) | "
+        f"{data['cold_seconds']:.1f} s | |",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def tick_cost(data: dict[str, object]) -> str:
+    lines = [
+        "| sensor ticks | landing and scoring | finished ingest runs | idle CPU, s per minute "
+        "(median) | each repeat |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for side in data["sides"]:
+        each = ", ".join(f"{v:.2f}" for v in side["cpu_seconds_per_minute"])
+        lines.append(
+            f"| {side['side']} | {side['landing_seconds']} s | {side['wave_end_seconds']} s | "
+            f"{side['median']:.2f} | {each} |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "edge": edge,
     "incremental": incremental,
     "latency": latency,
+    "sensor": sensor,
+    "tick_cost": tick_cost,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,

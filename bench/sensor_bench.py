@@ -5,12 +5,14 @@
 Builds a temporary project whose landing folder holds ``--files`` small CSV files, all
 registered as partitions and recorded as ingested on a temporary sqlite Dagster
 instance, with the sensor's cursor from an earlier tick. Each repeat lands one new file
-and times a full evaluation: folder scan, digests, history lookup, cursor.
+and times a full evaluation: folder scan, digests, history lookup, cursor. Writes
+``bench/results/sensor.json``.
 """
 
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +20,9 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.results import machine, write_result
 from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.landing import content_digest
@@ -80,6 +85,17 @@ def main() -> None:
                 instance.add_dynamic_partitions(landed_files.name, [f"new_{repeat}"])
                 cursor = result.cursor
                 timings.append(seconds)
+    write_result(
+        "sensor",
+        {
+            "machine": machine(),
+            "command": f"python bench/sensor_bench.py --files {args.files} "
+            f"--repeats {args.repeats}",
+            "files": args.files,
+            "cold_seconds": round(cold, 3),
+            "warm_seconds": [round(t, 4) for t in timings],
+        },
+    )
     print(f"files: {args.files}")
     print(f"first evaluation, empty cursor (hashes every file): {cold:.2f} s")
     print(
