@@ -268,16 +268,91 @@ def sensor(data: dict[str, object]) -> str:
 
 def tick_cost(data: dict[str, object]) -> str:
     lines = [
-        "| sensor ticks | landing and scoring | finished ingest runs | idle CPU, s per minute "
-        "(median) | each repeat |",
-        "|---|---:|---:|---:|---|",
+        "| landing and scoring sensors | wave-end sensor | idle CPU, s per minute (median) "
+        "| each repeat |",
+        "|---:|---:|---:|---|",
     ]
     for side in data["sides"]:
         each = ", ".join(f"{v:.2f}" for v in side["cpu_seconds_per_minute"])
         lines.append(
-            f"| {side['side']} | {side['landing_seconds']} s | {side['wave_end_seconds']} s | "
+            f"| every {side['landing_seconds']} s | every {side['wave_end_seconds']} s | "
             f"{side['median']:.2f} | {each} |"
         )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def e2e(data: dict[str, object]) -> str:
+    runs = data["runs"]
+    lines = [
+        "| history | side | wall time (median) | of which (median) | peak RSS (median) "
+        "| time vs reference |",
+        "|---:|---|---:|---|---:|---:|",
+    ]
+    names = {
+        "pipeline": "`ml-pipeline run`",
+        "reference": "plain script",
+        "reference_winner_only": "plain script, only the winner refit",
+    }
+    for rows in sorted({run["rows"] for run in runs}):
+        sides = {
+            side: [run for run in runs if run["rows"] == rows and run["side"] == side]
+            for side in names
+        }
+        reference = [run["seconds"] for run in sides["reference"]]
+        for side, mine in sides.items():
+            if not mine:
+                continue
+            seconds = [run["seconds"] for run in mine]
+            phases = {
+                name: statistics.median(run["phases"][name] for run in mine)
+                for name in mine[0]["phases"]
+            }
+            spread = (
+                f"{statistics.median(seconds):.1f} s ({min(seconds):.1f} to {max(seconds):.1f})"
+                if len(seconds) > 1
+                else f"{seconds[0]:.1f} s (one run)"
+            )
+            lines.append(
+                f"| {rows:,} rows | {names[side]} | {spread} | "
+                + ", ".join(f"{name} {value:.1f} s" for name, value in phases.items())
+                + f" | {statistics.median(run['peak_rss_mib'] for run in mine):,.0f} MiB | "
+                + (
+                    f"{statistics.median(seconds) / statistics.median(reference):.2f}{TIMES} |"
+                    if reference
+                    else "- |"
+                )
+            )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
+def serving(data: dict[str, object]) -> str:
+    rounds = data["rounds"]
+    lines = [
+        "| request | server | requests/s | p50 ms | p99 ms | failed | vs mlflow |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    requests = list(dict.fromkeys(r["request"] for r in rounds))
+    servers = list(dict.fromkeys(r["server"] for r in rounds))
+
+    def median(server: str, request: str, key: str) -> float:
+        return statistics.median(
+            r[key] for r in rounds if r["server"] == server and r["request"] == request
+        )
+
+    for request in requests:
+        base = median("mlflow models serve", request, "rps")
+        for server in servers:
+            failed = sum(
+                r["failed"] for r in rounds if r["server"] == server and r["request"] == request
+            )
+            rps = median(server, request, "rps")
+            lines.append(
+                f"| {request} | `{server}` | {rps:.0f} | {median(server, request, 'p50'):.1f} | "
+                f"{median(server, request, 'p99'):.1f} | {failed:.0f} | "
+                f"{rps / base:.1f}{TIMES} |"
+            )
+    count = len(rounds) // (len(requests) * len(servers))
+    lines += ["", f"Model: {data['model']}; load: {data['load']}; medians of {count} rounds."]
     return "\n".join([*lines, "", _provenance(data)])
 
 
@@ -287,6 +362,9 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "latency": latency,
     "sensor": sensor,
     "tick_cost": tick_cost,
+    "e2e": e2e,
+    "winner_fit": e2e,
+    "serving": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,

@@ -7,7 +7,9 @@ from the first landed file. Rounds alternate between the servers and the table
 shows medians.
 
     make run                              # a champion to serve
-    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 15
+    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10
+
+Writes ``bench/results/serving.json`` with every round.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.results import machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
@@ -95,19 +98,6 @@ def wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
     }
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="pipeline config (default: ./pipeline.yaml)")
@@ -156,21 +146,21 @@ def main() -> int:
                     outcome = wrk(url + "/invocations", script, args.seconds)
                     results.setdefault((name, body_name), []).append(outcome)
                     print(f"round {round_number + 1} {name:<20} {body_name:<8} {outcome}")
-    print(f"\nMachine: {machine()}; model: {artifact.name} of {config.mlflow.registered_model}")
-    print(f"wrk -t2 -c8 -d{args.seconds}s, {args.rounds} rounds, medians\n")
-    print("| request | server | requests/s | p50 ms | p99 ms | non-2xx | vs mlflow |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for body_name in bodies:
-        base = statistics.median(r["rps"] for r in results[("mlflow models serve", body_name)])
-        for name in servers:
-            runs = results[(name, body_name)]
-            rps = statistics.median(r["rps"] for r in runs)
-            print(
-                f"| {body_name} | `{name}` | {rps:.0f} "
-                f"| {statistics.median(r['p50'] for r in runs):.1f} "
-                f"| {statistics.median(r['p99'] for r in runs):.1f} "
-                f"| {sum(r['failed'] for r in runs):.0f} | {rps / base:.1f}x |"
-            )
+    write_result(
+        "serving",
+        {
+            "machine": machine(),
+            "command": f"python bench/serve_bench.py --rounds {args.rounds} "
+            f"--seconds {args.seconds}",
+            "model": f"{config.mlflow.registered_model} {artifact.name}",
+            "load": f"wrk -t2 -c8 -d{args.seconds}s",
+            "rounds": [
+                {"server": name, "request": body_name, **outcome}
+                for (name, body_name), outcomes in results.items()
+                for outcome in outcomes
+            ],
+        },
+    )
     return 0
 
 

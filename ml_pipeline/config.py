@@ -435,10 +435,10 @@ class IngestConfig(_Strict):
 
 
 class SensorConfig(_Strict):
-    interval_seconds: int = Field(default=30, ge=1)
+    interval_seconds: int = Field(default=10, ge=1)
     settle_seconds: float = Field(default=2.0, ge=0)
     # How often the daemon looks for finished ingest runs; each look is one indexed query.
-    wave_end_interval_seconds: int = Field(default=2, ge=1)
+    wave_end_interval_seconds: int = Field(default=5, ge=1)
 
 
 class ServingConfig(_Strict):
