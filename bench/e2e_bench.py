@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import measure
-from bench.results import machine, write_result
+from bench.results import machine, read_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -107,12 +107,14 @@ def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
     return result
 
 
-def run_reference(folder: Path, landing: Path, index: int) -> dict[str, object]:
-    run_dir = folder / f"reference-{index}"
+def run_reference(
+    folder: Path, landing: Path, index: int, *flags: str, name: str = "reference"
+) -> dict[str, object]:
+    run_dir = folder / f"{name}-{index}"
     run_dir.mkdir(exist_ok=True)
     config = write_config(run_dir, landing, run_dir / "data")
-    command = [sys.executable, str(ROOT / "bench" / "reference_pipeline.py"), "--config"]
-    measured = measure([*command, str(config)], run_dir / "run.log")
+    command = [sys.executable, str(ROOT / "bench" / "reference_pipeline.py"), *flags]
+    measured = measure([*command, "--config", str(config)], run_dir / "run.log")
     if measured.returncode != 0:
         raise SystemExit(f"reference failed, see {run_dir / 'run.log'}")
     outcome = json.loads(measured.stdout)
@@ -125,6 +127,16 @@ def run_reference(folder: Path, landing: Path, index: int) -> dict[str, object]:
     }
 
 
+SIDES = {
+    "pipeline": run_pipeline,
+    "reference": run_reference,
+    # The reference with the remedy `ml-pipeline run` uses: only the winner is refit.
+    "reference_winner_only": lambda folder, landing, index: run_reference(
+        folder, landing, index, "--fit-winner-only", name="reference-winner-only"
+    ),
+}
+
+
 def table(results: list[dict[str, object]]) -> str:
     lines = [
         "| rows | side | runs | wall s (median) | peak RSS MiB (median) | vs reference |",
@@ -132,7 +144,7 @@ def table(results: list[dict[str, object]]) -> str:
     ]
     for rows in sorted({r["rows"] for r in results}):
         medians = {}
-        for side in ("pipeline", "reference"):
+        for side in SIDES:
             runs = [r for r in results if r["rows"] == rows and r["side"] == side]
             if runs:
                 medians[side] = (
@@ -153,9 +165,16 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    parser.add_argument("--sides", nargs="+", default=["pipeline", "reference"])
+    parser.add_argument(
+        "--sides", nargs="+", choices=list(SIDES), default=["pipeline", "reference"]
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--result", help="also write the runs to bench/results/RESULT.json")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep RESULT.json's runs of other history sizes (one command per size)",
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="e2e-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -168,8 +187,7 @@ def main() -> None:
         landing = land(folder, rows, args.batches, args.format)
         for index in range(args.repeats):
             for side in args.sides:
-                runner = run_pipeline if side == "pipeline" else run_reference
-                result = {"rows": rows, "side": side, **runner(folder, landing, index)}
+                result = {"rows": rows, "side": side, **SIDES[side](folder, landing, index)}
                 results.append(result)
                 print(json.dumps(result), flush=True)
                 with (workdir / "results.jsonl").open("a") as log:
@@ -179,6 +197,11 @@ def main() -> None:
         # The work folder is this machine's business, not part of the command to reproduce.
         shown = [a for a in sys.argv[1:] if a != "--workdir" and a != str(args.workdir)]
         command = "python bench/e2e_bench.py " + " ".join(shown)
+        earlier = read_result(args.result) if args.append else None
+        if earlier:
+            measured = {r["rows"] for r in results}
+            results = [r for r in earlier["runs"] if r["rows"] not in measured] + results
+            command = f"{earlier['command']}` and `{command}"
         write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 

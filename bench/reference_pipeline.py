@@ -51,7 +51,9 @@ def holdout_spec(history: pd.DataFrame, config: PipelineConfig) -> HoldoutSpec:
     return time_holdout(history[column].dropna().to_numpy(dtype="datetime64[ns]"), fraction, column)
 
 
-def train_and_score(history: pd.DataFrame, config: PipelineConfig) -> dict[str, object]:
+def train_and_score(
+    history: pd.DataFrame, config: PipelineConfig, fit_winner_only: bool = False
+) -> dict[str, object]:
     dataset, settings = config.dataset, config.training
     columns = [*raw_input_columns(list(history.columns), dataset.target), dataset.target]
     mask = holdout_mask(history, holdout_spec(history, config)).to_numpy()
@@ -77,10 +79,12 @@ def train_and_score(history: pd.DataFrame, config: PipelineConfig) -> dict[str, 
             n_jobs=settings.n_jobs,
             seed=seed,
             missing_indicator=config.cleaning.missing == "indicator",
+            fit_best=not fit_winner_only,
         )
         for candidate in settings.candidates
     ]
     best = training.pick_challenger(results, evaluation.higher_is_better(metric))
+    best.fit(X, y)
     scores = evaluation.score(
         best.model, holdout.drop(columns=[dataset.target]), holdout[dataset.target], dataset.task
     )
@@ -95,11 +99,18 @@ def train_and_score(history: pd.DataFrame, config: PipelineConfig) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
-    config = load_config(parser.parse_args().config)
+    parser.add_argument(
+        "--fit-winner-only",
+        action="store_true",
+        help="fit only the chosen candidate on the whole sample, as `ml-pipeline run` does "
+        "(by default each candidate's best setting is refit, as GridSearchCV's refit does)",
+    )
+    args = parser.parse_args()
+    config = load_config(args.config)
     started = time.perf_counter()
     history = feature_history(config)
     prepared = time.perf_counter()
-    outcome = train_and_score(history, config)
+    outcome = train_and_score(history, config, args.fit_winner_only)
     finished = time.perf_counter()
     print(
         json.dumps(

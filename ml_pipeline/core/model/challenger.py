@@ -262,6 +262,62 @@ def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
         )
 
 
+def search_candidates(
+    config: PipelineConfig,
+    X: pd.DataFrame,
+    y: pd.Series,
+    metric: str,
+    width: int,
+    experiment_id: str,
+    tags: dict[str, str],
+) -> list[training.CandidateResult]:
+    """Cross-validate every candidate, one nested MLflow run each; nothing is fitted on
+    the whole sample yet."""
+    import mlflow
+
+    dataset, settings = config.dataset, config.training
+    results = []
+    budget = settings.time_budget_minutes
+    search_ends = time.monotonic() + budget * 60 if budget else None
+    for position, candidate in enumerate(settings.candidates):
+        deadline = None
+        if search_ends is not None:
+            left = len(settings.candidates) - position
+            deadline = time.monotonic() + (search_ends - time.monotonic()) / left
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
+        ):
+            result = training.tune_candidate(
+                candidate,
+                dataset.task,
+                X,
+                y,
+                metric=metric,
+                timestamp_column=dataset.timestamp_column,
+                ignored_columns=dataset.ignored_columns,
+                folds=settings.cv_folds,
+                iterations=settings.search_iterations,
+                n_jobs=width,
+                seed=settings.random_seed,
+                missing_indicator=config.cleaning.missing == "indicator",
+                balance_classes=settings.try_balanced_class_weights,
+                deadline=deadline,
+                fit_best=False,
+            )
+            crash_point("search")
+            mlflow.log_params({"estimator": candidate.estimator, **result.params})
+            mlflow.log_metrics(
+                {
+                    f"cv_{metric}": result.cv_score,
+                    "cv_std": result.cv_std,
+                    "fit_seconds": result.fit_seconds,
+                    "settings_tried": result.tried,
+                }
+            )
+        results.append(result)
+    return results
+
+
 def train_challenger(
     warehouse: Warehouse,
     partitions: list[str],
@@ -305,49 +361,13 @@ def train_challenger(
         "ml_pipeline.partition_count": str(len(partitions)),
         "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
     }
-    with (
-        mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent,
-        training.search_workers(settings.n_jobs, settings.dask_scheduler) as width,
-    ):
-        results = []
-        budget = settings.time_budget_minutes
-        search_ends = time.monotonic() + budget * 60 if budget else None
-        for position, candidate in enumerate(settings.candidates):
-            deadline = None
-            if search_ends is not None:
-                left = len(settings.candidates) - position
-                deadline = time.monotonic() + (search_ends - time.monotonic()) / left
-            with mlflow.start_run(
-                experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
-            ):
-                result = training.tune_candidate(
-                    candidate,
-                    dataset.task,
-                    X,
-                    y,
-                    metric=metric,
-                    timestamp_column=dataset.timestamp_column,
-                    ignored_columns=ignored,
-                    folds=settings.cv_folds,
-                    iterations=settings.search_iterations,
-                    n_jobs=width,
-                    seed=settings.random_seed,
-                    missing_indicator=config.cleaning.missing == "indicator",
-                    balance_classes=settings.try_balanced_class_weights,
-                    deadline=deadline,
-                )
-                crash_point("search")
-                mlflow.log_params({"estimator": candidate.estimator, **result.params})
-                mlflow.log_metrics(
-                    {
-                        f"cv_{metric}": result.cv_score,
-                        "cv_std": result.cv_std,
-                        "fit_seconds": result.fit_seconds,
-                        "settings_tried": result.tried,
-                    }
-                )
-            results.append(result)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
+        # Only the winner is fitted on the whole sample, after the search's workers are
+        # gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
+        with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
+            results = search_candidates(config, X, y, metric, width, experiment_id, tags)
         best = training.pick_challenger(results, evaluation.higher_is_better(metric))
+        best.fit(X, y)
         reference_model = (
             training.fit_configuration(
                 training.REFERENCE,

@@ -61,10 +61,23 @@ class CandidateResult:
     cv_score: float
     cv_std: float
     fit_seconds: float
-    model: Pipeline = field(repr=False)
+    # Fitted on the whole sample; None until ``fit`` when the search was told not to.
+    model: Pipeline | None = field(repr=False)
     # Settings cross-validated, of those planned (fewer when the time budget ran out).
     tried: int = 1
     planned: int = 1
+    # The unfitted pipeline and the winning setting, enough to fit it later.
+    unfitted: Pipeline | None = field(default=None, repr=False)
+    setting: dict[str, object] = field(default_factory=dict)
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+        """Fit the chosen setting on X (once; later calls return the same model); its time
+        counts in ``fit_seconds``."""
+        if self.model is None:
+            started = time.perf_counter()
+            self.model = clone(self.unfitted).set_params(**self.setting).fit(X, y)
+            self.fit_seconds += time.perf_counter() - started
+        return self.model
 
     def row(self, metric: str) -> dict[str, object]:
         return {
@@ -243,8 +256,11 @@ def tune_candidate(
     missing_indicator: bool = False,
     balance_classes: bool = False,
     deadline: float | None = None,
+    fit_best: bool = True,
 ) -> CandidateResult:
-    """Randomised search over the candidate's options; the best is refit on all of X.
+    """Randomised search over the candidate's options; the best is refit on all of X,
+    or, with ``fit_best=False``, left for ``CandidateResult.fit`` (so a search over
+    several candidates fits only the one it picks).
 
     X must be in time order when ``timestamp_column`` is set: the folds then always
     validate on rows later than those they train on. Settings are cross-validated a
@@ -299,20 +315,24 @@ def tune_candidate(
             means.append(float(defined.mean()) if defined.size else float("nan"))
             stds.append(float(defined.std()) if defined.size else float("nan"))
     best = int(np.nanargmax(np.where(np.isnan(means), -np.inf, means)))
-    model = clone(pipeline).set_params(**tried[best]).fit(X, y)
     sign = 1.0 if evaluation.higher_is_better(metric) else -1.0
     chosen = {k.removeprefix("model__"): v for k, v in tried[best].items()}
-    return CandidateResult(
+    result = CandidateResult(
         name=candidate.name,
         estimator=candidate.estimator,
         params={**candidate.params, **chosen},
         cv_score=sign * means[best],
         cv_std=stds[best],
         fit_seconds=time.perf_counter() - started,
-        model=model,
+        model=None,
         tried=len(tried),
         planned=len(settings),
+        unfitted=pipeline,
+        setting=tried[best],
     )
+    if fit_best:
+        result.fit(X, y)
+    return result
 
 
 @contextlib.contextmanager

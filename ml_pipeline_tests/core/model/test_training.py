@@ -69,6 +69,31 @@ def test_tuning_is_reproducible_and_beats_the_baseline(task, metric) -> None:
     assert (model_scores[metric] > baseline_scores[metric]) == better
 
 
+def test_a_search_told_not_to_fit_leaves_the_same_model_for_later() -> None:
+    X, y = data("regression")
+    candidate = CandidateConfig(
+        name="forest",
+        estimator="random_forest",
+        params={"n_estimators": 5},
+        search={"max_depth": [2, 6], "min_samples_leaf": [1, 5]},
+    )
+    kwargs = dict(
+        metric="rmse",
+        timestamp_column="ts",
+        ignored_columns=["id"],
+        folds=2,
+        iterations=3,
+        n_jobs=1,
+        seed=3,
+    )
+    fitted = tune_candidate(candidate, "regression", X, y, **kwargs)
+    deferred = tune_candidate(candidate, "regression", X, y, fit_best=False, **kwargs)
+    assert deferred.model is None and deferred.params == fitted.params
+    model = deferred.fit(X, y)
+    assert deferred.fit(X, y) is model
+    np.testing.assert_array_equal(model.predict(X), fitted.model.predict(X))
+
+
 def test_classification_metrics_cover_probabilities() -> None:
     X, y = data("classification")
     model = build_pipeline(
