@@ -222,6 +222,22 @@ def _shippable_feature_code(into: Path) -> Path:
     return package
 
 
+# What a logged model needs to load and predict (its feature code ships with it).
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
+
+
+def model_requirements() -> list[str]:
+    """``MODEL_REQUIREMENTS`` pinned to the installed versions the model was trained with.
+
+    Listed rather than inferred: MLflow's inference loads the model in a new process
+    (about 3.5 s for each logged model) and lists whatever that process imported, this
+    project included, which is no installable requirement.
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
 def log_sklearn_model(
     model: object,
     signature: ModelSignature,
@@ -240,6 +256,7 @@ def log_sklearn_model(
             serialization_format="skops",
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
             code_paths=[str(_shippable_feature_code(Path(scratch)))],
+            pip_requirements=model_requirements(),
         )
     return info.model_uri
 

@@ -19,3 +19,32 @@ def test_a_uri_the_user_exported_stays_exported(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     _store(tmp_path, "b").activate()
     assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.example:5000"
+
+
+def test_a_logged_model_lists_what_it_needs_pinned_and_nothing_else(tmp_path) -> None:
+    import mlflow
+    import mlflow.artifacts
+
+    from ml_pipeline.config import CandidateConfig
+    from ml_pipeline.core import tracking
+    from ml_pipeline.core.model.training import build_pipeline
+    from ml_pipeline_tests.core.model.test_training import data
+
+    X, y = data("regression")
+    candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")
+    model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
+    experiment = _store(tmp_path, "c").activate()
+    with mlflow.start_run(experiment_id=experiment):
+        uri = tracking.log_sklearn_model(
+            model,
+            tracking.signature_for(X, model.predict(X.head(5)), ["id"]),
+            tracking.as_landed(X.head(5)),
+        )
+    folder = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
+    listed = (tmp_path / "model" / "requirements.txt").read_text().split()
+    assert sorted(listed) == sorted(tracking.model_requirements())
+    assert all("==" in line for line in listed)
+    # The project itself is no requirement: the model carries its feature code.
+    assert not any(line.startswith("ml-pipeline") for line in listed)
+    reloaded = mlflow.pyfunc.load_model(folder)
+    assert len(reloaded.predict(tracking.as_landed(X.head(3)))) == 3
