@@ -6,17 +6,20 @@ Each repeat builds a fresh project from the project's `pipeline.yaml` (sensor in
 as configured there unless ``--sensor-interval`` is given), lands ``--history`` demo
 files and runs `ml-pipeline run --promote refuse` on them: the history is ingested and a
 model trained, but nothing is deployed. Then `ml-pipeline ui` (dagster dev: webserver
-and daemon) starts, and once its sensors have ticked one new file lands. Measured from
-the moment the file is in place: its ingest run finishing (landing sensor, queued run,
-run process) and `<deploy>/current` appearing (retrain sensor, training run with
-tuning, validation and export). With no champion deployed the promotion gate has no
-champion to beat, so every repeat ends in a deployment. The run records break each
-repeat down into its stages. Writes ``bench/results/latency.json``.
+and daemon) starts, and once its sensors have ticked one new file lands, at a random
+point of the landing sensor's interval (seeded, so that the repeats sample its phase
+rather than one point of it). Measured from the moment the file is in place: its ingest
+run finishing (landing sensor, queued run, run process) and `<deploy>/current` appearing
+(retrain sensor, training run with tuning, validation and export). With no champion
+deployed the promotion gate has no champion to beat, so every repeat ends in a
+deployment. The run records break each repeat down into its stages. Writes
+``bench/results/latency.json``.
 """
 
 import argparse
 import datetime as dt
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -98,7 +101,7 @@ def wait_for(what: str, predicate, timeout: float, log: Path) -> None:
     raise SystemExit(f"timed out waiting for {what}; see {log}")
 
 
-def one_repeat(folder: Path, history: int, rows: int, interval: int | None) -> dict:
+def one_repeat(folder: Path, history: int, rows: int, interval: int | None, phase: float) -> dict:
     sensor = {"settle_seconds": 1} | ({"interval_seconds": interval} if interval else {})
     config = load_config(write_config(folder, folder / "landing", folder / "data", sensor=sensor))
     truth = config.data_dir / "demo_truth"
@@ -114,8 +117,10 @@ def one_repeat(folder: Path, history: int, rows: int, interval: int | None) -> d
     with running([cli, "ui", "--port", str(port), *config_arg], log) as server:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/server_info", server, log, timeout=180)
-        # Let both sensors tick once on the settled history before the file lands.
-        time.sleep(config.sensor.interval_seconds + 5)
+        # Let both sensors tick once on the settled history before the file lands, then
+        # land it at a random point of the landing tick: files do not arrive in step with
+        # the daemon, and a fixed delay would measure one phase of it every time.
+        time.sleep(config.sensor.interval_seconds + 5 + phase * config.sensor.interval_seconds)
         new_day = DemoSpec().start + dt.timedelta(days=history)
         spec = DemoSpec(batches=1, rows_per_batch=rows, start=new_day)
         [landed] = write_demo_data(spec, config.dataset.landing_dir, truth)
@@ -147,10 +152,15 @@ def main() -> None:
     parser.add_argument("--sensor-interval", type=int, default=None)
     args = parser.parse_args()
     results = []
+    phases = random.Random(0)
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
             result = one_repeat(
-                Path(scratch), args.history, args.rows_per_batch, args.sensor_interval
+                Path(scratch),
+                args.history,
+                args.rows_per_batch,
+                args.sensor_interval,
+                phases.random(),
             )
         print(json.dumps(result), flush=True)
         results.append(result)

@@ -230,7 +230,7 @@ def model_requirements() -> list[str]:
     """``MODEL_REQUIREMENTS`` pinned to the installed versions the model was trained with.
 
     Listed rather than inferred: MLflow's inference loads the model in a new process
-    (about 3.5 s for each logged model) and lists whatever that process imported, this
+    (seconds for each logged model) and lists whatever that process imported, this
     project included, which is no installable requirement.
     """
     from importlib.metadata import version

@@ -33,7 +33,8 @@ def test_a_logged_model_lists_what_it_needs_pinned_and_nothing_else(tmp_path) ->
     X, y = data("regression")
     candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")
     model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
-    experiment = _store(tmp_path, "c").activate()
+    store = MlflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}", "e", "m", tmp_path / "artifacts")
+    experiment = store.activate()
     with mlflow.start_run(experiment_id=experiment):
         uri = tracking.log_sklearn_model(
             model,
