@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,26 +30,35 @@ class Measurement:
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and its descendants, from one pass over /proc."""
-    parents, resident = {}, {}
+def tree_total(root: int, value: Callable[[Path, list[str]], float]) -> float:
+    """``value(entry, fields)`` summed over ``root`` and its descendants, from one pass
+    over /proc; ``fields`` are those of ``/proc/<pid>/stat`` after the command name."""
+    parents, values = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            pages = int((entry / "statm").read_text().split()[1])
+            # The command name may hold spaces and parentheses; fields follow the last ")".
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            values[int(entry.name)] = value(entry, fields)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        # The command name may hold spaces and parentheses; fields follow the last ")".
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        resident[int(entry.name)] = pages * PAGE
+        parents[int(entry.name)] = int(fields[1])
     tree, frontier = {root}, [root]
     while frontier:
         children = [pid for pid, parent in parents.items() if parent in frontier]
         tree.update(children)
         frontier = children
-    return sum(resident.get(pid, 0) for pid in tree)
+    return sum(values.get(pid, 0) for pid in tree)
+
+
+def _resident_bytes(entry: Path, fields: list[str]) -> int:
+    return int((entry / "statm").read_text().split()[1]) * PAGE
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants."""
+    return int(tree_total(root, _resident_bytes))
 
 
 def _default_signals() -> None:

@@ -27,6 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import tree_total
 from bench.results import machine, write_result
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
@@ -37,21 +38,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def tree_cpu_seconds(root: int) -> float:
     """User and system time of ``root`` and its descendants, reaped children included."""
-    parents, cpu = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = sum(int(value) for value in fields[11:15]) / TICKS
-    tree, frontier = {root}, [root]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree.update(frontier)
-    return sum(cpu.get(pid, 0.0) for pid in tree)
+    return tree_total(root, lambda entry, fields: sum(int(v) for v in fields[11:15]) / TICKS)
 
 
 def project(folder: Path) -> Path:

@@ -1,6 +1,7 @@
 """The tables in docs/benchmarks.md are rendered from bench/results, never typed."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +28,14 @@ def test_a_table_edited_by_hand_is_caught() -> None:
         "<!-- /table:quality -->", "| typed | by hand |\n<!-- /table:quality -->"
     )
     assert render.render(tampered) != tampered
+
+
+def test_every_result_has_its_table_and_every_table_its_result() -> None:
+    render = _renderer()
+    document = render.DOC.read_text(encoding="utf-8")
+    tables = set(re.findall(r"<!-- table:(\w+) -->", document))
+    results = {path.stem for path in (ROOT / "bench" / "results").glob("*.json")}
+    assert tables == results, f"tables without results: {tables - results}; " + (
+        f"results without a table: {results - tables}"
+    )
+    assert tables <= set(render.RENDERERS)
