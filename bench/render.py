@@ -292,6 +292,28 @@ def model_logging(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def ingest_memory(data: dict[str, object]) -> str:
+    lines = [
+        "| rows per file | after each run | seconds per run (median) | resident after "
+        "the first run | largest resident | after the last run |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for run in data["runs"]:
+        resident = run["resident_mib"]
+        lines.append(
+            f"| {run['rows_per_file']:,} | {run['rule']} | "
+            f"{statistics.median(run['seconds']):.2f} s | {resident[0]:,} MiB | "
+            f"{max(resident):,} MiB | {resident[-1]:,} MiB |"
+        )
+    files = len(data["runs"][0]["seconds"])
+    lines += [
+        "",
+        f"{files} files per row, one run each, in one process per row; threshold "
+        f"{data['threshold_mib']} MiB.",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 def e2e(data: dict[str, object]) -> str:
     runs = data["runs"]
     lines = [
@@ -376,6 +398,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "tick_cost": tick_cost,
     "e2e": e2e,
     "model_logging": model_logging,
+    "ingest_memory": ingest_memory,
     "serving": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
