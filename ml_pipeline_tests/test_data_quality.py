@@ -89,6 +89,40 @@ def test_checks_run_on_every_ingest_asset_and_drift_appears(landed_bikes, tmp_pa
         assert (config.reports_dir / "data_profile.html").is_file()
 
 
+def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_through(
+    tmp_path,
+) -> None:
+    document = bike_document(
+        quality={
+            "expectations": [
+                {
+                    "table": "cleaned_data",
+                    "type": "expect_column_mean_to_be_between",
+                    "kwargs": {"column": "temp", "min_value": 100, "max_value": 200},
+                    "blocking": False,
+                }
+            ]
+        }
+    )
+    config = load_config(write_config(tmp_path / "project", document))
+    write_demo_data(DemoSpec(batches=1), config.dataset.landing_dir, config.data_dir / "truth")
+    job = build_definitions(config).resolve_job_def("ingest_job")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("landed_files", ["bikes_2024-01-01"])
+        result = job.execute_in_process(
+            instance=instance, partition_key="bikes_2024-01-01", raise_on_error=False
+        )
+    assert result.success
+    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"raw_samples", "cleaned_data", "features"}
+    warned = evaluations["cleaned_data"]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.metadata["blocking_failed"].value == 0
+    assert "expect_column_mean_to_be_between" in warned.metadata["failures"].value
+    assert evaluations["features"].passed
+    assert (config.warehouse_dir / "features" / "bikes_2024-01-01.parquet").is_file()
+
+
 def test_a_failing_blocking_check_stops_downstream(tmp_path) -> None:
     document = bike_document(
         quality={
@@ -117,6 +151,8 @@ def test_a_failing_blocking_check_stops_downstream(tmp_path) -> None:
         if e.asset_key.to_user_string() == "cleaned_data" and e.check_name == "expectations"
     ]
     assert failed and not failed[0].passed
+    assert failed[0].severity == dg.AssetCheckSeverity.ERROR
+    assert failed[0].metadata["blocking_failed"].value == 1
     assert failed[0].partition == "bikes_2024-01-01"
     assert "expect_column_mean_to_be_between" in failed[0].metadata["failures"].value
     assert result.asset_materializations_for_node("features") == []

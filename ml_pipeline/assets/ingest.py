@@ -7,7 +7,7 @@ import dagster as dg
 from ml_pipeline.assets.metadata import (
     counts_table,
     drift_table,
-    expectation_check_results,
+    expectation_check_result,
     expectation_check_specs,
     markdown_table,
     table_facts,
@@ -137,7 +137,7 @@ def raw_samples(
             names.SOURCE_DIGEST: digest,
             "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in intake.warnings) or "none"),
         },
-        check_results=expectation_check_results(checks),
+        check_results=[expectation_check_result(checks)],
     )
 
 
@@ -207,7 +207,7 @@ def cleaned_data(
             "column_kinds": dg.MetadataValue.json(report.column_kinds),
             **drift_metadata,
         },
-        check_results=expectation_check_results(checks),
+        check_results=[expectation_check_result(checks)],
     )
 
 
@@ -248,5 +248,5 @@ def features(
             **table_facts(table, time.perf_counter() - started),
             "model_features": dg.MetadataValue.json(derived),
         },
-        check_results=expectation_check_results(checks),
+        check_results=[expectation_check_result(checks)],
     )

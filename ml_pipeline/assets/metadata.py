@@ -48,58 +48,48 @@ def table_facts(frame: pd.DataFrame, seconds: float) -> dict[str, object]:
     }
 
 
-BLOCKING_CHECK = "expectations"
-WARNING_CHECK = "expectation_warnings"
+EXPECTATIONS_CHECK = "expectations"
 
 
 def expectation_check_specs(
     asset_key: str, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
-    """Checks evaluated per partition, so each landed file has its own verdict in the UI.
+    """One check per asset, evaluated per partition, so each landed file has its own
+    verdict in the UI.
 
     Partitioned check specs are a preview feature of Dagster 1.13, used on purpose and
     pinned by the version range; its warning would otherwise print on every load.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _specs(asset_key, partitions_def)
-
-
-def _specs(asset_key: str, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            BLOCKING_CHECK,
-            asset=asset_key,
-            partitions_def=partitions_def,
-            blocking=True,
-            description="Great Expectations that must hold; a failure stops downstream work.",
-        ),
-        dg.AssetCheckSpec(
-            WARNING_CHECK,
-            asset=asset_key,
-            partitions_def=partitions_def,
-            description="Expectations learned from the training reference; failures warn.",
-        ),
-    ]
-
-
-def expectation_check_results(result: SuiteResult) -> list[dg.AssetCheckResult]:
-    """One blocking (ERROR) and one warning (WARN) check result from a GX suite run."""
-    results = []
-    for name, failures, severity in (
-        (BLOCKING_CHECK, result.blocking_failures, dg.AssetCheckSeverity.ERROR),
-        (WARNING_CHECK, result.warnings, dg.AssetCheckSeverity.WARN),
-    ):
-        results.append(
-            dg.AssetCheckResult(
-                check_name=name,
-                passed=not failures,
-                severity=severity,
-                metadata={
-                    "expectations_evaluated": result.evaluated,
-                    "failed": len(failures),
-                    "failures": markdown_table([f.row() for f in failures]),
-                },
+        return [
+            dg.AssetCheckSpec(
+                EXPECTATIONS_CHECK,
+                asset=asset_key,
+                partitions_def=partitions_def,
+                # Dagster stops downstream work only when a blocking check fails with
+                # ERROR severity, so one check carries both kinds of expectation.
+                blocking=True,
+                description="Great Expectations suite. A failed blocking expectation fails "
+                "the check (ERROR) and stops downstream work; a failed learned or "
+                "non-blocking one fails it as a warning (WARN).",
             )
-        )
-    return results
+        ]
+
+
+def expectation_check_result(result: SuiteResult) -> dg.AssetCheckResult:
+    """The suite's verdict: ERROR when a blocking expectation failed, WARN when only
+    warnings did. One check instead of one per severity halves the check events each
+    ingest run writes."""
+    blocking = result.blocking_failures
+    return dg.AssetCheckResult(
+        check_name=EXPECTATIONS_CHECK,
+        passed=not result.failures,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "expectations_evaluated": result.evaluated,
+            "failed": len(result.failures),
+            "blocking_failed": len(blocking),
+            "failures": markdown_table([f.row() for f in result.failures]),
+        },
+    )
