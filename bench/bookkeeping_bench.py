@@ -4,7 +4,7 @@
 
 Lands ``--files`` small demo files (``--rows`` rows each) in a fresh project per
 measurement and ingests them the way ``ml-pipeline run`` does: one Dagster run per
-file (three assets, six checks), one file at a time (``ingest.workers: 1``), so the
+file (three assets and their checks), one file at a time (``ingest.workers: 1``), so the
 time per file is the run's work plus the instance's bookkeeping. The only difference
 between the two sides is ``dagster.postgres_url`` (a scratch database on the machine's
 PostgreSQL, dropped afterwards). The sides alternate in each repeat; each measurement is

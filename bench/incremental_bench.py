@@ -6,7 +6,7 @@ A fresh project lands that many demo daily files and ingests them
 (`ml-pipeline run`'s ingest step). Each repeat then lands the next day's file and times
 what `ml-pipeline run` does for it before training, in one warm process: scan the
 landing folder, plan against the instance's history, register the partition, and run
-its ingest job (read, clean, features, six checks). Last, the training job runs once
+its ingest job (read, clean, features, their checks). Last, the training job runs once
 per history size with the sample cap below both histories, so its cost should not grow
 with them. One history size per process: MLflow keeps per-process state about the
 tracking store, which must not outlive a project folder. Writes

@@ -314,6 +314,26 @@ def ingest_memory(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def ingest_run(data: dict[str, object]) -> str:
+    lines = [
+        "| code | commit | events per run | seconds per run (median) | each repeat's median |",
+        "|---|---|---:|---:|---|",
+    ]
+    for side in data["sides"]:
+        events = statistics.median(repeat["events_per_run"] for repeat in side["repeats"])
+        each = ", ".join(f"{statistics.median(r['seconds']):.3f}" for r in side["repeats"])
+        lines.append(
+            f"| {side['label']} | {side['commit'][:7]} | {events:g} | "
+            f"{side['median_seconds_per_run']:.3f} s | {each} s |"
+        )
+    lines += [
+        "",
+        f"{data['files']} files of {data['rows_per_file']:,} rows, one run each, in a fresh "
+        "process per side and repeat; the first run of each process is left out.",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 def e2e(data: dict[str, object]) -> str:
     runs = data["runs"]
     lines = [
@@ -399,6 +419,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "e2e": e2e,
     "model_logging": model_logging,
     "ingest_memory": ingest_memory,
+    "ingest_run_checks": ingest_run,
     "serving": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
