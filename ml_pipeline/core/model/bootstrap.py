@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.core.model.evaluation import aligned_probabilities, higher_is_better, macro_roc_auc
+from ml_pipeline.core.model.evaluation import (
+    aligned_probabilities,
+    classification_metrics,
+    higher_is_better,
+    macro_roc_auc,
+    regression_metrics,
+)
 
 CHUNK = 100
 # ROC AUC sorts every resample; fewer rounds keep it to about a second on 50,000 rows.
@@ -38,6 +44,18 @@ class Predictions:
             np.asarray(model.predict_proba(X)), list(model.classes_), labels
         )
         return cls(values, probabilities, labels)
+
+    def scores(self, y_true: pd.Series, task: str, model_classes: list | None = None) -> dict:
+        """The holdout metrics :func:`evaluation.score` computes, from these predictions
+        instead of predicting again; ``model_classes`` are the classifier's own classes."""
+        if task == "regression":
+            return regression_metrics(y_true, self.values)
+        if self.probabilities is None or self.classes is None or model_classes is None:
+            raise ValueError("classification scores need probabilities and the model's classes")
+        columns = [self.classes.index(label) for label in model_classes]
+        return classification_metrics(
+            y_true, self.values, self.probabilities[:, columns], list(model_classes)
+        )
 
 
 def _weighted(metric: str, y: np.ndarray, p: Predictions, weights: np.ndarray) -> np.ndarray:

@@ -160,6 +160,10 @@ def _repeat_of_rolled_back(
     )
 
 
+def _classes(model: object) -> list | None:
+    return list(model.classes_) if hasattr(model, "classes_") else None
+
+
 def validate_challenger(
     outcome: TrainingOutcome,
     warehouse: Warehouse,
@@ -179,15 +183,18 @@ def validate_challenger(
     labels = None
     if task == "classification":
         labels = sorted(set(model.classes_) | set(y.dropna()))
+    # Each model predicts each set of rows once; its scores and the paired bootstrap
+    # share those predictions.
     said = Predictions.of(model, X, labels)
-    challenger = evaluation.score(model, X, y, task)
-    baseline = evaluation.score(outcome.baseline, X, y, task)
+    challenger = said.scores(y, task, _classes(model))
+    said_by_baseline = Predictions.of(outcome.baseline, X, labels)
+    baseline = said_by_baseline.scores(y, task, _classes(outcome.baseline))
     reference = (
         evaluation.score(outcome.reference_model, X, y, task)
         if outcome.reference_model is not None
         else None
     )
-    versus_baseline = _paired(config, y, said, Predictions.of(outcome.baseline, X, labels), metric)
+    versus_baseline = _paired(config, y, said, said_by_baseline, metric)
 
     current = store.champion()
     champion = challenger_compared = versus_champion = None
@@ -200,15 +207,11 @@ def validate_challenger(
             compared_rows = len(rows)
             if len(rows):
                 Xc, yc = rows.drop(columns=[target]), rows[target]
-                champion = evaluation.score(champion_model, Xc, yc, task)
-                challenger_compared = evaluation.score(model, Xc, yc, task)
-                versus_champion = _paired(
-                    config,
-                    yc,
-                    Predictions.of(model, Xc, labels),
-                    Predictions.of(champion_model, Xc, labels),
-                    metric,
-                )
+                said_compared = Predictions.of(model, Xc, labels)
+                said_by_champion = Predictions.of(champion_model, Xc, labels)
+                champion = said_by_champion.scores(yc, task, _classes(champion_model))
+                challenger_compared = said_compared.scores(yc, task, _classes(model))
+                versus_champion = _paired(config, yc, said_compared, said_by_champion, metric)
             else:
                 versus_champion = promotion.Paired(0, float("nan"), float("nan"))
 

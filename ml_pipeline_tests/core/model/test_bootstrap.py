@@ -59,3 +59,44 @@ def test_a_gain_of_one_row_on_a_tiny_holdout_is_noise() -> None:
         truth, Predictions(challenger), Predictions(champion), "accuracy", 0.95, 1000, 0
     )
     assert low <= 0
+
+
+class CountingModel:
+    """A fitted estimator that counts its predict calls."""
+
+    def __init__(self, model) -> None:
+        self.model, self.calls = model, 0
+        if hasattr(model, "classes_"):
+            self.classes_ = model.classes_
+
+    def predict(self, X):
+        self.calls += 1
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+
+def test_scores_from_one_prediction_equal_scoring_the_model_again() -> None:
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from ml_pipeline.core.model.evaluation import score
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = pd.Series(2 * X["a"] - X["b"] + rng.normal(0, 0.5, 300))
+    regressor = CountingModel(LinearRegression().fit(X, y))
+    said = Predictions.of(regressor, X)
+    assert said.scores(y, "regression") == score(regressor.model, X, y, "regression")
+    assert regressor.calls == 1
+
+    # The holdout holds a class the model never saw: scores stay on the model's classes.
+    labels = pd.Series(np.where(X["a"] > 0.5, "high", np.where(X["a"] < -0.5, "low", "mid")))
+    classifier = LogisticRegression().fit(X[labels != "low"], labels[labels != "low"])
+    seen = sorted(set(classifier.classes_) | set(labels))
+    said = Predictions.of(classifier, X, seen)
+    assert said.scores(labels, "classification", list(classifier.classes_)) == score(
+        classifier, X, labels, "classification"
+    )
+    with pytest.raises(ValueError, match="probabilities"):
+        Predictions(said.values).scores(labels, "classification", list(classifier.classes_))
