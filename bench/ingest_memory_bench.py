@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,12 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.e2e_bench import write_config
+from bench.e2e_bench import land, write_config
 from bench.measure import in_fresh_process
 from bench.results import machine, write_result
 from ml_pipeline.core.memory import COLLECT_ABOVE_BYTES
 
-CLI = str(Path(sys.executable).parent / "ml-pipeline")
 # 0 collects after every run, as ingest did before the threshold.
 RULES = {"collect after every run": 0, "collect above the resident threshold": None}
 
@@ -76,22 +74,7 @@ def main() -> None:
         for rows in args.rows:
             folder = Path(scratch) / f"rows-{rows}"
             folder.mkdir()
-            landing = folder / "landing"
-            config = write_config(folder, landing, folder / "generated")
-            subprocess.run(
-                [
-                    CLI,
-                    "demo-data",
-                    "--config",
-                    str(config),
-                    "--batches",
-                    str(args.files),
-                    "--rows-per-batch",
-                    str(rows),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            landing = land(folder, rows * args.files, args.files, "csv")
             for index, (rule, threshold) in enumerate(RULES.items()):
                 run_config = write_config(folder, landing, folder / f"data-{index}")
                 measured = in_fresh_process(__file__, json.dumps([str(run_config), threshold]))

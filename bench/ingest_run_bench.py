@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).parent / "ml-pipeline")
 
 
 def ingest_all(argument: str) -> None:
@@ -103,27 +102,12 @@ def main() -> None:
     if not args.revisions:
         parser.error("--revisions BEFORE AFTER is required")
     sys.path.insert(0, str(ROOT))
-    from bench.e2e_bench import write_config
+    from bench.e2e_bench import land, write_config
     from bench.results import machine, write_result
 
     with tempfile.TemporaryDirectory(prefix="ingest-run-bench-") as scratch:
         folder = Path(scratch)
-        landing = folder / "landing"
-        generator = write_config(folder, landing, folder / "generated")
-        subprocess.run(
-            [
-                CLI,
-                "demo-data",
-                "--config",
-                str(generator),
-                "--batches",
-                str(args.files),
-                "--rows-per-batch",
-                str(args.rows),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        landing = land(folder, args.rows * args.files, args.files, "csv")
         sides = []
         for index, (revision, label) in enumerate(zip(args.revisions, args.labels, strict=True)):
             tree = folder / f"revision-{index}"

@@ -89,9 +89,9 @@ def test_checks_run_on_every_ingest_asset_and_drift_appears(landed_bikes, tmp_pa
         assert (config.reports_dir / "data_profile.html").is_file()
 
 
-def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_through(
-    tmp_path,
-) -> None:
+def ingest_with_failing_expectation(tmp_path, blocking: bool):
+    """One demo file ingested with a cleaned_data expectation that fails; the run's
+    result and the project's config."""
     document = bike_document(
         quality={
             "expectations": [
@@ -99,7 +99,7 @@ def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_throug
                     "table": "cleaned_data",
                     "type": "expect_column_mean_to_be_between",
                     "kwargs": {"column": "temp", "min_value": 100, "max_value": 200},
-                    "blocking": False,
+                    "blocking": blocking,
                 }
             ]
         }
@@ -112,6 +112,13 @@ def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_throug
         result = job.execute_in_process(
             instance=instance, partition_key="bikes_2024-01-01", raise_on_error=False
         )
+    return result, config
+
+
+def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_through(
+    tmp_path,
+) -> None:
+    result, config = ingest_with_failing_expectation(tmp_path, blocking=False)
     assert result.success
     evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
     assert set(evaluations) == {"raw_samples", "cleaned_data", "features"}
@@ -124,26 +131,7 @@ def test_a_failing_warning_fails_the_check_as_a_warning_and_lets_the_file_throug
 
 
 def test_a_failing_blocking_check_stops_downstream(tmp_path) -> None:
-    document = bike_document(
-        quality={
-            "expectations": [
-                {
-                    "table": "cleaned_data",
-                    "type": "expect_column_mean_to_be_between",
-                    "kwargs": {"column": "temp", "min_value": 100, "max_value": 200},
-                    "blocking": True,
-                }
-            ]
-        }
-    )
-    config = load_config(write_config(tmp_path / "project", document))
-    write_demo_data(DemoSpec(batches=1), config.dataset.landing_dir, config.data_dir / "truth")
-    job = build_definitions(config).resolve_job_def("ingest_job")
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("landed_files", ["bikes_2024-01-01"])
-        result = job.execute_in_process(
-            instance=instance, partition_key="bikes_2024-01-01", raise_on_error=False
-        )
+    result, config = ingest_with_failing_expectation(tmp_path, blocking=True)
     assert not result.success
     failed = [
         e
