@@ -68,8 +68,8 @@ def land(folder: Path, rows: int, batches: int, file_format: str) -> Path:
     return landing
 
 
-def dagster_phases(data: Path) -> dict[str, float]:
-    """Wall seconds from each job's first run created to its last run ended, per job."""
+def dagster_spans(data: Path) -> dict[str, tuple[float, float]]:
+    """Unix times of each job's first run created and last run ended, per job."""
     spans: dict[str, tuple[float, float]] = {}
     os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
     with dg.DagsterInstance.get() as instance:
@@ -79,7 +79,7 @@ def dagster_phases(data: Path) -> dict[str, float]:
                 first, last = spans.get(job, (float("inf"), 0.0))
                 created = record.create_timestamp.timestamp()
                 spans[job] = (min(first, created), max(last, record.end_time))
-    return {job: round(last - first, 1) for job, (first, last) in spans.items()}
+    return spans
 
 
 def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
@@ -92,10 +92,15 @@ def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
     if measured.returncode != 0:
         raise SystemExit(f"ml-pipeline run failed, see {run_dir / 'run.log'}")
     summary = json.loads(measured.stdout)
+    spans = dagster_spans(run_dir / "data")
     result = {
         "seconds": round(measured.seconds, 1),
         "peak_rss_mib": round(measured.peak_rss_mib),
-        "phases": dagster_phases(run_dir / "data"),
+        "phases": {job: round(last - first, 1) for job, (first, last) in spans.items()},
+        "peak_rss_mib_by_phase": {
+            job: round(measured.peak_between(first, last) / 2**20)
+            for job, (first, last) in spans.items()
+        },
         "train_rows": summary["rows"]["train"],
         "holdout": summary["champion"]["metrics"],
         "search_seconds": round(
@@ -201,7 +206,8 @@ def main() -> None:
         if earlier:
             measured = {r["rows"] for r in results}
             results = [r for r in earlier["runs"] if r["rows"] not in measured] + results
-            command = f"{earlier['command']}` and `{command}"
+            kept = [c for c in earlier["command"].split("` and `") if c != command]
+            command = "` and `".join([*kept, command])
         write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,6 +21,12 @@ class Measurement:
     peak_rss_bytes: int
     returncode: int
     stdout: str
+    # (Unix time, resident bytes of the tree) at every sample, to place the peak in time.
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def peak_between(self, start: float, end: float) -> int:
+        """The largest sampled tree RSS between two Unix times."""
+        return max((rss for at, rss in self.samples if start <= at <= end), default=0)
 
     @property
     def peak_rss_mib(self) -> float:
@@ -84,17 +90,18 @@ def measure(
             start_new_session=True,
             preexec_fn=_default_signals,
         )
-        peak = 0
+        samples = []
         try:
             while process.poll() is None:
-                peak = max(peak, _tree_rss(process.pid))
+                samples.append((time.time(), _tree_rss(process.pid)))
                 time.sleep(interval)
             seconds = time.perf_counter() - started
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    return Measurement(seconds, peak, process.returncode, out_path.read_text())
+    peak = max((rss for _, rss in samples), default=0)
+    return Measurement(seconds, peak, process.returncode, out_path.read_text(), samples)
 
 
 def in_fresh_process(script: str, argument: str) -> dict:

@@ -365,10 +365,17 @@ def e2e(data: dict[str, object]) -> str:
                 if len(seconds) > 1
                 else f"{seconds[0]:.1f} s (one run)"
             )
+            peak = f"{statistics.median(run['peak_rss_mib'] for run in mine):,.0f} MiB"
+            if all("peak_rss_mib_by_phase" in run for run in mine):
+                by_phase = {
+                    name: statistics.median(run["peak_rss_mib_by_phase"][name] for run in mine)
+                    for name in mine[0]["peak_rss_mib_by_phase"]
+                }
+                peak += " (" + ", ".join(f"{n} {v:,.0f}" for n, v in by_phase.items()) + ")"
             lines.append(
                 f"| {rows:,} rows | {names[side]} | {spread} | "
                 + ", ".join(f"{name} {value:.1f} s" for name, value in phases.items())
-                + f" | {statistics.median(run['peak_rss_mib'] for run in mine):,.0f} MiB | "
+                + f" | {peak} | "
                 + f"{statistics.median(run['holdout']['rmse'] for run in mine):.2f} | "
                 + (
                     f"{statistics.median(seconds) / statistics.median(reference):.2f}{TIMES} |"
