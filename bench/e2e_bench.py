@@ -7,8 +7,9 @@ For each history size the demo generator lands ``--batches`` daily files once; e
 repeat then runs `ml-pipeline run` on a fresh data folder (new Dagster instance, MLflow
 store and warehouse) and `bench/reference_pipeline.py` on the same files, one after
 the other. Both use the project's `pipeline.yaml` with only the folders changed. Wall
-time and peak RSS (summed over each command's process tree) are recorded per run in
-``<workdir>/results.jsonl``; the table printed at the end shows medians.
+time, peak RSS and peak PSS (summed over each command's process tree, see
+``bench/measure.py``; for the pipeline also within each job's span) are recorded per run
+in ``<workdir>/results.jsonl``; the table printed at the end shows medians.
 """
 
 import argparse
@@ -101,6 +102,11 @@ def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
             job: round(measured.peak_between(first, last) / 2**20)
             for job, (first, last) in spans.items()
         },
+        "peak_pss_mib": round(measured.peak_pss_mib),
+        "peak_pss_mib_by_phase": {
+            job: round(measured.peak_between(first, last, proportional=True) / 2**20)
+            for job, (first, last) in spans.items()
+        },
         "train_rows": summary["rows"]["train"],
         "holdout": summary["champion"]["metrics"],
         "search_seconds": round(
@@ -126,6 +132,7 @@ def run_reference(
     return {
         "seconds": round(measured.seconds, 1),
         "peak_rss_mib": round(measured.peak_rss_mib),
+        "peak_pss_mib": round(measured.peak_pss_mib),
         "phases": {"prepare": outcome["prepare_seconds"], "train": outcome["train_seconds"]},
         "train_rows": outcome["train_rows"],
         "holdout": outcome["holdout"],

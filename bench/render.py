@@ -334,12 +334,26 @@ def ingest_run(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def _peak(runs: list[dict], key: str) -> str:
+    """Median peak over ``runs``, then each job's median peak when the runs have them."""
+    if not all(key in run for run in runs):
+        return "-"
+    text = f"{statistics.median(run[key] for run in runs):,.0f} MiB"
+    if all(f"{key}_by_phase" in run for run in runs):
+        by_phase = {
+            name: statistics.median(run[f"{key}_by_phase"][name] for run in runs)
+            for name in runs[0][f"{key}_by_phase"]
+        }
+        text += " (" + ", ".join(f"{n} {v:,.0f}" for n, v in by_phase.items()) + ")"
+    return text
+
+
 def e2e(data: dict[str, object]) -> str:
     runs = data["runs"]
     lines = [
         "| history | side | wall time (median) | of which (median) | peak RSS (median) "
-        "| holdout RMSE | time vs reference |",
-        "|---:|---|---:|---|---:|---:|---:|",
+        "| peak PSS (median) | holdout RMSE | time vs reference |",
+        "|---:|---|---:|---|---:|---:|---:|---:|",
     ]
     names = {
         "pipeline": "`ml-pipeline run`",
@@ -365,17 +379,10 @@ def e2e(data: dict[str, object]) -> str:
                 if len(seconds) > 1
                 else f"{seconds[0]:.1f} s (one run)"
             )
-            peak = f"{statistics.median(run['peak_rss_mib'] for run in mine):,.0f} MiB"
-            if all("peak_rss_mib_by_phase" in run for run in mine):
-                by_phase = {
-                    name: statistics.median(run["peak_rss_mib_by_phase"][name] for run in mine)
-                    for name in mine[0]["peak_rss_mib_by_phase"]
-                }
-                peak += " (" + ", ".join(f"{n} {v:,.0f}" for n, v in by_phase.items()) + ")"
             lines.append(
                 f"| {rows:,} rows | {names[side]} | {spread} | "
                 + ", ".join(f"{name} {value:.1f} s" for name, value in phases.items())
-                + f" | {peak} | "
+                + f" | {_peak(mine, 'peak_rss_mib')} | {_peak(mine, 'peak_pss_mib')} | "
                 + f"{statistics.median(run['holdout']['rmse'] for run in mine):.2f} | "
                 + (
                     f"{statistics.median(seconds) / statistics.median(reference):.2f}{TIMES} |"
