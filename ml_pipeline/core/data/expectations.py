@@ -8,6 +8,7 @@ work when they fail; the others are reported as warnings. GX is imported inside
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -221,6 +222,9 @@ def features_suite(config: PipelineConfig, reference: ReferenceProfile | None) -
     return suite + _user_expectations(config, names.FEATURES)
 
 
+# One in-memory context per process: building it costs about as much as validating a
+# suite, and a process validates three suites per file. It keeps no data between batches.
+@functools.cache
 def _context_and_batch_definition() -> object:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
