@@ -9,6 +9,7 @@ and not retried until the deployment changes again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 from pathlib import Path
@@ -29,17 +30,27 @@ LOGGER = logging.getLogger(__name__)
 INPUT_EXAMPLE = "serving_input_example.json"
 
 
-def _warm_up(model: ServedModel) -> None:
-    """Score the model's own input example, so a broken export is never swapped in."""
+def _warm_up(model: ServedModel) -> ServedModel:
+    """Score the model's own input example, so a broken export is never swapped in; the
+    model to serve, without its compiled path if that scores the example differently."""
     example = model.path / INPUT_EXAMPLE
     if not example.is_file():
-        return
+        return model
     try:
         raw = parse_mlflow_json(example.read_bytes(), model.schema, max_rows=10_000)
         rows = conform(raw, model.schema)
-        model.score(rows)
+        scored = model.score(rows)
+        if model.compiled is None:
+            return model
+        plain = dataclasses.replace(model, compiled=None)
+        expected = plain.score(rows)
     except MODEL_INPUT_ERRORS as error:  # RequestError is a ValueError
         raise ModelSourceError(f"{model.path}: fails on its own input example: {error}") from None
+    if scored == expected:
+        return model
+    return dataclasses.replace(
+        plain, scoring_path="scikit-learn pipeline (the compiled path differs on the input example)"
+    )
 
 
 def _freeze_heap() -> None:
@@ -56,9 +67,14 @@ def _freeze_heap() -> None:
 
 class ChampionWatcher:
     def __init__(
-        self, deploy_dir: StoragePath, metrics: ServiceMetrics, cache_dir: Path | None = None
+        self,
+        deploy_dir: StoragePath,
+        metrics: ServiceMetrics,
+        cache_dir: Path | None = None,
+        compiled: bool = True,
     ):
         self.deploy_dir = deploy_dir
+        self.compiled = compiled
         self.cache_dir = cache_dir
         self.metrics = metrics
         self.model: ServedModel | None = None
@@ -78,10 +94,10 @@ class ChampionWatcher:
         if target is None or target in (serving, self._failed):
             return False
         try:
-            candidate = load_served_model(target)
+            candidate = load_served_model(target, compiled=self.compiled)
             if self.model is not None:
                 crash_point("hot_swap")
-            _warm_up(candidate)
+            candidate = _warm_up(candidate)
         except Exception as error:
             # Whatever broke the new version, the old one goes on serving.
             self._report(target, f"{target.name}: {type(error).__name__}: {error}")

@@ -19,6 +19,7 @@ import numpy as np
 
 from ml_pipeline.core import storage
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, DeployFolderError, fetch_current
+from ml_pipeline.core.model.compiled import CompiledScorer, NotCompilable, compile_pipeline
 from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.core.tracking import CHAMPION_ALIAS
 from ml_pipeline.serving.inputs import InputSchema, Rows
@@ -71,14 +72,21 @@ class ServedModel:
     card: dict[str, Any] = field(repr=False)
     loaded_at: str
     classes: list[Any] | None = None
+    # The pipeline with its preprocessing compiled to NumPy, or why it is served as is.
+    compiled: CompiledScorer | None = field(default=None, repr=False)
+    scoring_path: str = "scikit-learn pipeline"
 
     def score(self, rows: Rows) -> Scored:
         """Predictions for checked ``rows``, with class probabilities if any."""
         frame = rows.frame(self.schema)
-        predictions = self.pipeline.predict(frame)
+        if self.compiled is not None:
+            model, inputs = self.compiled.model, self.compiled.features(frame)
+        else:
+            model, inputs = self.pipeline, frame
+        predictions = model.predict(inputs)
         if self.classes is None:
             return Scored(np.asarray(predictions, dtype="float64").tolist())
-        shares = self.pipeline.predict_proba(frame)
+        shares = model.predict_proba(inputs)
         labels = [str(label) for label in self.classes]
         return Scored(
             np.asarray(predictions).tolist(),
@@ -102,6 +110,7 @@ class ServedModel:
             "baseline_metrics": card.get("baseline_metrics") or {},
             "classes": [str(c) for c in self.classes] if self.classes is not None else None,
             "input_columns": [c.name for c in self.schema.columns if c.used],
+            "scoring_path": self.scoring_path,
         }
 
 
@@ -129,8 +138,9 @@ def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None, list
     )
 
 
-def load_served_model(version_dir: Path) -> ServedModel:
-    """Load an exported version folder: the scikit-learn pipeline, signature and card."""
+def load_served_model(version_dir: Path, compiled: bool = True) -> ServedModel:
+    """Load an exported version folder: the scikit-learn pipeline, signature and card;
+    with ``compiled``, also the pipeline's scorer with its preprocessing compiled."""
     import mlflow.sklearn
     from mlflow.models import Model
 
@@ -151,6 +161,12 @@ def load_served_model(version_dir: Path) -> ServedModel:
     card = _read_json(version_dir / "model_card.json")
     version = str(card.get("version") or version_dir.name.removeprefix("v"))
     classes = getattr(pipeline, "classes_", None)
+    scorer, path = None, "scikit-learn pipeline (serving.compiled_scoring is off)"
+    if compiled:
+        try:
+            scorer, path = compile_pipeline(pipeline), "preprocessing compiled to NumPy"
+        except NotCompilable as why:
+            path = f"scikit-learn pipeline ({why})"
     return ServedModel(
         name=str(card.get("model", "model")),
         version=version,
@@ -162,4 +178,6 @@ def load_served_model(version_dir: Path) -> ServedModel:
         classes=list(classes)
         if classes is not None and hasattr(pipeline, "predict_proba")
         else None,
+        compiled=scorer,
+        scoring_path=path,
     )

@@ -44,7 +44,12 @@ class ScoringService:
     _watch_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.watcher = ChampionWatcher(self.deploy_dir, self.metrics, self.model_cache_dir)
+        self.watcher = ChampionWatcher(
+            self.deploy_dir,
+            self.metrics,
+            self.model_cache_dir,
+            compiled=self.settings.compiled_scoring,
+        )
         self.batcher = MicroBatcher(
             self.settings.max_batch_rows,
             self.settings.batch_wait_ms / 1000.0,

@@ -132,6 +132,7 @@ def test_model_describes_the_champion(client: TestClient) -> None:
     described = client.get("/model", headers=AUTH).json()
     assert described["version"] == "1" and described["name"] == "tiny"
     assert set(described["input_columns"]) == {"timestamp", "temp", "weather"}
+    assert described["scoring_path"] == "preprocessing compiled to NumPy"
 
 
 def test_unsupported_content_type_is_415(client: TestClient) -> None:
