@@ -1,10 +1,11 @@
 """Throughput and latency of `ml-pipeline serve` against `mlflow models serve`, side by side.
 
-Both servers score the same exported champion (``<deploy>/current``) on the same
-machine in the same session. Load comes from wrk (Debian package ``wrk``): 2
-threads and 8 connections, 1-row and 100-row ``dataframe_split`` requests taken
-from the first landed file. Rounds alternate between the servers and the table
-shows medians.
+The servers score the same exported champion (``<deploy>/current``) on the same
+machine in the same session: ``ml-pipeline serve`` as configured, again with
+``serving.compiled_scoring: false`` (the scikit-learn pipeline as it is), and
+``mlflow models serve``. Load comes from wrk (Debian package ``wrk``): 2 threads and 8
+connections, 1-row and 100-row ``dataframe_split`` requests taken from the first
+landed file. Rounds alternate between the servers and the table shows medians.
 
     make run                              # a champion to serve
     .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,6 +39,7 @@ from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 BIN = Path(sys.executable).parent
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+PLAIN = "ml-pipeline serve, compiled_scoring: false"
 
 
 @contextlib.contextmanager
@@ -67,12 +70,28 @@ def request_bodies(config, folder: Path) -> dict[str, Path]:
     return bodies
 
 
+def uncompiled(config, folder: Path) -> Path:
+    """The same project's settings with the compiled scoring path turned off."""
+    settings = yaml.safe_load(config.source_path.read_text())
+    settings.setdefault("storage", {})["data_dir"] = str(config.data_dir)
+    settings["dataset"]["landing_dir"] = str(config.dataset.landing_dir)
+    settings.setdefault("serving", {})["compiled_scoring"] = False
+    path = folder / "uncompiled.yaml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def predictions(url: str, body: Path) -> list[float]:
     request = urllib.request.Request(
         url, data=body.read_bytes(), headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())["predictions"]
+
+
+def scoring_path(url: str) -> str:
+    with urllib.request.urlopen(url + "/model", timeout=60) as response:
+        return json.loads(response.read())["scoring_path"]
 
 
 def wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
@@ -112,34 +131,42 @@ def main() -> int:
     if not (artifact / "MLmodel").is_file():
         print(f"error: no deployed champion under {config.deploy_dir}; run `make run` first")
         return 2
-    ours_port, mlflow_port = free_port(), free_port()
-    servers = {
-        "ml-pipeline serve": (
-            [str(BIN / "ml-pipeline"), "serve", "--port", str(ours_port)]
-            + (["--config", args.config] if args.config else []),
-            f"http://127.0.0.1:{ours_port}",
-            "/ready",
-        ),
-        "mlflow models serve": (
-            [
-                *(str(BIN / "mlflow"), "models", "serve", "-m", str(artifact)),
-                *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port)),
-            ],
-            f"http://127.0.0.1:{mlflow_port}",
-            "/ping",
-        ),
-    }
+    ours_port, plain_port, mlflow_port = free_port(), free_port(), free_port()
+    ours = [str(BIN / "ml-pipeline"), "serve"]
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         folder = Path(scratch)
+        servers = {
+            "ml-pipeline serve": (
+                [*ours, "--port", str(ours_port)]
+                + (["--config", args.config] if args.config else []),
+                f"http://127.0.0.1:{ours_port}",
+                "/ready",
+            ),
+            PLAIN: (
+                [*ours, "--port", str(plain_port), "--config", str(uncompiled(config, folder))],
+                f"http://127.0.0.1:{plain_port}",
+                "/ready",
+            ),
+            "mlflow models serve": (
+                [
+                    *(str(BIN / "mlflow"), "models", "serve", "-m", str(artifact)),
+                    *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port)),
+                ],
+                f"http://127.0.0.1:{mlflow_port}",
+                "/ping",
+            ),
+        }
         bodies = request_bodies(config, folder)
-        for name, (command, url, ready) in servers.items():
-            log = folder / f"{name.split()[0]}.log"
-            stack.enter_context(server(command, url + ready, log))
+        for index, (command, url, ready) in enumerate(servers.values()):
+            stack.enter_context(server(command, url + ready, folder / f"server-{index}.log"))
         first = bodies["1 row"].with_suffix(".json")
         mine = predictions(servers["ml-pipeline serve"][1] + "/invocations", first)
-        theirs = predictions(servers["mlflow models serve"][1] + "/invocations", first)
-        assert abs(mine[0] - theirs[0]) < 1e-9, (mine, theirs)
+        for other in (PLAIN, "mlflow models serve"):
+            theirs = predictions(servers[other][1] + "/invocations", first)
+            assert abs(mine[0] - theirs[0]) < 1e-9, (other, mine, theirs)
+        paths = {name: scoring_path(servers[name][1]) for name in ("ml-pipeline serve", PLAIN)}
+        print(paths)
         for round_number in range(args.rounds):
             for body_name, script in bodies.items():
                 for name, (_, url, _) in servers.items():
@@ -154,6 +181,7 @@ def main() -> int:
             f"--seconds {args.seconds}",
             "model": f"{config.mlflow.registered_model} {artifact.name}",
             "load": f"wrk -t2 -c8 -d{args.seconds}s",
+            "scoring_paths": paths,
             "rounds": [
                 {"server": name, "request": body_name, **outcome}
                 for (name, body_name), outcomes in results.items()
