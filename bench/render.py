@@ -435,6 +435,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "ingest_memory": ingest_memory,
     "ingest_run_checks": ingest_run,
     "ingest_run_gx_context": ingest_run,
+    "ingest_run_gx_verdicts": ingest_run,
     "serving": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
