@@ -32,6 +32,7 @@ from bench.results import machine, read_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+DEFAULT_ROWS = (100_000, 1_000_000)
 
 
 def write_config(folder: Path, landing: Path, data: Path, **sections: dict) -> Path:
@@ -171,9 +172,22 @@ def table(results: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _history_sizes(command: str) -> list[int]:
+    """The ``--rows`` values of an earlier command line: the runs it produced."""
+    words = command.split()
+    if "--rows" not in words:
+        return list(DEFAULT_ROWS)
+    sizes = []
+    for word in words[words.index("--rows") + 1 :]:
+        if not word.isdigit():
+            break
+        sizes.append(int(word))
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=list(DEFAULT_ROWS))
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
@@ -210,11 +224,20 @@ def main() -> None:
         shown = [a for a in sys.argv[1:] if a != "--workdir" and a != str(args.workdir)]
         command = "python bench/e2e_bench.py " + " ".join(shown)
         earlier = read_result(args.result) if args.append else None
+        today = machine()["date"]
+        results = [{**r, "date": today} for r in results]
         if earlier:
+            # Runs kept from an earlier command keep the day they were measured on.
+            before = earlier["machine"]["date"]
             measured = {r["rows"] for r in results}
-            results = [r for r in earlier["runs"] if r["rows"] not in measured] + results
-            kept = [c for c in earlier["command"].split("` and `") if c != command]
-            command = "` and `".join([*kept, command])
+            kept = [{"date": before, **r} for r in earlier["runs"] if r["rows"] not in measured]
+            results = kept + results
+            commands = [
+                c
+                for c in earlier["command"].split("` and `")
+                if c != command and not set(_history_sizes(c)) <= measured
+            ]
+            command = "` and `".join([*commands, command])
         write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 

@@ -390,6 +390,10 @@ def e2e(data: dict[str, object]) -> str:
                     else "- |"
                 )
             )
+    days = {run["rows"]: run["date"] for run in runs if "date" in run}
+    if len(set(days.values())) > 1:
+        measured = "; ".join(f"{rows:,} rows on {day}" for rows, day in sorted(days.items()))
+        lines += ["", f"Measured: {measured}."]
     return "\n".join([*lines, "", _provenance(data)])
 
 
