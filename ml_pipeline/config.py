@@ -460,7 +460,7 @@ class ServingConfig(_Strict):
     log_max_rows: int = Field(default=10, ge=0)
     log_flush_seconds: float = Field(default=2.0, gt=0)
     # Score with the preprocessing compiled to NumPy where it reproduces the fitted step
-    # (about twice the 1-row throughput); false serves the scikit-learn pipeline as is.
+    # (cheaper predict calls, docs/benchmarks.md); false serves the pipeline as it is.
     compiled_scoring: bool = True
 
 
