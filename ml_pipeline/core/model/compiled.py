@@ -139,12 +139,7 @@ def _step(step: Any) -> Step:
 
 
 def _chain(transformer: Any) -> Step:
-    from sklearn.pipeline import Pipeline
-
-    steps = (
-        [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
-    )
-    compiled = [_step(s) for s in steps if s != "passthrough" and s is not None]
+    compiled = [_step(s) for s in _fitted_steps(transformer) if s not in ("passthrough", None)]
 
     def run(values: np.ndarray) -> np.ndarray:
         for step in compiled:
