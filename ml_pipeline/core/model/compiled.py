@@ -1,6 +1,6 @@
 """A fitted scoring pipeline's preprocessing step compiled to NumPy, for serving.
 
-Scoring one request through scikit-learn's ColumnTransformer costs about half of a
+Scoring one request through scikit-learn's ColumnTransformer is a large part of a
 1-row prediction, and almost none of it is arithmetic: per-block pandas indexing and
 input validation. The transformers the training builds (imputers, a scaler, ordinal or
 one-hot encoders) reduce to value lookups and array arithmetic over their fitted state.
