@@ -127,6 +127,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         missing = [c for c in self.required_columns if c not in X.columns]
         if missing:
             raise ValueError(f"input is missing required columns: {', '.join(missing)}")
+        # Built in output order: reordering a frame afterwards costs more than the
+        # arithmetic itself on the small batches a scoring service sees.
         out: dict[str, object] = {}
         for column in self.numeric_columns_:
             out[column] = numbers(X[column], column)
@@ -134,7 +136,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out.update(self._calendar(X[self.timestamp_column]))
         for column in self.categorical_columns_:
             out[column] = categories(X[column])
-        return pd.DataFrame(out, index=X.index)[list(self.get_feature_names_out())]
+        return pd.DataFrame(out, index=X.index, copy=False)
 
     def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:
         try:
@@ -143,14 +145,44 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             # Offsets that differ from row to row (pandas refuses to mix them): each row
             # keeps the wall-clock time it was written in, as uniform offsets do.
             stamps = pd.to_datetime(raw.map(_wall_clock), errors="coerce")
+        parts = calendar_parts(_naive_datetimes(stamps))
         prefix = self.timestamp_column
-        parts = {part: getattr(stamps.dt, part).astype("float64") for part in CALENDAR_PARTS}
-        out = {f"{prefix}_{part}": values.to_numpy() for part, values in parts.items()}
-        out[f"{prefix}_is_weekend"] = (
-            (parts["dayofweek"] >= 5).astype("float64").where(stamps.notna()).to_numpy()
+        out = {f"{prefix}_{part}": parts[part] for part in CALENDAR_PARTS}
+        out[f"{prefix}_is_weekend"] = np.where(
+            np.isnan(parts["dayofweek"]), np.nan, (parts["dayofweek"] >= 5).astype("float64")
         )
         for part, period in CYCLES.items():
-            angle = 2 * np.pi * parts[part].to_numpy() / period
+            angle = 2 * np.pi * parts[part] / period
             out[f"{prefix}_{part}_sin"] = np.sin(angle)
             out[f"{prefix}_{part}_cos"] = np.cos(angle)
         return out
+
+
+def _naive_datetimes(stamps: pd.Series) -> np.ndarray:
+    """Wall-clock times as ``datetime64`` in the column's own unit (a zone-aware column
+    keeps its local time; a unit coarser than nanoseconds may lie beyond year 2262)."""
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_localize(None)
+    moments = stamps.to_numpy()
+    return moments if moments.dtype.kind == "M" else moments.astype("datetime64[ns]")
+
+
+def calendar_parts(moments: np.ndarray) -> dict[str, np.ndarray]:
+    """Hour, day of week (Monday 0), month and day of year of ``datetime64`` values, as
+    float64 with NaN where the time is missing.
+
+    NumPy's calendar arithmetic, not the ``.dt`` accessors: each accessor pays pandas'
+    per-call overhead, which dominated the features of a one-row scoring request.
+    """
+    missing = np.isnat(moments)
+    days = moments.astype("datetime64[D]")
+    hour = (moments - days).astype("timedelta64[h]").astype("int64")
+    # 1970-01-01, day 0 of the epoch, was a Thursday (3 when Monday is 0).
+    dayofweek = (days.astype("int64") + 3) % 7
+    months = days.astype("datetime64[M]")
+    month = months.astype("int64") % 12 + 1
+    dayofyear = (days - days.astype("datetime64[Y]")).astype("int64") + 1
+    parts = {"hour": hour, "dayofweek": dayofweek, "month": month, "dayofyear": dayofyear}
+    return {
+        name: np.where(missing, np.nan, values.astype("float64")) for name, values in parts.items()
+    }

@@ -7,7 +7,7 @@ from ml_pipeline.core.data.feature_table import (
     build_feature_table,
     raw_input_columns,
 )
-from ml_pipeline.core.features import FeatureBuilder, categories, numbers
+from ml_pipeline.core.features import FeatureBuilder, calendar_parts, categories, numbers
 
 
 def frame() -> pd.DataFrame:
@@ -89,3 +89,51 @@ def test_timestamps_with_differing_offsets_keep_their_wall_clock_hour() -> None:
     out = FeatureBuilder("timestamp").fit(frame).transform(frame)
     assert out["timestamp_hour"].tolist()[:2] == [6.0, 13.0]
     assert np.isnan(out["timestamp_hour"].iloc[2])
+
+
+def _pandas_calendar(stamps: pd.Series) -> dict[str, np.ndarray]:
+    return {
+        part: getattr(stamps.dt, part).astype("float64").to_numpy()
+        for part in ("hour", "dayofweek", "month", "dayofyear")
+    }
+
+
+@pytest.mark.parametrize("unit", ["s", "us", "ns"])
+def test_calendar_parts_agree_with_pandas_across_centuries_and_leap_days(unit: str) -> None:
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-2_208_988_800, 4_102_444_800, size=5000)  # 1900 to 2100
+    edges = pd.to_datetime(
+        [
+            "1900-02-28 23:59:59",
+            "1900-03-01",
+            "1969-12-31 23:00",
+            "1970-01-01",
+            "2000-02-29 12:00",
+            "2024-12-31 23:59:59",
+            "2100-03-01 01:00",
+        ],
+        format="mixed",
+    )
+    stamps = pd.Series(
+        [*pd.to_datetime(seconds, unit="s"), *edges, pd.NaT], dtype=f"datetime64[{unit}]"
+    )
+    got = calendar_parts(stamps.to_numpy())
+    for part, expected in _pandas_calendar(stamps).items():
+        np.testing.assert_array_equal(got[part], expected, err_msg=part)
+    assert all(np.isnan(values[-1]) for values in got.values())
+
+
+def test_calendar_of_zone_aware_times_is_their_local_wall_clock() -> None:
+    local = pd.Series(pd.date_range("2026-03-28", periods=100, freq="37min", tz="Europe/Paris"))
+    frame = pd.DataFrame({"when": local, "temp": 1.0})
+    out = FeatureBuilder("when").fit(frame).transform(frame)
+    expected = _pandas_calendar(local)
+    for part in ("hour", "dayofweek", "month", "dayofyear"):
+        np.testing.assert_array_equal(out[f"when_{part}"].to_numpy(), expected[part])
+
+
+def test_calendar_beyond_the_nanosecond_range_keeps_its_date() -> None:
+    frame = pd.DataFrame({"when": pd.Series(["2500-07-04 09:30"], dtype="datetime64[s]")})
+    out = FeatureBuilder("when").fit(frame).transform(frame)
+    assert out.loc[0, ["when_hour", "when_month", "when_dayofyear"]].tolist() == [9, 7, 185]
+    assert out.loc[0, "when_dayofweek"] == pd.Timestamp("2500-07-04").dayofweek
