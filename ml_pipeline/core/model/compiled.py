@@ -243,4 +243,39 @@ def compile_pipeline(pipeline: Any) -> CompiledScorer:
     if not expected.equals(pd.DataFrame(compiled.transform(probe))):
         raise NotCompilable("the compiled step differs from the fitted one on probe rows")
     names = getattr(model, "feature_names_in_", None)
-    return CompiledScorer(steps[:-2], compiled, model, list(names) if names is not None else None)
+    names = list(names) if names is not None else None
+    features = compiled.transform(probe)
+    probe_inputs = pd.DataFrame(features, columns=names) if names is not None else features
+    return CompiledScorer(steps[:-2], compiled, _without_recoding(model, probe_inputs), names)
+
+
+def _without_recoding(model: Any, probe_inputs: np.ndarray | pd.DataFrame) -> Any:
+    """The estimator, or a copy of a HistGradientBoosting model that skips re-encoding
+    category codes that come in already encoded.
+
+    Given categorical features, HistGradientBoosting runs its own ColumnTransformer and
+    OrdinalEncoder on every predict call, mapping the codes it saw in training to their
+    positions. For the codes the training's OrdinalEncoder emits (0 to k-1, every one
+    seen in the fit, categorical columns first) that mapping is the identity, and it
+    costs a one-row prediction about as much as the trees. The copy is used only if the
+    mapping leaves the probe's inputs unchanged, and if the copy predicts the probe rows
+    exactly as the model does; otherwise the model is served as it is.
+    """
+    import copy
+
+    recoder = getattr(model, "_preprocessor", None)
+    if recoder is None or not hasattr(recoder, "transform"):
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recoded = np.asarray(recoder.transform(probe_inputs), dtype="float64")
+        given = np.asarray(probe_inputs, dtype="float64")
+        if recoded.shape != given.shape or not np.array_equal(recoded, given, equal_nan=True):
+            return model
+        lean = copy.copy(model)
+        lean._preprocessor = None
+        try:
+            same = np.array_equal(lean.predict(probe_inputs), model.predict(probe_inputs))
+        except (ValueError, TypeError, AttributeError):
+            return model
+    return lean if same else model

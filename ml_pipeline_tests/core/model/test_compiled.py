@@ -114,3 +114,41 @@ def test_a_pipeline_without_a_column_transformer_is_not_compiled():
     pipeline = fitted("linear", "regression")
     with pytest.raises(NotCompilable, match="ColumnTransformer"):
         compile_pipeline(pipeline[-1:])
+
+
+def test_category_codes_are_not_encoded_twice_when_the_recoding_is_the_identity():
+    pipeline = fitted("hist_gradient_boosting", "classification")
+    scorer = compile_pipeline(pipeline)
+    assert scorer.model is not pipeline[-1]
+    rows = unseen_rows()
+    inputs = scorer.features(rows)
+    np.testing.assert_array_equal(scorer.model.predict_proba(inputs), pipeline.predict_proba(rows))
+    assert pipeline[-1]._preprocessor is not None  # the fitted model itself is untouched
+
+
+def test_codes_the_model_recodes_keep_its_own_recoding():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    # Codes 0, 2 and 5: the model's encoder maps them to 0, 1 and 2, not the identity.
+    X = pd.DataFrame({"code": [0.0, 2.0, 5.0, np.nan] * 30, "temp": np.arange(120.0)})
+    y = X["code"].fillna(1) * 10 + X["temp"] % 7
+    pipeline = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [("all", SimpleImputer(strategy="most_frequent"), ["code", "temp"])],
+                    verbose_feature_names_out=False,
+                ).set_output(transform="pandas"),
+            ),
+            ("model", HistGradientBoostingRegressor(categorical_features=[0], max_iter=20)),
+        ]
+    ).fit(X, y)
+    scorer = compile_pipeline(pipeline)
+    assert scorer.model is pipeline[-1]
+    rows = pd.DataFrame({"code": [5.0, 2.0, np.nan, 0.0], "temp": [1.0, 2.0, 3.0, 4.0]})
+    np.testing.assert_array_equal(
+        scorer.model.predict(scorer.features(rows)), pipeline.predict(rows)
+    )
