@@ -124,6 +124,11 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         )
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.feature_arrays(X), index=X.index, copy=False)
+
+    def feature_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The features as one array per column, in output order: what ``transform``
+        puts in a frame, for callers that index columns and need no frame."""
         missing = [c for c in self.required_columns if c not in X.columns]
         if missing:
             raise ValueError(f"input is missing required columns: {', '.join(missing)}")
@@ -136,7 +141,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out.update(self._calendar(X[self.timestamp_column]))
         for column in self.categorical_columns_:
             out[column] = categories(X[column])
-        return pd.DataFrame(out, index=X.index, copy=False)
+        return out
 
     def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:
         try:

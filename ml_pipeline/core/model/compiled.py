@@ -155,8 +155,14 @@ class CompiledPreprocess:
 
     blocks: list[tuple[list[str], Step]]
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.hstack([chain(frame[columns].to_numpy()) for columns, chain in self.blocks])
+    def transform(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        # Column by column: selecting a sub-frame costs more than a small batch's arithmetic.
+        return np.hstack(
+            [
+                chain(np.column_stack([np.asarray(frame[column]) for column in columns]))
+                for columns, chain in self.blocks
+            ]
+        )
 
 
 def compile_column_transformer(transformer: Any) -> CompiledPreprocess:
@@ -220,12 +226,19 @@ class CompiledScorer:
     feature_names: list[str] | None
 
     def features(self, frame: pd.DataFrame) -> np.ndarray | pd.DataFrame:
-        for step in self.head:
+        index = frame.index
+        for step in self.head[:-1]:
             frame = step.transform(frame)
-        out = self.preprocess.transform(frame)
+        columns: pd.DataFrame | dict[str, np.ndarray] = frame
+        if self.head:
+            last = self.head[-1]
+            # The feature step's columns go straight to the compiled blocks, unframed.
+            arrays = getattr(last, "feature_arrays", None)
+            columns = arrays(frame) if arrays is not None else last.transform(frame)
+        out = self.preprocess.transform(columns)
         if self.feature_names is None:
             return out
-        return pd.DataFrame(out, columns=self.feature_names, index=frame.index)
+        return pd.DataFrame(out, columns=self.feature_names, index=index)
 
 
 def compile_pipeline(pipeline: Any) -> CompiledScorer:
