@@ -3,12 +3,14 @@
 The servers score the same exported champion (``<deploy>/current``) on the same
 machine in the same session: ``ml-pipeline serve`` as configured, again with
 ``serving.compiled_scoring: false`` (the scikit-learn pipeline as it is), and
-``mlflow models serve``. Load comes from wrk (Debian package ``wrk``): 2 threads and 8
-connections, 1-row and 100-row ``dataframe_split`` requests taken from the first
-landed file. Rounds alternate between the servers and the table shows medians.
+``mlflow models serve``; with ``--revision REF`` also ``ml-pipeline serve`` as the code
+was at REF (its committed files exported to a scratch folder, first on ``sys.path``),
+to show a change's effect side by side. Load comes from wrk (Debian package ``wrk``):
+2 threads and 8 connections, 1-row and 100-row ``dataframe_split`` requests taken from
+the first landed file. Rounds alternate between the servers and the table shows medians.
 
     make run                              # a champion to serve
-    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10
+    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10 [--revision REF]
 
 Writes ``bench/results/serving.json`` with every round.
 """
@@ -33,6 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.ingest_run_bench import export
 from bench.results import machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
@@ -49,6 +52,15 @@ def server(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
     with running(command, log, env={"PATH": path, "ML_PIPELINE_API_TOKEN": ""}) as process:
         wait_for_http(ready_url, process, log, timeout=180)
         yield
+
+
+def at_revision(revision: str, folder: Path) -> tuple[str, list[str]]:
+    """A label and the command that runs ``ml-pipeline`` as committed at ``revision``."""
+    tree = folder / "revision"
+    commit = export(revision, tree)
+    launch = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main; "
+    command = [sys.executable, "-c", launch + "sys.exit(main())"]
+    return f"ml-pipeline serve at {commit[:10]}", command
 
 
 def request_bodies(config, folder: Path) -> dict[str, Path]:
@@ -122,6 +134,7 @@ def main() -> int:
     parser.add_argument("--config", help="pipeline config (default: ./pipeline.yaml)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--revision", help="also serve with the code of this git revision")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -157,15 +170,26 @@ def main() -> int:
                 "/ping",
             ),
         }
+        if args.revision:
+            label, launch = at_revision(args.revision, folder)
+            port = free_port()
+            servers[label] = (
+                [*launch, "serve", "--port", str(port)]
+                + (["--config", args.config] if args.config else []),
+                f"http://127.0.0.1:{port}",
+                "/ready",
+            )
         bodies = request_bodies(config, folder)
         for index, (command, url, ready) in enumerate(servers.values()):
             stack.enter_context(server(command, url + ready, folder / f"server-{index}.log"))
         first = bodies["1 row"].with_suffix(".json")
         mine = predictions(servers["ml-pipeline serve"][1] + "/invocations", first)
-        for other in (PLAIN, "mlflow models serve"):
+        for other in [name for name in servers if name != "ml-pipeline serve"]:
             theirs = predictions(servers[other][1] + "/invocations", first)
             assert abs(mine[0] - theirs[0]) < 1e-9, (other, mine, theirs)
-        paths = {name: scoring_path(servers[name][1]) for name in ("ml-pipeline serve", PLAIN)}
+        paths = {
+            name: scoring_path(url) for name, (_, url, _) in servers.items() if "mlflow" not in name
+        }
         print(paths)
         for round_number in range(args.rounds):
             for body_name, script in bodies.items():
@@ -178,7 +202,7 @@ def main() -> int:
         {
             "machine": machine(),
             "command": f"python bench/serve_bench.py --rounds {args.rounds} "
-            f"--seconds {args.seconds}",
+            f"--seconds {args.seconds}" + (f" --revision {args.revision}" if args.revision else ""),
             "model": f"{config.mlflow.registered_model} {artifact.name}",
             "load": f"wrk -t2 -c8 -d{args.seconds}s",
             "scoring_paths": paths,
