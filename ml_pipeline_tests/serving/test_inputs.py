@@ -133,6 +133,15 @@ def test_unreadable_timestamp_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "stamp", ["2024-02-30 05:00:00", "2024-13-01 05:00:00", "2024-01-01 25:00:00"]
+)
+def test_an_impossible_date_in_the_plain_form_is_refused_with_its_row(stamp: str) -> None:
+    rows = [ROW, {**ROW, "timestamp": stamp}]
+    message = refusal(rows).message
+    assert "'timestamp': expected a date and time" in message and "row 1" in message
+
+
 def test_a_null_timestamp_is_accepted_for_the_model_to_impute() -> None:
     assert score_records([{**ROW, "timestamp": None}]).columns["timestamp"] == [None]
 
