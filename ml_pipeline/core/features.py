@@ -144,13 +144,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return out
 
     def _calendar(self, raw: pd.Series) -> dict[str, np.ndarray]:
-        try:
-            stamps = pd.to_datetime(raw, errors="coerce", format="mixed")
-        except ValueError:
-            # Offsets that differ from row to row (pandas refuses to mix them): each row
-            # keeps the wall-clock time it was written in, as uniform offsets do.
-            stamps = pd.to_datetime(raw.map(_wall_clock), errors="coerce")
-        parts = calendar_parts(_naive_datetimes(stamps))
+        parts = calendar_parts(_naive_datetimes(parse_timestamps(raw)))
         prefix = self.timestamp_column
         out = {f"{prefix}_{part}": parts[part] for part in CALENDAR_PARTS}
         out[f"{prefix}_is_weekend"] = np.where(
@@ -161,6 +155,23 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             out[f"{prefix}_{part}_sin"] = np.sin(angle)
             out[f"{prefix}_{part}_cos"] = np.cos(angle)
         return out
+
+
+def parse_timestamps(raw: pd.Series) -> pd.Series:
+    """``raw`` as datetimes; what no reading makes a date and time is missing."""
+    if not pd.api.types.is_datetime64_any_dtype(raw) and not pd.api.types.is_numeric_dtype(raw):
+        try:
+            # ISO 8601 throughout, the usual case, parses several times faster than
+            # "mixed", which infers a format for each value.
+            return pd.to_datetime(raw, format="ISO8601")
+        except ValueError:
+            pass
+    try:
+        return pd.to_datetime(raw, errors="coerce", format="mixed")
+    except ValueError:
+        # Offsets that differ from row to row (pandas refuses to mix them): each row
+        # keeps the wall-clock time it was written in, as uniform offsets do.
+        return pd.to_datetime(raw.map(_wall_clock), errors="coerce")
 
 
 def _naive_datetimes(stamps: pd.Series) -> np.ndarray:

@@ -137,3 +137,13 @@ def test_calendar_beyond_the_nanosecond_range_keeps_its_date() -> None:
     out = FeatureBuilder("when").fit(frame).transform(frame)
     assert out.loc[0, ["when_hour", "when_month", "when_dayofyear"]].tolist() == [9, 7, 185]
     assert out.loc[0, "when_dayofweek"] == pd.Timestamp("2500-07-04").dayofweek
+
+
+def test_timestamps_outside_iso_8601_are_still_read() -> None:
+    frame = pd.DataFrame(
+        {"when": ["2024-03-01 06:00:00", "03/02/2024 07:15", None, "2024-03-03T08:00"]}
+    )
+    out = FeatureBuilder("when").fit(frame).transform(frame)
+    hours = out["when_hour"].tolist()
+    assert hours[0] == 6 and hours[1] == 7 and np.isnan(hours[2]) and hours[3] == 8
+    assert out["when_dayofyear"].tolist()[1] == 62
