@@ -152,7 +152,8 @@ class Rows:
 
     def frame(self, schema: InputSchema) -> pd.DataFrame:
         types = {column.name: column.type for column in schema.columns}
-        data = {}
+        index = pd.RangeIndex(self.count)
+        data: dict[str, Any] = {}
         for name, values in self.columns.items():
             kind = types.get(name)
             if kind in NUMBER_TYPES:
@@ -162,8 +163,10 @@ class Rows:
             elif kind == "boolean":
                 data[name] = np.asarray(values, dtype=bool)
             else:
-                data[name] = np.asarray(values, dtype=object)
-        return pd.DataFrame(data, index=pd.RangeIndex(self.count))
+                # Object, as the model's feature step reads text; left to itself pandas
+                # would first convert the column to its Arrow string type.
+                data[name] = pd.Series(values, dtype=object, index=index)
+        return pd.DataFrame(data, index=index)
 
 
 @dataclass(frozen=True)
