@@ -5,12 +5,14 @@ machine in the same session: ``ml-pipeline serve`` as configured, again with
 ``serving.compiled_scoring: false`` (the scikit-learn pipeline as it is), and
 ``mlflow models serve``; with ``--revision REF`` also ``ml-pipeline serve`` as the code
 was at REF (its committed files exported to a scratch folder, first on ``sys.path``),
-to show a change's effect side by side. Load comes from wrk (Debian package ``wrk``):
+to show a change's effect side by side; each ``--variant KEY=VALUE`` adds ours with one
+serving setting changed. Load comes from wrk (Debian package ``wrk``):
 2 threads and 8 connections, 1-row and 100-row ``dataframe_split`` requests taken from
 the first landed file. Rounds alternate between the servers and the table shows medians.
 
     make run                              # a champion to serve
-    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10 [--revision REF]
+    .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10 \
+        [--variant KEY=VALUE ...] [--revision REF]
 
 Writes ``bench/results/serving.json`` with every round.
 """
@@ -82,15 +84,23 @@ def request_bodies(config, folder: Path) -> dict[str, Path]:
     return bodies
 
 
-def uncompiled(config, folder: Path) -> Path:
-    """The same project's settings with the compiled scoring path turned off."""
+def with_serving(config, folder: Path, overrides: dict[str, object]) -> Path:
+    """The same project's settings with ``overrides`` in its ``serving`` section."""
     settings = yaml.safe_load(config.source_path.read_text())
     settings.setdefault("storage", {})["data_dir"] = str(config.data_dir)
     settings["dataset"]["landing_dir"] = str(config.dataset.landing_dir)
-    settings.setdefault("serving", {})["compiled_scoring"] = False
-    path = folder / "uncompiled.yaml"
+    settings.setdefault("serving", {}).update(overrides)
+    path = folder / f"serving-{len(list(folder.glob('serving-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path
+
+
+def variant(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of the serving section, the value read as YAML."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
 
 
 def predictions(url: str, body: Path) -> list[float]:
@@ -135,6 +145,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--revision", help="also serve with the code of this git revision")
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also serve with this serving setting changed (repeatable)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -149,6 +167,7 @@ def main() -> int:
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         folder = Path(scratch)
+        plain_config = with_serving(config, folder, {"compiled_scoring": False})
         servers = {
             "ml-pipeline serve": (
                 [*ours, "--port", str(ours_port)]
@@ -157,7 +176,7 @@ def main() -> int:
                 "/ready",
             ),
             PLAIN: (
-                [*ours, "--port", str(plain_port), "--config", str(uncompiled(config, folder))],
+                [*ours, "--port", str(plain_port), "--config", str(plain_config)],
                 f"http://127.0.0.1:{plain_port}",
                 "/ready",
             ),
@@ -170,6 +189,19 @@ def main() -> int:
                 "/ping",
             ),
         }
+        for key, value in args.variant:
+            port = free_port()
+            servers[f"ml-pipeline serve, {key}: {yaml.safe_dump(value).strip()}"] = (
+                [
+                    *ours,
+                    "--port",
+                    str(port),
+                    "--config",
+                    str(with_serving(config, folder, {key: value})),
+                ],
+                f"http://127.0.0.1:{port}",
+                "/ready",
+            )
         if args.revision:
             label, launch = at_revision(args.revision, folder)
             port = free_port()
@@ -202,7 +234,9 @@ def main() -> int:
         {
             "machine": machine(),
             "command": f"python bench/serve_bench.py --rounds {args.rounds} "
-            f"--seconds {args.seconds}" + (f" --revision {args.revision}" if args.revision else ""),
+            f"--seconds {args.seconds}"
+            + "".join(f" --variant {key}={value}" for key, value in args.variant)
+            + (f" --revision {args.revision}" if args.revision else ""),
             "model": f"{config.mlflow.registered_model} {artifact.name}",
             "load": f"wrk -t2 -c8 -d{args.seconds}s",
             "scoring_paths": paths,
