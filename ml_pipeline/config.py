@@ -462,10 +462,6 @@ class ServingConfig(_Strict):
     # Score with the preprocessing compiled to NumPy where it reproduces the fitted step
     # (cheaper predict calls, docs/benchmarks.md); false serves the pipeline as it is.
     compiled_scoring: bool = True
-    # How long a thread of the service may keep the interpreter while another waits for
-    # it. The request loop, the predict thread and the prediction-log writer share one
-    # interpreter; Python's default of 5 ms showed in the p99 (docs/benchmarks.md).
-    switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
 
 
 class DeployConfig(_Strict):

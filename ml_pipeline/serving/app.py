@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -108,8 +107,6 @@ def serve(config: PipelineConfig, host: str, port: int, token: str | None) -> No
     """Run the service until interrupted; SIGINT or SIGTERM drain requests, then flush the log."""
     import uvicorn
 
-    # Process-wide, so set here, where the process is the service, not in create_app.
-    sys.setswitchinterval(config.serving.switch_interval_ms / 1000.0)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     uvicorn.run(
         create_app(config, token),

@@ -198,24 +198,3 @@ def test_no_champion_is_503_and_not_ready(tmp_path: Path) -> None:
         assert "no champion" in _error(response, 503, "NO_MODEL")
         assert empty.get("/ready").status_code == 503
         assert empty.get("/health").status_code == 200
-
-
-def test_serve_sets_the_configured_switch_interval(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-
-    import uvicorn
-
-    from ml_pipeline.serving import app as app_module
-
-    document = tiny_regression_document(serving={"switch_interval_ms": 2.5})
-    config = parse_config(document, tmp_path / "pipeline.yaml")
-    seen = []
-    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: seen.append(sys.getswitchinterval()))
-    before = sys.getswitchinterval()
-    try:
-        app_module.serve(config, "127.0.0.1", 0, None)
-    finally:
-        sys.setswitchinterval(before)
-    assert seen == [pytest.approx(0.0025)]
