@@ -424,7 +424,11 @@ def serving(data: dict[str, object]) -> str:
                 f"{rps / base:.1f}{TIMES} |"
             )
     count = len(rounds) // (len(requests) * len(servers))
-    lines += ["", f"Model: {data['model']}; load: {data['load']}; medians of {count} rounds."]
+    code = f"; code at {data['commit'][:10]}" if "commit" in data else ""
+    lines += [
+        "",
+        f"Model: {data['model']}; load: {data['load']}; medians of {count} rounds{code}.",
+    ]
     return "\n".join([*lines, "", _provenance(data)])
 
 
@@ -441,6 +445,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "ingest_run_gx_context": ingest_run,
     "ingest_run_gx_verdicts": ingest_run,
     "serving": serving,
+    "serving_switch_interval": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,

@@ -14,7 +14,8 @@ the first landed file. Rounds alternate between the servers and the table shows 
     .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10 \
         [--variant KEY=VALUE ...] [--revision REF]
 
-Writes ``bench/results/serving.json`` with every round.
+Writes ``bench/results/serving.json`` (or ``--result NAME``) with every round and the
+commit measured.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--revision", help="also serve with the code of this git revision")
     parser.add_argument(
+        "--result", default="serving", help="name of the result file under bench/results"
+    )
+    parser.add_argument(
         "--variant",
         type=variant,
         action="append",
@@ -191,7 +195,7 @@ def main() -> int:
         }
         for key, value in args.variant:
             port = free_port()
-            servers[f"ml-pipeline serve, {key}: {yaml.safe_dump(value).strip()}"] = (
+            servers[f"ml-pipeline serve, {key}: {json.dumps(value)}"] = (
                 [
                     *ours,
                     "--port",
@@ -229,14 +233,19 @@ def main() -> int:
                     outcome = wrk(url + "/invocations", script, args.seconds)
                     results.setdefault((name, body_name), []).append(outcome)
                     print(f"round {round_number + 1} {name:<20} {body_name:<8} {outcome}")
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     write_result(
-        "serving",
+        args.result,
         {
             "machine": machine(),
+            "commit": commit,
             "command": f"python bench/serve_bench.py --rounds {args.rounds} "
             f"--seconds {args.seconds}"
             + "".join(f" --variant {key}={value}" for key, value in args.variant)
-            + (f" --revision {args.revision}" if args.revision else ""),
+            + (f" --revision {args.revision}" if args.revision else "")
+            + (f" --result {args.result}" if args.result != "serving" else ""),
             "model": f"{config.mlflow.registered_model} {artifact.name}",
             "load": f"wrk -t2 -c8 -d{args.seconds}s",
             "scoring_paths": paths,
