@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import time
 
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest, read_prediction_log
 from ml_pipeline.serving.prediction_log import PredictionLog
@@ -65,6 +66,28 @@ def test_a_full_queue_drops_records_and_says_so(tmp_path) -> None:
     log.close()
     assert len(dropped) == 3
     assert len(read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))) == 2
+
+
+def test_records_encoded_between_files_still_count_as_pending(tmp_path) -> None:
+    dropped = []
+    log = PredictionLog(
+        tmp_path, flush_seconds=60, max_pending=2, on_drop=lambda: dropped.append(1)
+    )
+    log.start()
+    try:
+        log.append(record(0, inputs={"temp": [1.0]}))
+        log.append(record(1, inputs={"temp": [2.0]}))
+        deadline = time.monotonic() + 5
+        while not log._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log._queue.empty(), "the writer did not encode the queued records"
+        assert not list(tmp_path.rglob("*.parquet"))  # encoded, not yet written
+        log.append(record(2))
+    finally:
+        log.close()
+    assert dropped == [1]
+    found = read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))
+    assert [json.loads(text)["temp"] for text in found["inputs"]] == [[1.0], [2.0]]
 
 
 def test_an_empty_log_reads_as_no_records(tmp_path) -> None:

@@ -63,11 +63,16 @@ class LoggedRequest:
 
 def write_records(records: list[LoggedRequest], folder: StoragePath) -> StoragePath | None:
     """Write ``records`` as one new Parquet file under their first record's day."""
-    if not records:
+    return write_rows([record.as_row() for record in records], folder)
+
+
+def write_rows(rows: list[dict[str, Any]], folder: StoragePath) -> StoragePath | None:
+    """Write records already turned into rows (``LoggedRequest.as_row``) as one file."""
+    if not rows:
         return None
-    frame = pd.DataFrame([record.as_row() for record in records], columns=list(COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    first = records[0].time.astimezone(dt.UTC)
+    first = rows[0]["time"].astimezone(dt.UTC)
     name = f"{first:%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
     target = folder / f"date={first:%Y-%m-%d}" / name
     with atomic_path(target) as temporary:
