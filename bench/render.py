@@ -446,6 +446,8 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "ingest_run_gx_verdicts": ingest_run,
     "serving": serving,
     "serving_switch_interval": serving,
+    "serving_prediction_log": serving,
+    "serving_scoring_path": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,
     "scoring": scoring,

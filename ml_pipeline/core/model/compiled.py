@@ -9,7 +9,8 @@ A compiled step is trusted only after it has reproduced the fitted step, value f
 value, on probe rows built from that fitted state: every known category, a missing
 value and an unseen one per categorical column; the fill value, a missing value and
 extremes per numeric column. A pipeline with any part this module cannot express, or
-that fails the probe, is served as it is.
+that fails the probe, is served as it is. The same probe decides whether a
+HistGradientBoosting model may skip re-encoding the category codes it is given.
 """
 
 from __future__ import annotations
