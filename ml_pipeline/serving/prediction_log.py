@@ -81,11 +81,11 @@ class PredictionLog:
     def _run(self) -> None:
         due = time.monotonic() + self.flush_seconds
         while not self._stop.wait(min(ENCODE_SECONDS, self.flush_seconds)):
-            self._encode_queued()
-            if time.monotonic() < due:
-                continue
-            due = time.monotonic() + self.flush_seconds
             try:
+                if time.monotonic() < due:
+                    self._encode_queued()
+                    continue
+                due = time.monotonic() + self.flush_seconds
                 self.flush()
             except Exception as error:
                 # Scoring goes on; the failure is logged and shown by /ready and /metrics.

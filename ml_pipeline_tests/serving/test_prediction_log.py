@@ -90,6 +90,24 @@ def test_records_encoded_between_files_still_count_as_pending(tmp_path) -> None:
     assert [json.loads(text)["temp"] for text in found["inputs"]] == [[1.0], [2.0]]
 
 
+def test_a_record_that_cannot_be_encoded_does_not_stop_the_writer(tmp_path) -> None:
+    log = PredictionLog(tmp_path, flush_seconds=0.3)
+    log.start()
+    try:
+        log.append(record(0, inputs={"temp": [object()]}))
+        deadline = time.monotonic() + 5
+        while not log.write_errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log.append(record(1, inputs={"temp": [2.0]}))
+        while not list(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        log.close()
+    assert log.write_errors >= 1 and "TypeError" in log.last_error
+    found = read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))
+    assert [json.loads(text)["temp"] for text in found["inputs"]] == [[2.0]]
+
+
 def test_an_empty_log_reads_as_no_records(tmp_path) -> None:
     found = read_prediction_log(tmp_path / "missing", NOW, NOW + dt.timedelta(days=2))
     assert found.empty

@@ -254,11 +254,11 @@ def compile_pipeline(pipeline: Any) -> CompiledScorer:
     compiled = compile_column_transformer(transformer)
     probe = probe_rows(transformer)
     expected = pd.DataFrame(np.asarray(transformer.transform(probe)))
-    if not expected.equals(pd.DataFrame(compiled.transform(probe))):
+    features = compiled.transform(probe)
+    if not expected.equals(pd.DataFrame(features)):
         raise NotCompilable("the compiled step differs from the fitted one on probe rows")
     names = getattr(model, "feature_names_in_", None)
     names = list(names) if names is not None else None
-    features = compiled.transform(probe)
     probe_inputs = pd.DataFrame(features, columns=names) if names is not None else features
     return CompiledScorer(steps[:-2], compiled, _without_recoding(model, probe_inputs), names)
 
