@@ -45,7 +45,6 @@ from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 BIN = Path(sys.executable).parent
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-PLAIN = "ml-pipeline serve, compiled_scoring: false"
 
 
 @contextlib.contextmanager
@@ -64,6 +63,17 @@ def at_revision(revision: str, folder: Path) -> tuple[str, list[str]]:
     launch = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main; "
     command = [sys.executable, "-c", launch + "sys.exit(main())"]
     return f"ml-pipeline serve at {commit[:10]}", command
+
+
+def ml_pipeline_server(
+    launch: list[str], config_path: str | Path | None
+) -> tuple[list[str], str, str]:
+    """The command, base URL and readiness path of one ``ml-pipeline serve`` on a free port."""
+    port = free_port()
+    command = [*launch, "serve", "--port", str(port)]
+    if config_path:
+        command += ["--config", str(config_path)]
+    return command, f"http://127.0.0.1:{port}", "/ready"
 
 
 def request_bodies(config, folder: Path) -> dict[str, Path]:
@@ -166,55 +176,27 @@ def main() -> int:
     if not (artifact / "MLmodel").is_file():
         print(f"error: no deployed champion under {config.deploy_dir}; run `make run` first")
         return 2
-    ours_port, plain_port, mlflow_port = free_port(), free_port(), free_port()
-    ours = [str(BIN / "ml-pipeline"), "serve"]
+    mlflow_port = free_port()
+    ours = [str(BIN / "ml-pipeline")]
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         folder = Path(scratch)
-        plain_config = with_serving(config, folder, {"compiled_scoring": False})
-        servers = {
-            "ml-pipeline serve": (
-                [*ours, "--port", str(ours_port)]
-                + (["--config", args.config] if args.config else []),
-                f"http://127.0.0.1:{ours_port}",
-                "/ready",
-            ),
-            PLAIN: (
-                [*ours, "--port", str(plain_port), "--config", str(plain_config)],
-                f"http://127.0.0.1:{plain_port}",
-                "/ready",
-            ),
-            "mlflow models serve": (
-                [
-                    *(str(BIN / "mlflow"), "models", "serve", "-m", str(artifact)),
-                    *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port)),
-                ],
-                f"http://127.0.0.1:{mlflow_port}",
-                "/ping",
-            ),
-        }
-        for key, value in args.variant:
-            port = free_port()
-            servers[f"ml-pipeline serve, {key}: {json.dumps(value)}"] = (
-                [
-                    *ours,
-                    "--port",
-                    str(port),
-                    "--config",
-                    str(with_serving(config, folder, {key: value})),
-                ],
-                f"http://127.0.0.1:{port}",
-                "/ready",
+        servers = {"ml-pipeline serve": ml_pipeline_server(ours, args.config)}
+        for key, value in [("compiled_scoring", False), *args.variant]:
+            servers[f"ml-pipeline serve, {key}: {json.dumps(value)}"] = ml_pipeline_server(
+                ours, with_serving(config, folder, {key: value})
             )
+        servers["mlflow models serve"] = (
+            [
+                *(str(BIN / "mlflow"), "models", "serve", "-m", str(artifact)),
+                *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port)),
+            ],
+            f"http://127.0.0.1:{mlflow_port}",
+            "/ping",
+        )
         if args.revision:
             label, launch = at_revision(args.revision, folder)
-            port = free_port()
-            servers[label] = (
-                [*launch, "serve", "--port", str(port)]
-                + (["--config", args.config] if args.config else []),
-                f"http://127.0.0.1:{port}",
-                "/ready",
-            )
+            servers[label] = ml_pipeline_server(launch, args.config)
         bodies = request_bodies(config, folder)
         for index, (command, url, ready) in enumerate(servers.values()):
             stack.enter_context(server(command, url + ready, folder / f"server-{index}.log"))
