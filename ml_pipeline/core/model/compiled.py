@@ -15,6 +15,7 @@ HistGradientBoosting model may skip re-encoding the category codes it is given.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -275,8 +276,6 @@ def _without_recoding(model: Any, probe_inputs: np.ndarray | pd.DataFrame) -> An
     mapping leaves the probe's inputs unchanged, and if the copy predicts the probe rows
     exactly as the model does; otherwise the model is served as it is.
     """
-    import copy
-
     recoder = getattr(model, "_preprocessor", None)
     if recoder is None or not hasattr(recoder, "transform"):
         return model
