@@ -7,7 +7,9 @@ decision follows the configured rules unless a person overrides it.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from ml_pipeline.core.model.challenger import (
     prune_holdouts,
 )
 from ml_pipeline.core.model.refit import DeployCandidate
-from ml_pipeline.core.model.smoke import SmokeResult, smoke_test
+from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeResult, started_smoke_test
 from ml_pipeline.core.model.splitting import holdout_mask
 
 SMOKE_ROWS = 500
@@ -76,15 +78,21 @@ def _plots(
     return plots
 
 
-def smoke_test_challenger(model: object, model_uri: str, X: pd.DataFrame) -> SmokeResult:
-    """Export the logged challenger as deployed and score holdout rows in a fresh process."""
+@contextlib.contextmanager
+def started_smoke_test_of(
+    model: object, model_uri: str, X: pd.DataFrame
+) -> Iterator[PendingSmokeTest]:
+    """Export the logged model as deployed and start scoring holdout rows with it in a
+    fresh process; the caller reads the result when it needs it."""
     import mlflow.artifacts
 
     sample = X.head(SMOKE_ROWS)
     rows = tracking.as_landed(sample)
+    expected = np.asarray(model.predict(sample))
     with tempfile.TemporaryDirectory() as scratch:
         exported = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
-        return smoke_test(Path(exported), rows, np.asarray(model.predict(sample)), list(X.columns))
+        with started_smoke_test(Path(exported), rows, expected, list(X.columns)) as pending:
+            yield pending
 
 
 def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
@@ -220,14 +228,6 @@ def validate_challenger(
     if task == "classification":
         confusion = evaluation.confusion(y, said.values, list(model.classes_))
         per_class = evaluation.per_class(y, said.values, list(model.classes_))
-    importances = diagnostics.permutation_importances(
-        model, X, y, metric, config.training.random_seed
-    )
-    plots = _plots(model, X, y, task, importances, confusion)
-    compared = {"challenger": challenger, "baseline": baseline}
-    if reference is not None:
-        compared["default HGB"] = reference
-    plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
 
     # Drawing the refit's rows reads every partition: done before the decision only when
     # a rolled-back version exists that the refit might reproduce.
@@ -245,15 +245,31 @@ def validate_challenger(
         _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
     )
     smoke = None
-    if decision.promote:
-        if deploy is None:
-            rows, deploy = refit.plan(outcome, warehouse, config)
-        deployed_model = model
-        if rows is not None:
-            deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
-        smoke = smoke_test_challenger(deployed_model, deploy.model_uri, X)
-        if not smoke.passed:
-            decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
+    with contextlib.ExitStack() as waiting:
+        pending = None
+        if decision.promote:
+            if deploy is None:
+                rows, deploy = refit.plan(outcome, warehouse, config)
+            deployed_model = model
+            if rows is not None:
+                deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
+            pending = waiting.enter_context(
+                started_smoke_test_of(deployed_model, deploy.model_uri, X)
+            )
+        # The diagnostics do not bear on the decision: they are drawn while the smoke
+        # test's fresh process starts up and scores, on the other core.
+        importances = diagnostics.permutation_importances(
+            model, X, y, metric, config.training.random_seed
+        )
+        plots = _plots(model, X, y, task, importances, confusion)
+        compared = {"challenger": challenger, "baseline": baseline}
+        if reference is not None:
+            compared["default HGB"] = reference
+        plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
+        if pending is not None:
+            smoke = pending.result()
+            if not smoke.passed:
+                decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
 
     with mlflow.start_run(run_id=outcome.mlflow_run_id):
         mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})

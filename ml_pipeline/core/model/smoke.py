@@ -7,10 +7,13 @@ reproduces the predictions the model made in training.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,91 @@ def _compare(expected: np.ndarray, actual: np.ndarray) -> tuple[bool, float | No
     return bool((np.asarray(expected).astype(str) == np.asarray(actual).astype(str)).all()), None
 
 
+class PendingSmokeTest:
+    """A smoke test running in its child process while the caller does other work."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        out: Path,
+        rows: int,
+        expected: np.ndarray,
+        expected_columns: list[str],
+        timeout: float,
+    ) -> None:
+        self._process, self._out, self._rows = process, out, rows
+        self._expected, self._expected_columns = expected, expected_columns
+        self._deadline = time.monotonic() + timeout
+
+    def result(self) -> SmokeResult:
+        """Wait for the child and judge its predictions (the caller's timeout counts from
+        the start, so time spent on other work is not granted twice)."""
+        left = max(self._deadline - time.monotonic(), 0.0)
+        self._process.wait(timeout=left)
+        if self._process.returncode != 0:
+            stderr = self._out.with_suffix(".stderr").read_text(errors="replace")
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            return SmokeResult(False, f"fresh process could not score: {last[:300]}", self._rows)
+        actual = pd.read_parquet(self._out)["prediction"].to_numpy()
+        schema = json.loads(self._out.with_suffix(".json").read_text())
+        if schema != self._expected_columns:
+            return SmokeResult(
+                False,
+                f"input schema {schema} is not the landed columns {self._expected_columns}",
+                self._rows,
+            )
+        same, difference = _compare(self._expected, actual)
+        if not same:
+            return SmokeResult(
+                False,
+                "fresh-process predictions differ from in-memory ones",
+                self._rows,
+                difference,
+            )
+        return SmokeResult(
+            True,
+            f"{self._rows} holdout rows scored identically in a fresh process",
+            self._rows,
+            difference,
+        )
+
+
+@contextlib.contextmanager
+def started_smoke_test(
+    model_dir: Path,
+    X: pd.DataFrame,
+    expected: np.ndarray,
+    expected_columns: list[str],
+    timeout: float = 300,
+) -> Iterator[PendingSmokeTest]:
+    """Start scoring X with the model in ``model_dir`` in a fresh process; the child is
+    killed if the block is left before its result was read."""
+    with tempfile.TemporaryDirectory() as scratch:
+        rows, out = Path(scratch) / "rows.parquet", Path(scratch) / "out.parquet"
+        X.to_parquet(rows, index=False)
+        # A file, not a pipe: nobody reads a pipe while the caller works, and a child that
+        # filled one with warnings would stall until the result is asked for.
+        with out.with_suffix(".stderr").open("w") as stderr:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ml_pipeline.core.model.smoke",
+                    str(model_dir),
+                    str(rows),
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        try:
+            yield PendingSmokeTest(process, out, len(X), expected, expected_columns, timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def smoke_test(
     model_dir: Path,
     X: pd.DataFrame,
@@ -48,40 +136,8 @@ def smoke_test(
     expected_columns: list[str],
     timeout: float = 300,
 ) -> SmokeResult:
-    with tempfile.TemporaryDirectory() as scratch:
-        rows, out = Path(scratch) / "rows.parquet", Path(scratch) / "out.parquet"
-        X.to_parquet(rows, index=False)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ml_pipeline.core.model.smoke",
-                str(model_dir),
-                str(rows),
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return SmokeResult(False, f"fresh process could not score: {last[:300]}", len(X))
-        actual = pd.read_parquet(out)["prediction"].to_numpy()
-        schema = json.loads(out.with_suffix(".json").read_text())
-    if schema != expected_columns:
-        return SmokeResult(
-            False, f"input schema {schema} is not the landed columns {expected_columns}", len(X)
-        )
-    same, difference = _compare(expected, actual)
-    if not same:
-        return SmokeResult(
-            False, "fresh-process predictions differ from in-memory ones", len(X), difference
-        )
-    return SmokeResult(
-        True, f"{len(X)} holdout rows scored identically in a fresh process", len(X), difference
-    )
+    with started_smoke_test(model_dir, X, expected, expected_columns, timeout) as pending:
+        return pending.result()
 
 
 def _score(model_dir: str, rows_path: str, out_path: str) -> None:
