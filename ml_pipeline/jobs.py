@@ -27,8 +27,8 @@ training_job = dg.define_asset_job(
     TRAINING_JOB,
     selection=dg.AssetSelection.assets(*names.MODEL_ASSETS),
     description=(
-        "Profile the cleaned history, train a challenger on all ingested partitions, "
-        "validate it and deploy the winner."
+        "Train a challenger on all ingested partitions, validate it, deploy the winner, "
+        "and profile the cleaned history (last, so that it never delays a champion)."
     ),
     tags={JOB_TAG: "training"},
 )

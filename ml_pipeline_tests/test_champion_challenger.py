@@ -34,6 +34,9 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         first = run_pipeline(weak, instance)
         assert first.champion.version == "1" and current_version(weak) == "v1"
+        [training_run] = instance.get_runs(dg.RunsFilter(job_name="training_job"))
+        steps = {s.step_key: s for s in instance.get_run_step_stats(training_run.run_id)}
+        assert steps["data_profile"].start_time >= steps["deployed_model"].end_time
 
         strong = config_with(project, HGB_ONLY)
         refused = run_pipeline(strong, instance, promotion="refuse")

@@ -28,6 +28,9 @@ def raw_missing_shares(warehouse, keys: list[str], max_rows: int, seed: int) -> 
         "in words. Also written as an HTML report under the reports folder."
     ),
     kinds={"pandas", "matplotlib"},
+    # Nothing downstream reads the profile: in a training run it is drawn after the model
+    # steps, so it never delays a new champion.
+    op_tags={"dagster/priority": "-1"},
 )
 def data_profile(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
