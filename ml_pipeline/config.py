@@ -343,8 +343,13 @@ class TrainingConfig(_Strict):
     # that does not set class_weight itself.
     try_balanced_class_weights: bool = True
     # Fit a default HistGradientBoosting on the training sample, scored beside the
-    # challenger, so the search shows whether it earned its time.
+    # challenger, so the search shows whether it earned its time (not when it was reused).
     reference_model: bool = True
+    # A retraining that only new partitions triggered refits the choice of the last
+    # search if it is at most this many hours old (and saw at least half as many rows);
+    # scheduled, manual, backfill, drift and age retrainings search again. null: every
+    # retraining searches. A day matches the default daily retrain schedule.
+    reuse_search_hours: float | None = Field(default=24, gt=0)
     candidates: Annotated[list[CandidateConfig], Field(min_length=1)] = _default_candidates()
 
     @field_validator("candidates")

@@ -21,6 +21,7 @@ class TrainingSummary:
     candidates: list[dict[str, object]]
     holdout: str
     partitions: int
+    search: str = ""
 
     @classmethod
     def of(cls, training: TrainingOutcome) -> TrainingSummary:
@@ -31,6 +32,7 @@ class TrainingSummary:
             candidates=training.candidates,
             holdout=training.holdout.describe(),
             partitions=len(training.partitions),
+            search=training.search,
         )
 
 
@@ -188,9 +190,10 @@ def _training_lines(training: TrainingSummary) -> list[str]:
     out = [f"candidates (holdout: {training.holdout}):"]
     for row in training.candidates:
         params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
-        scores = {k: v for k, v in row.items() if k.startswith("cv_")}
-        out.append(f"  {row['candidate']:<24} {scores_text(scores)}  [{params}]")
-    out.append(f"challenger: {training.challenger}")
+        scores = {k: v for k, v in row.items() if k.startswith("cv_") and v is not None}
+        shown = scores_text(scores) if scores else "not cross-validated"
+        out.append(f"  {row['candidate']:<24} {shown}  [{params}]")
+    out.append(f"challenger: {training.challenger} ({training.search})")
     return out
 
 

@@ -163,6 +163,9 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
     assert (config.deploy_dir / "current" / "MLmodel").is_file()
     card = json.loads((config.deploy_dir / "current" / "model_card.json").read_text())
     assert card["trigger"] == trigger
+    # A file-triggered retraining may reuse a search; with none before it, it searched.
+    assert card["search"].startswith("searched ")
+    assert "not reused: no finished search" in card["search"]
 
     # History that arrives by API: partitions registered by hand, ingested by the backfill.
     stop_landing_sensor(url)

@@ -57,14 +57,21 @@ def trained_model(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.Output:
-    from ml_pipeline.core.model import challenger
+    from ml_pipeline.core.model import challenger, search_reuse
 
     config = settings.load()
     partitions = live_partitions(context, warehouse, names.FEATURES)
     store = warehouse.get()
     contract = challenger.training_contract(config, store, partitions)
+    trigger = context.run.tags.get(names.TRIGGER_TAG)
     outcome = challenger.train_challenger(
-        store, partitions, config, mlflow.get(), _run_tags(context), contract
+        store,
+        partitions,
+        config,
+        mlflow.get(),
+        _run_tags(context),
+        contract,
+        reuse_search=search_reuse.only_new_partitions(trigger),
     )
     for key, reason in outcome.excluded.items():
         context.log.warning(f"partition {key} left out of training: {reason}")
@@ -82,6 +89,7 @@ def trained_model(
             "dagster/column_schema": contract_schema(contract),
             "contract_version": contract.version,
             "challenger": outcome.challenger,
+            "search": outcome.search,
             "candidates": markdown_table(outcome.candidates),
             "mlflow_run_id": outcome.mlflow_run_id,
             "model_uri": outcome.model_uri,

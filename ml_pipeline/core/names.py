@@ -35,5 +35,8 @@ TRIGGER_CLI = "cli"
 TRIGGER_BACKFILL = "backfill"
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_SCORING_FILE = "scoring_file"
+# A retraining sensor's trigger joins its reasons ("name:value") with commas; this one
+# names the new partitions of a finished wave.
+NEW_PARTITIONS_REASON = "new_partitions"
 # The registered model version batch_predictions scores with; the champion without it.
 MODEL_VERSION_TAG = "ml_pipeline/model_version"

@@ -167,6 +167,19 @@ class MlflowStore:
         )
         return {run.info.run_id: run.data.tags.get(DAGSTER_RUN_TAG, "") for run in runs}
 
+    def latest_finished_run(self, tag: str, value: str) -> tuple[str, int, dict[str, str]] | None:
+        """(run id, start time in ms, tags) of the newest finished run tagged tag=value."""
+        found = self.client().search_runs(
+            [self.activate()],
+            f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if not found:
+            return None
+        run = found[0]
+        return run.info.run_id, run.info.start_time, dict(run.data.tags)
+
     def end_as_killed(self, run_id: str) -> None:
         self.client().set_terminated(run_id, status="KILLED")
 

@@ -65,6 +65,7 @@ def _card(
         mlflow_run_id=training.mlflow_run_id,
         challenger=training.challenger,
         candidates=training.candidates,
+        search=training.search,
         metric=training.metric,
         holdout=training.holdout.describe(),
         holdout_metrics=validation.challenger,

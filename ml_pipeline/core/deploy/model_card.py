@@ -32,6 +32,7 @@ def build_card(
     compared_rows: int = 0,
     deployed: dict[str, object] | None = None,
     edge: dict[str, object] | None = None,
+    search: str = "",
 ) -> dict[str, object]:
     return {
         "model": model_name,
@@ -42,6 +43,7 @@ def build_card(
         "mlflow_run_id": mlflow_run_id,
         "estimator": challenger,
         "candidates": candidates,
+        "search": search,
         "promotion_metric": metric,
         "decision": decision,
         "holdout": holdout,
@@ -114,6 +116,7 @@ def card_markdown(card: dict[str, object]) -> str:
             f"- trigger: {card['trigger'] or 'manual'}",
             f"- MLflow run: {card['mlflow_run_id']}",
             f"- estimator: {card['estimator']}",
+            *([f"- search: {card['search']}"] if card.get("search") else []),
             f"- decision: {card['decision']}",
             refit_line,
             *([f"- edge (model.onnx): {edge['note']}"] if edge else []),
@@ -122,7 +125,7 @@ def card_markdown(card: dict[str, object]) -> str:
             "",
             _table(metrics),
             "",
-            "## Candidates (cross-validated on the training sample)",
+            "## Candidates (cross-validated on the training sample unless reused)",
             "",
             _table(card["candidates"]),
             "",

@@ -7,6 +7,7 @@ none of them imports Dagster, whose assets call them and attach metadata.
 from __future__ import annotations
 
 import hashlib
+import math
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ml_pipeline.core.data.contract import (
 )
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.model import evaluation, training
+from ml_pipeline.core.model import evaluation, search_reuse, training
 from ml_pipeline.core.model.splitting import (
     HoldoutSpec,
     count_holdout_rows,
@@ -63,6 +64,8 @@ class TrainingOutcome:
     # A default HistGradientBoosting fitted on the same sample: what the search must beat.
     reference_model: object = field(default=None, repr=False)
     columns: list[str] = field(default_factory=list)
+    # How the challenger's configuration was found: searched, or reused from which run.
+    search: str = ""
 
 
 def code_version() -> str:
@@ -325,8 +328,13 @@ def train_challenger(
     store: tracking.MlflowStore,
     tags: dict[str, str],
     contract: SchemaContract,
+    reuse_search: bool = False,
 ) -> TrainingOutcome:
-    """Tune every candidate on the training sample, log them, and keep the best."""
+    """Tune every candidate on the training sample, log them, and keep the best.
+
+    With ``reuse_search`` (a retraining that new partitions alone triggered), the last
+    search's choice is refit instead when :mod:`search_reuse` allows it.
+    """
     import mlflow
 
     if not partitions:
@@ -354,6 +362,8 @@ def train_challenger(
     ignored = dataset.ignored_columns
 
     experiment_id = store.activate()
+    key = search_reuse.search_key(config, contract.version, metric)
+    past, refusal = _past_search(store, key, settings.reuse_search_hours, len(train))
     data_fingerprint = fingerprint(train)
     run_tags = {
         **tags,
@@ -362,12 +372,36 @@ def train_challenger(
         "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
-        # Only the winner is fitted on the whole sample, after the search's workers are
-        # gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
-        with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
-            results = search_candidates(config, X, y, metric, width, experiment_id, tags)
-        best = training.pick_challenger(results, evaluation.higher_is_better(metric))
-        best.fit(X, y)
+        reused = reuse_search and past is not None and refusal is None
+        if reused:
+            best = training.refit_choice(
+                past.choice,
+                dataset.task,
+                X,
+                y,
+                dataset.timestamp_column,
+                ignored,
+                settings.random_seed,
+                config.cleaning.missing == "indicator",
+            )
+            results = [best]
+            chosen = past.choice
+            search = f"reused the choice of search run {past.run_id}"
+            mlflow.set_tag(search_reuse.SEARCH_REUSED_TAG, past.run_id)
+        else:
+            # Only the winner is fitted on the whole sample, after the search's workers
+            # are gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
+            with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
+                results = search_candidates(config, X, y, metric, width, experiment_id, tags)
+            best = training.pick_challenger(results, evaluation.higher_is_better(metric))
+            best.fit(X, y)
+            chosen = next(c for c in settings.candidates if c.name == best.name).model_copy(
+                update={"params": best.params, "search": {}}
+            )
+            search = f"searched {len(results)} candidate(s)"
+            if reuse_search:
+                search += f"; not reused: {refusal}"
+            mlflow.set_tags(search_reuse.search_tags(key, chosen, len(train)))
         reference_model = (
             training.fit_configuration(
                 training.REFERENCE,
@@ -379,7 +413,9 @@ def train_challenger(
                 settings.random_seed,
                 config.cleaning.missing == "indicator",
             )
-            if settings.reference_model
+            # The reference shows whether a search earned its time; a run that reused
+            # one has no search of its own to judge, and saves another fit.
+            if settings.reference_model and not reused
             else None
         )
         mlflow.log_params(
@@ -391,7 +427,8 @@ def train_challenger(
                 "partitions": len(partitions),
             }
         )
-        mlflow.log_metric(f"cv_{metric}", best.cv_score)
+        if math.isfinite(best.cv_score):
+            mlflow.log_metric(f"cv_{metric}", best.cv_score)
         builder = best.model.named_steps["features"]
         reference = build_reference(
             train,
@@ -423,12 +460,20 @@ def train_challenger(
         seconds=time.perf_counter() - started,
         excluded=excluded,
         warnings=[warning] if warning else [],
-        chosen=next(c for c in settings.candidates if c.name == best.name).model_copy(
-            update={"params": best.params, "search": {}}
-        ),
+        chosen=chosen,
+        search=search,
         reference_model=reference_model,
         columns=list(train.columns),
     )
+
+
+def _past_search(
+    store: tracking.MlflowStore, key: str, max_age_hours: float | None, rows: int
+) -> tuple[search_reuse.PastSearch | None, str | None]:
+    """The newest finished search with this key, and why it cannot be reused (or None)."""
+    found = store.latest_finished_run(search_reuse.SEARCH_KEY_TAG, key) if max_age_hours else None
+    past = search_reuse.past_search(*found) if found else None
+    return past, search_reuse.reuse_refusal(past, time.time(), max_age_hours, rows)
 
 
 def prune_holdouts(warehouse: Warehouse, keep: set[str]) -> list[str]:

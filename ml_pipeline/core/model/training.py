@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,10 +84,10 @@ class CandidateResult:
         return {
             "candidate": self.name,
             "estimator": self.estimator,
-            f"cv_{metric}": round(self.cv_score, 5),
-            "cv_std": round(self.cv_std, 5),
+            f"cv_{metric}": round(self.cv_score, 5) if math.isfinite(self.cv_score) else None,
+            "cv_std": round(self.cv_std, 5) if math.isfinite(self.cv_std) else None,
             "fit_seconds": round(self.fit_seconds, 2),
-            "settings_tried": f"{self.tried} of {self.planned}",
+            "settings_tried": f"{self.tried} of {self.planned}" if self.planned else "reused",
             "params": {k: v for k, v in self.params.items()},
         }
 
@@ -234,6 +235,34 @@ def fit_configuration(
         candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
     )
     return pipeline.fit(X, y)
+
+
+def refit_choice(
+    choice: CandidateConfig,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    timestamp_column: str | None,
+    ignored_columns: list[str],
+    seed: int,
+    missing_indicator: bool = False,
+) -> CandidateResult:
+    """An earlier search's choice fitted on X, without cross-validation (no CV score)."""
+    started = time.perf_counter()
+    model = fit_configuration(
+        choice, task, X, y, timestamp_column, ignored_columns, seed, missing_indicator
+    )
+    return CandidateResult(
+        name=choice.name,
+        estimator=choice.estimator,
+        params=dict(choice.params),
+        cv_score=float("nan"),
+        cv_std=float("nan"),
+        fit_seconds=time.perf_counter() - started,
+        model=model,
+        tried=0,
+        planned=0,
+    )
 
 
 def _search_size(search: dict[str, list[object]]) -> int:

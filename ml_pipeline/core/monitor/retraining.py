@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_pipeline.config import RetrainingConfig
+from ml_pipeline.core.names import NEW_PARTITIONS_REASON
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def retrain_reasons(
         return [], f"waiting: {busy}"
     reasons = []
     if evidence.new_partitions >= policy.min_new_partitions:
-        reasons.append(f"new_partitions:{evidence.new_partitions}")
+        reasons.append(f"{NEW_PARTITIONS_REASON}:{evidence.new_partitions}")
     if (
         policy.drift_threshold is not None
         and evidence.new_partitions
