@@ -10,7 +10,10 @@ and daemon) starts, and once its sensors have ticked one new file lands, at a ra
 point of the landing sensor's interval (seeded, so that the repeats sample its phase
 rather than one point of it). Measured from the moment the file is in place: its ingest
 run finishing (landing sensor, queued run, run process) and `<deploy>/current` appearing
-(retrain sensor, training run with tuning, validation and export). With no champion
+(retrain sensor, training run, validation and export). Two sides, each repeat running
+both at the same landing phase: the defaults, where that file-triggered training refits
+the choice of the history's search, and `training.reuse_search_hours: null`, where it
+searches again. With no champion
 deployed the promotion gate has no champion to beat, so every repeat ends in a
 deployment. The run records break each repeat down into its stages. Writes
 ``bench/results/latency.json``.
@@ -65,16 +68,27 @@ def ingest_status(url: str, key: str) -> str | None:
     return run["status"] if run else None
 
 
-def stages(url: str, key: str, landed_at: float, deployed_at: float) -> tuple[dict, str]:
-    """Seconds spent in each stage, from the run records (where the latency goes), and
-    the sensor that requested the training run."""
+def training_run(url: str, key: str) -> dict | None:
+    """The first training run requested after the ingest run of ``key``."""
     ingest = ingest_run(url, key)
     trainings = [
         run
         for run in runs(url)
         if run["jobName"] == "training_job" and run["creationTime"] > ingest["creationTime"]
     ]
-    training = min(trainings, key=lambda run: run["creationTime"])
+    return min(trainings, key=lambda run: run["creationTime"]) if trainings else None
+
+
+def training_ended(url: str, key: str) -> bool:
+    run = training_run(url, key)
+    return run is not None and run["status"] in {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def stages(url: str, key: str, landed_at: float, deployed_at: float) -> tuple[dict, str]:
+    """Seconds spent in each stage, from the run records (where the latency goes), and
+    the sensor that requested the training run."""
+    ingest = ingest_run(url, key)
+    training = training_run(url, key)
     marks = [
         ("until the landing sensor's run request", landed_at, ingest["creationTime"]),
         ("ingest run queued and launched", ingest["creationTime"], ingest["startTime"]),
@@ -82,6 +96,7 @@ def stages(url: str, key: str, landed_at: float, deployed_at: float) -> tuple[di
         ("until the retrain trigger", ingest["endTime"], training["creationTime"]),
         ("training run queued and launched", training["creationTime"], training["startTime"]),
         ("training run process until deployed", training["startTime"], deployed_at),
+        ("training run process after deployment", deployed_at, training["endTime"]),
     ]
     marks += [
         (f"step {step['stepKey']}", step["startTime"], step["endTime"])
@@ -101,9 +116,19 @@ def wait_for(what: str, predicate, timeout: float, log: Path) -> None:
     raise SystemExit(f"timed out waiting for {what}; see {log}")
 
 
-def one_repeat(folder: Path, history: int, rows: int, interval: int | None, phase: float) -> dict:
+# What the file-triggered retraining does about the search (training.reuse_search_hours).
+SIDES = {"reuse": {}, "search": {"reuse_search_hours": None}}
+
+
+def one_repeat(
+    folder: Path, history: int, rows: int, interval: int | None, phase: float, side: str
+) -> dict:
     sensor = {"settle_seconds": 1} | ({"interval_seconds": interval} if interval else {})
-    config = load_config(write_config(folder, folder / "landing", folder / "data", sensor=sensor))
+    config = load_config(
+        write_config(
+            folder, folder / "landing", folder / "data", sensor=sensor, training=SIDES[side]
+        )
+    )
     truth = config.data_dir / "demo_truth"
     write_demo_data(
         DemoSpec(batches=history, rows_per_batch=rows), config.dataset.landing_dir, truth
@@ -135,8 +160,12 @@ def one_repeat(folder: Path, history: int, rows: int, interval: int | None, phas
         current = config.deploy_dir / "current"
         wait_for("a deployed champion", lambda: (current / "MLmodel").is_file(), 1200, log)
         deployed = time.monotonic() - landed_at
+        # The run goes on after the deployment (the data profile is drawn last): stopping
+        # the server under it would leave its process writing into the project.
+        wait_for("the training run's end", lambda: training_ended(url, key), 600, log)
         breakdown, trigger = stages(url, key, landed_clock, landed_clock + deployed)
     return {
+        "side": side,
         "ingested_seconds": round(ingested, 1),
         "deployed_seconds": round(deployed, 1),
         "stages": breakdown,
@@ -150,24 +179,38 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=30)
     parser.add_argument("--rows-per-batch", type=int, default=1000)
     parser.add_argument("--sensor-interval", type=int, default=None)
+    parser.add_argument(
+        "--sides",
+        nargs="+",
+        choices=list(SIDES),
+        default=list(SIDES),
+        help="reuse: the defaults (a file-triggered retraining refits the last search's "
+        "choice); search: training.reuse_search_hours null (it searches again). "
+        "Each repeat runs every side, in turn, at the same landing phase.",
+    )
     args = parser.parse_args()
     results = []
     phases = random.Random(0)
     for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
-            result = one_repeat(
-                Path(scratch),
-                args.history,
-                args.rows_per_batch,
-                args.sensor_interval,
-                phases.random(),
-            )
-        print(json.dumps(result), flush=True)
-        results.append(result)
+        phase = phases.random()
+        for side in args.sides:
+            with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
+                result = one_repeat(
+                    Path(scratch),
+                    args.history,
+                    args.rows_per_batch,
+                    args.sensor_interval,
+                    phase,
+                    side,
+                )
+            print(json.dumps(result), flush=True)
+            results.append(result)
     interval = args.sensor_interval or load_config(ROOT / "pipeline.yaml").sensor.interval_seconds
     command = f"python bench/latency_bench.py --repeats {args.repeats}"
     if args.sensor_interval:
         command += f" --sensor-interval {args.sensor_interval}"
+    if args.sides != list(SIDES):
+        command += f" --sides {' '.join(args.sides)}"
     write_result(
         "latency",
         {
@@ -179,9 +222,13 @@ def main() -> None:
             "repeats": results,
         },
     )
-    for name in ("ingested_seconds", "deployed_seconds"):
-        values = [r[name] for r in results]
-        print(f"{name}: median {statistics.median(values)} (min {min(values)}, max {max(values)})")
+    for side in args.sides:
+        for name in ("ingested_seconds", "deployed_seconds"):
+            values = [r[name] for r in results if r["side"] == side]
+            print(
+                f"{side} {name}: median {statistics.median(values)} "
+                f"(min {min(values)}, max {max(values)})"
+            )
 
 
 if __name__ == "__main__":

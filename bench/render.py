@@ -226,23 +226,42 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} s ({min(values):.1f} to {max(values):.1f})"
 
 
+LATENCY_SIDES = {
+    "reuse": "defaults: refits the last search's choice",
+    "search": "`reuse_search_hours: null`: searches again",
+}
+
+
 def latency(data: dict[str, object]) -> str:
-    repeats = data["repeats"]
+    by_side: dict[str, list[dict]] = {}
+    for repeat in data["repeats"]:
+        by_side.setdefault(repeat["side"], []).append(repeat)
+    sides = list(by_side)
+    heads = " | ".join(f"{LATENCY_SIDES[side]}" for side in sides)
+    rule = "|---|" + "---:|" * len(sides)
+
+    def row(name: str, values_of) -> str:
+        cells = []
+        for side in sides:
+            values = [v for v in (values_of(r) for r in by_side[side]) if v is not None]
+            cells.append(_spread(values) if values else "-")
+        return f"| {name} | {' | '.join(cells)} |"
+
+    repeats = len(by_side[sides[0]])
     lines = [
-        f"| from landing until | {len(repeats)} repeats: median (min to max) |",
-        "|---|---:|",
-        f"| its ingest run succeeded | {_spread([r['ingested_seconds'] for r in repeats])} |",
-        "| the new champion is live (`data/deploy/current`) | "
-        f"{_spread([r['deployed_seconds'] for r in repeats])} |",
+        f"| from landing until ({repeats} repeats: median (min to max)) | {heads} |",
+        rule,
+        row("its ingest run succeeded", lambda r: r["ingested_seconds"]),
+        row("the new champion is live (`data/deploy/current`)", lambda r: r["deployed_seconds"]),
         "",
-        "| stage | median (min to max) |",
-        "|---|---:|",
+        f"| stage | {heads} |",
+        rule,
     ]
-    for stage in repeats[0]["stages"]:
-        spread = _spread([r["stages"][stage] for r in repeats if stage in r["stages"]])
+    stages = list(dict.fromkeys(s for r in data["repeats"] for s in r["stages"]))
+    for stage in stages:
         name = f"of which {stage}" if stage.startswith("step ") else stage
-        lines.append(f"| {name} | {spread} |")
-    triggers = sorted({r["training_requested_by"] for r in repeats})
+        lines.append(row(name, lambda r, stage=stage: r["stages"].get(stage)))
+    triggers = sorted({r["training_requested_by"] for r in data["repeats"]})
     lines += [
         "",
         f"Sensor interval {data['sensor_interval_seconds']} s; history "
