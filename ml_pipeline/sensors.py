@@ -19,18 +19,6 @@ from ml_pipeline.partitions import landed_files, scoring_files
 from ml_pipeline.resources import resources_for
 
 
-def due_every(seconds: int) -> int:
-    """The minimum interval that makes Dagster evaluate a sensor every ``seconds``.
-
-    The daemon looks at its sensors once per 5 s loop and skips one whose last tick
-    started less than its minimum interval ago. Each tick starts a moment into its loop,
-    so with the interval itself a sensor due every 5 s was skipped on about half of the
-    loops and ran every 10 s (measured: 4 or 9 s from an ingest run's end to the
-    wave-end sensor's request). One second less keeps the intended period.
-    """
-    return max(seconds - 1, 1)
-
-
 def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:
     """A run whose process died would otherwise count as in progress forever."""
     store = resources_for(config)["mlflow"].get()
@@ -61,7 +49,7 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
 
     @dg.sensor(
         job=ingest_job,
-        minimum_interval_seconds=due_every(config.sensor.interval_seconds),
+        minimum_interval_seconds=config.sensor.interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Adds a partition for each file matching {dataset.patterns} in the landing "
         "folder and ingests each distinct file content once.",
@@ -124,7 +112,7 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
 
     @dg.sensor(
         job=training_job,
-        minimum_interval_seconds=due_every(config.sensor.interval_seconds),
+        minimum_interval_seconds=config.sensor.interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Requests one training run when a finished wave brings at least "
@@ -149,7 +137,7 @@ def build_wave_end_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitored_jobs=[ingest_job],
         request_job=training_job,
-        minimum_interval_seconds=due_every(config.sensor.wave_end_interval_seconds),
+        minimum_interval_seconds=config.sensor.wave_end_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="When an ingest run succeeds and no other ingest run is left in its wave, "
         "applies the retraining policy at once (the retrain sensor's decision, without "
@@ -167,7 +155,7 @@ def build_wave_end_sensor(config: PipelineConfig) -> dg.SensorDefinition:
 def build_scoring_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     @dg.sensor(
         job=scoring_job,
-        minimum_interval_seconds=due_every(config.sensor.interval_seconds),
+        minimum_interval_seconds=config.sensor.interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Adds a batch_predictions partition for each file matching "

@@ -4,12 +4,7 @@ import dagster as dg
 
 from ml_pipeline.jobs import INGEST_JOB
 from ml_pipeline.partitions import landed_files
-from ml_pipeline.sensors import (
-    build_landing_sensor,
-    build_retrain_sensor,
-    build_scoring_sensor,
-    build_wave_end_sensor,
-)
+from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor, build_wave_end_sensor
 
 
 def evaluate(sensor, instance, cursor=None):
@@ -127,20 +122,6 @@ def test_training_starts_when_the_last_ingest_run_of_a_wave_succeeds(bike_config
             .run_requests[0]
             .run_key
         )
-
-
-def test_sensors_ask_for_a_second_less_than_their_period(bike_config) -> None:
-    # Dagster skips a sensor whose last tick started less than its minimum interval ago;
-    # ticks start a moment into the daemon's 5 s loop, so the period itself skips loops.
-    sensor = bike_config.sensor
-    for build in (build_landing_sensor, build_retrain_sensor, build_scoring_sensor):
-        assert build(bike_config).minimum_interval_seconds == sensor.interval_seconds - 1
-    wave_end = build_wave_end_sensor(bike_config).minimum_interval_seconds
-    assert wave_end == sensor.wave_end_interval_seconds - 1
-    every_second = bike_config.model_copy(
-        update={"sensor": sensor.model_copy(update={"wave_end_interval_seconds": 1})}
-    )
-    assert build_wave_end_sensor(every_second).minimum_interval_seconds == 1
 
 
 def test_a_wave_below_the_policy_starts_no_training(bike_config) -> None:
