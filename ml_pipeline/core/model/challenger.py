@@ -374,7 +374,8 @@ def train_challenger(
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         reused = reuse_search and past is not None and refusal is None
         if reused:
-            best = training.refit_choice(
+            fit_started = time.perf_counter()
+            model = training.fit_configuration(
                 past.choice,
                 dataset.task,
                 X,
@@ -383,6 +384,9 @@ def train_challenger(
                 ignored,
                 settings.random_seed,
                 config.cleaning.missing == "indicator",
+            )
+            best = training.CandidateResult.unsearched(
+                past.choice, model, time.perf_counter() - fit_started
             )
             results = [best]
             chosen = past.choice

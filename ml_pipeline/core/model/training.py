@@ -80,6 +80,23 @@ class CandidateResult:
             self.fit_seconds += time.perf_counter() - started
         return self.model
 
+    @classmethod
+    def unsearched(
+        cls, choice: CandidateConfig, model: Pipeline, seconds: float
+    ) -> CandidateResult:
+        """An earlier search's choice, fitted again without cross-validation (no CV score)."""
+        return cls(
+            name=choice.name,
+            estimator=choice.estimator,
+            params=dict(choice.params),
+            cv_score=float("nan"),
+            cv_std=float("nan"),
+            fit_seconds=seconds,
+            model=model,
+            tried=0,
+            planned=0,
+        )
+
     def row(self, metric: str) -> dict[str, object]:
         return {
             "candidate": self.name,
@@ -235,34 +252,6 @@ def fit_configuration(
         candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
     )
     return pipeline.fit(X, y)
-
-
-def refit_choice(
-    choice: CandidateConfig,
-    task: str,
-    X: pd.DataFrame,
-    y: pd.Series,
-    timestamp_column: str | None,
-    ignored_columns: list[str],
-    seed: int,
-    missing_indicator: bool = False,
-) -> CandidateResult:
-    """An earlier search's choice fitted on X, without cross-validation (no CV score)."""
-    started = time.perf_counter()
-    model = fit_configuration(
-        choice, task, X, y, timestamp_column, ignored_columns, seed, missing_indicator
-    )
-    return CandidateResult(
-        name=choice.name,
-        estimator=choice.estimator,
-        params=dict(choice.params),
-        cv_score=float("nan"),
-        cv_std=float("nan"),
-        fit_seconds=time.perf_counter() - started,
-        model=model,
-        tried=0,
-        planned=0,
-    )
 
 
 def _search_size(search: dict[str, list[object]]) -> int:
