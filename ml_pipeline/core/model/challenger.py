@@ -363,7 +363,11 @@ def train_challenger(
 
     experiment_id = store.activate()
     key = search_reuse.search_key(config, contract.version, metric)
-    past, refusal = _past_search(store, key, settings.reuse_search_hours, len(train))
+    past, refusal = (
+        _past_search(store, key, settings.reuse_search_hours, len(train))
+        if reuse_search
+        else (None, None)
+    )
     data_fingerprint = fingerprint(train)
     run_tags = {
         **tags,
@@ -372,7 +376,7 @@ def train_challenger(
         "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
-        reused = reuse_search and past is not None and refusal is None
+        reused = past is not None and refusal is None
         if reused:
             fit_started = time.perf_counter()
             model = training.fit_configuration(
