@@ -129,17 +129,6 @@ def started_smoke_test(
                 process.wait()
 
 
-def smoke_test(
-    model_dir: Path,
-    X: pd.DataFrame,
-    expected: np.ndarray,
-    expected_columns: list[str],
-    timeout: float = 300,
-) -> SmokeResult:
-    with started_smoke_test(model_dir, X, expected, expected_columns, timeout) as pending:
-        return pending.result()
-
-
 def _score(model_dir: str, rows_path: str, out_path: str) -> None:
     import mlflow.pyfunc
 

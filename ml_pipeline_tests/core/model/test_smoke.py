@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.core.model.smoke import smoke_test, started_smoke_test
+from ml_pipeline.core.model.smoke import started_smoke_test
 
 ROWS = pd.DataFrame({"temp": [1.0, 2.0]})
 
 
 def test_a_model_folder_that_cannot_load_fails_with_the_childs_last_error(tmp_path) -> None:
-    result = smoke_test(tmp_path / "no_model", ROWS, np.array([1.0, 2.0]), ["temp"])
+    with started_smoke_test(tmp_path / "no_model", ROWS, np.array([1.0, 2.0]), ["temp"]) as child:
+        result = child.result()
     assert not result.passed
     assert result.message.startswith("fresh process could not score: ")
     assert "no_model" in result.message
