@@ -29,7 +29,7 @@ from ml_pipeline.core.model.challenger import (
     prune_holdouts,
 )
 from ml_pipeline.core.model.refit import DeployCandidate
-from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeResult, started_smoke_test
+from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeProcess, SmokeResult, smoke_process
 from ml_pipeline.core.model.splitting import holdout_mask
 
 SMOKE_ROWS = 500
@@ -81,10 +81,10 @@ def _plots(
 
 @contextlib.contextmanager
 def started_smoke_test_of(
-    model: object, model_uri: str, X: pd.DataFrame
+    child: SmokeProcess, model: object, model_uri: str, X: pd.DataFrame
 ) -> Iterator[PendingSmokeTest]:
-    """Export the logged model as deployed and start scoring holdout rows with it in a
-    fresh process; the caller reads the result when it needs it."""
+    """Export the logged model as deployed and have the fresh process score holdout rows
+    with it; the caller reads the result when it needs it."""
     import mlflow.artifacts
 
     sample = X.head(SMOKE_ROWS)
@@ -92,8 +92,7 @@ def started_smoke_test_of(
     expected = np.asarray(model.predict(sample))
     with tempfile.TemporaryDirectory() as scratch:
         exported = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
-        with started_smoke_test(Path(exported), rows, expected, list(X.columns)) as pending:
-            yield pending
+        yield child.score(Path(exported), rows, expected, list(X.columns))
 
 
 def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
@@ -249,23 +248,25 @@ def validate_challenger(
     with contextlib.ExitStack() as waiting:
         pending = None
         if decision.promote:
+            # The smoke test's fresh process starts now: its imports overlap the refit, the
+            # logging and the diagnostics, which do not bear on the decision. Meanwhile
+            # this process keeps to one native thread: OpenMP's threads spin while they
+            # wait, and two of them beside the child made permutation importance about 5
+            # times slower (on the demo 1.4 s alone, 6.9 to 9.3 s beside it).
+            child = waiting.enter_context(smoke_process())
+            waiting.enter_context(threadpool_limits(limits=1))
             if deploy is None:
                 rows, deploy = refit.plan(outcome, warehouse, config)
             deployed_model = model
             if rows is not None:
                 deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
             pending = waiting.enter_context(
-                started_smoke_test_of(deployed_model, deploy.model_uri, X)
+                started_smoke_test_of(child, deployed_model, deploy.model_uri, X)
             )
-        # The diagnostics do not bear on the decision: they are drawn while the smoke
-        # test's fresh process starts up and scores. On one native thread: OpenMP's
-        # threads spin while they wait, and two of them beside the child made permutation
-        # importance about 5 times slower (on the demo 1.4 s alone, 6.9 to 9.3 s beside it).
-        with threadpool_limits(limits=1 if pending is not None else None):
-            importances = diagnostics.permutation_importances(
-                model, X, y, metric, config.training.random_seed
-            )
-            plots = _plots(model, X, y, task, importances, confusion)
+        importances = diagnostics.permutation_importances(
+            model, X, y, metric, config.training.random_seed
+        )
+        plots = _plots(model, X, y, task, importances, confusion)
         compared = {"challenger": challenger, "baseline": baseline}
         if reference is not None:
             compared["default HGB"] = reference

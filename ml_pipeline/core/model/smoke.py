@@ -93,40 +93,55 @@ class PendingSmokeTest:
         )
 
 
-@contextlib.contextmanager
-def started_smoke_test(
-    model_dir: Path,
-    X: pd.DataFrame,
-    expected: np.ndarray,
-    expected_columns: list[str],
-    timeout: float = 300,
-) -> Iterator[PendingSmokeTest]:
-    """Start scoring X with the model in ``model_dir`` in a fresh process; the child is
-    killed if the block is left before its result was read."""
-    with tempfile.TemporaryDirectory() as scratch:
-        rows, out = Path(scratch) / "rows.parquet", Path(scratch) / "out.parquet"
+class SmokeProcess:
+    """A fresh Python process that has imported the scoring libraries and waits for a
+    model to score."""
+
+    def __init__(self, process: subprocess.Popen, scratch: Path, timeout: float) -> None:
+        self._process, self._scratch, self._timeout = process, scratch, timeout
+
+    def score(
+        self, model_dir: Path, X: pd.DataFrame, expected: np.ndarray, expected_columns: list[str]
+    ) -> PendingSmokeTest:
+        """Hand the child the model and the rows; the result is read from the returned
+        test once the caller needs it."""
+        rows, out = self._scratch / "rows.parquet", self._scratch / "out.parquet"
         X.to_parquet(rows, index=False)
+        request = {"model_dir": str(model_dir), "rows_path": str(rows), "out_path": str(out)}
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(json.dumps(request).encode() + b"\n")
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child died while importing; its stderr says why when the result is read
+        return PendingSmokeTest(
+            self._process, out, len(X), expected, expected_columns, self._timeout
+        )
+
+
+@contextlib.contextmanager
+def smoke_process(timeout: float = 300) -> Iterator[SmokeProcess]:
+    """Start the smoke test's fresh process now, so that it imports the scoring libraries
+    while the caller is still fitting and logging the model. The child is killed if the
+    block is left before its result was read."""
+    with tempfile.TemporaryDirectory() as scratch:
         # A file, not a pipe: nobody reads a pipe while the caller works, and a child that
         # filled one with warnings would stall until the result is asked for.
-        with out.with_suffix(".stderr").open("w") as stderr:
+        with (Path(scratch) / "out.stderr").open("w") as stderr:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ml_pipeline.core.model.smoke",
-                    str(model_dir),
-                    str(rows),
-                    str(out),
-                ],
+                [sys.executable, "-m", "ml_pipeline.core.model.smoke"],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
         try:
-            yield PendingSmokeTest(process, out, len(X), expected, expected_columns, timeout)
+            yield SmokeProcess(process, Path(scratch), timeout)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            if process.stdin is not None and not process.stdin.closed:
+                process.stdin.close()
 
 
 def _score(model_dir: str, rows_path: str, out_path: str) -> None:
@@ -139,5 +154,21 @@ def _score(model_dir: str, rows_path: str, out_path: str) -> None:
     Path(out_path).with_suffix(".json").write_text(json.dumps(columns))
 
 
+def _wait_and_score() -> None:
+    # Imported before the model exists: loading a logged scikit-learn model needs these,
+    # whatever the model. The project's own code is left to the model's shipped copy.
+    import mlflow.pyfunc
+    import mlflow.sklearn  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import sklearn.compose
+    import sklearn.ensemble
+    import sklearn.pipeline  # noqa: F401
+    import skops.io  # noqa: F401
+
+    line = sys.stdin.readline()
+    if line:  # nothing comes when the caller gave up before the model was ready
+        _score(**json.loads(line))
+
+
 if __name__ == "__main__":
-    _score(*sys.argv[1:4])
+    _wait_and_score()
