@@ -13,10 +13,12 @@ run finishing (landing sensor, queued run, run process) and `<deploy>/current` a
 (retrain sensor, training run, validation and export). Two sides, each repeat running
 both at the same landing phase: the defaults, where that file-triggered training refits
 the choice of the history's search, and `training.reuse_search_hours: null`, where it
-searches again. With no champion
-deployed the promotion gate has no champion to beat, so every repeat ends in a
-deployment. The run records break each repeat down into its stages. Writes
-``bench/results/latency.json``.
+searches again. ``--revision REF`` adds a side with the defaults and the code as
+committed at REF (exported to a scratch folder and put first on every process's
+``PYTHONPATH``), so that a change is measured against the code before it in one session.
+With no champion deployed the promotion gate has no champion to beat, so every repeat
+ends in a deployment. The run records break each repeat down into its stages. Writes
+``bench/results/latency.json`` (``--result NAME``: ``NAME.json``).
 """
 
 import argparse
@@ -34,10 +36,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e_bench import BIN, write_config
+from bench.ingest_run_bench import export
 from bench.results import machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.live import child_environment, free_port, running, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status creationTime "
@@ -121,8 +124,16 @@ SIDES = {"reuse": {}, "search": {"reuse_search_hours": None}}
 
 
 def one_repeat(
-    folder: Path, history: int, rows: int, interval: int | None, phase: float, side: str
+    folder: Path,
+    history: int,
+    rows: int,
+    interval: int | None,
+    phase: float,
+    side: str,
+    tree: Path | None = None,
 ) -> dict:
+    """One landed file on a fresh project; ``tree``: run the code exported there."""
+    env = {"PYTHONPATH": str(tree)} if tree else None
     sensor = {"settle_seconds": 1} | ({"interval_seconds": interval} if interval else {})
     config = load_config(
         write_config(
@@ -136,10 +147,13 @@ def one_repeat(
     cli = str(BIN / "ml-pipeline")
     config_arg = ["--config", str(config.source_path)]
     subprocess.run(
-        [cli, "run", "--promote", "refuse", *config_arg], check=True, capture_output=True
+        [cli, "run", "--promote", "refuse", *config_arg],
+        check=True,
+        capture_output=True,
+        env=child_environment(env),
     )
     port, log = free_port(), folder / "dagster.log"
-    with running([cli, "ui", "--port", str(port), *config_arg], log) as server:
+    with running([cli, "ui", "--port", str(port), *config_arg], log, env) as server:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/server_info", server, log, timeout=180)
         # Let both sensors tick once on the settled history before the file lands, then
@@ -188,46 +202,66 @@ def main() -> None:
         "choice); search: training.reuse_search_hours null (it searches again). "
         "Each repeat runs every side, in turn, at the same landing phase.",
     )
+    parser.add_argument(
+        "--revision", help="also run the defaults with the code as committed at this revision"
+    )
+    parser.add_argument("--result", default="latency", help="write bench/results/NAME.json")
     args = parser.parse_args()
     results = []
     phases = random.Random(0)
-    for _ in range(args.repeats):
-        phase = phases.random()
-        for side in args.sides:
-            with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
-                result = one_repeat(
-                    Path(scratch),
-                    args.history,
-                    args.rows_per_batch,
-                    args.sensor_interval,
-                    phase,
-                    side,
-                )
-            print(json.dumps(result), flush=True)
-            results.append(result)
+    with tempfile.TemporaryDirectory(prefix="latency-bench-code-") as code:
+        runs_of = [(side, None, None) for side in args.sides]
+        if args.revision:
+            tree = Path(code) / "revision"
+            runs_of.append(("reuse", tree, export(args.revision, tree)))
+        for _ in range(args.repeats):
+            phase = phases.random()
+            for side, tree, commit in runs_of:
+                with tempfile.TemporaryDirectory(prefix="latency-bench-") as scratch:
+                    result = one_repeat(
+                        Path(scratch),
+                        args.history,
+                        args.rows_per_batch,
+                        args.sensor_interval,
+                        phase,
+                        side,
+                        tree,
+                    )
+                if commit:
+                    result["revision"] = commit
+                print(json.dumps(result), flush=True)
+                results.append(result)
     interval = args.sensor_interval or load_config(ROOT / "pipeline.yaml").sensor.interval_seconds
     command = f"python bench/latency_bench.py --repeats {args.repeats}"
     if args.sensor_interval:
         command += f" --sensor-interval {args.sensor_interval}"
     if args.sides != list(SIDES):
         command += f" --sides {' '.join(args.sides)}"
+    if args.revision:
+        command += f" --revision {args.revision}"
+    if args.result != "latency":
+        command += f" --result {args.result}"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     write_result(
-        "latency",
+        args.result,
         {
             "machine": machine(),
             "command": command,
+            "commit": head.stdout.strip(),
             "history": args.history,
             "rows_per_file": args.rows_per_batch,
             "sensor_interval_seconds": interval,
             "repeats": results,
         },
     )
-    for side in args.sides:
+    for side, _tree, commit in runs_of:
         for name in ("ingested_seconds", "deployed_seconds"):
-            values = [r[name] for r in results if r["side"] == side]
+            values = [r[name] for r in results if r["side"] == side and r.get("revision") == commit]
             print(
-                f"{side} {name}: median {statistics.median(values)} "
-                f"(min {min(values)}, max {max(values)})"
+                f"{side}{f' at {commit[:10]}' if commit else ''} {name}: median "
+                f"{statistics.median(values)} (min {min(values)}, max {max(values)})"
             )
 
 

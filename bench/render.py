@@ -232,12 +232,17 @@ LATENCY_SIDES = {
 }
 
 
+def _latency_side(repeat: dict) -> str:
+    label = LATENCY_SIDES[repeat["side"]]
+    return f"{label}, code at {repeat['revision'][:10]}" if "revision" in repeat else label
+
+
 def latency(data: dict[str, object]) -> str:
     by_side: dict[str, list[dict]] = {}
     for repeat in data["repeats"]:
-        by_side.setdefault(repeat["side"], []).append(repeat)
+        by_side.setdefault(_latency_side(repeat), []).append(repeat)
     sides = list(by_side)
-    heads = " | ".join(f"{LATENCY_SIDES[side]}" for side in sides)
+    heads = " | ".join(sides)
     rule = "|---|" + "---:|" * len(sides)
 
     def row(name: str, values_of) -> str:
@@ -266,7 +271,8 @@ def latency(data: dict[str, object]) -> str:
         "",
         f"Sensor interval {data['sensor_interval_seconds']} s; history "
         f"{data['history']} files of {data['rows_per_file']:,} rows; training requested by "
-        f"{', '.join(f'`{t}`' for t in triggers)}.",
+        f"{', '.join(f'`{t}`' for t in triggers)}"
+        + (f"; code at {data['commit'][:10]}." if "commit" in data else "."),
     ]
     return "\n".join([*lines, "", _provenance(data)])
 
