@@ -7,8 +7,9 @@ as configured there unless ``--sensor-interval`` is given), lands ``--history`` 
 files and runs `ml-pipeline run --promote refuse` on them: the history is ingested and a
 model trained, but nothing is deployed. Then `ml-pipeline ui` (dagster dev: webserver
 and daemon) starts, and once its sensors have ticked one new file lands, at a random
-point of the landing sensor's interval (seeded, so that the repeats sample its phase
-rather than one point of it). Measured from the moment the file is in place: its ingest
+point of the landing sensor's interval after one of its ticks (seeded, so that the
+repeats sample its phase rather than one point of it, and every side of a repeat lands
+at the same phase). Measured from the moment the file is in place: its ingest
 run finishing (landing sensor, queued run, run process) and `<deploy>/current` appearing
 (retrain sensor, training run, validation and export). Two sides, each repeat running
 both at the same landing phase: the defaults, where that file-triggered training refits
@@ -48,14 +49,46 @@ RUNS += "startTime endTime stepStats { stepKey startTime endTime } "
 RUNS += "tags { key value } } } } }"
 
 
-def runs(url: str) -> list[dict]:
+LANDING_TICKS = (
+    '{ sensorOrError(sensorSelector: {repositoryName: "__repository__", '
+    'repositoryLocationName: "ml_pipeline.definitions", sensorName: "landing_sensor"}) '
+    "{ ... on Sensor { sensorState { ticks(limit: 5) { timestamp } } } } }"
+)
+
+
+def graphql(url: str, query: str) -> dict:
     request = urllib.request.Request(
         f"{url}/graphql",
-        data=json.dumps({"query": RUNS}).encode(),
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]["runsOrError"]["results"]
+        return json.loads(response.read())["data"]
+
+
+def runs(url: str) -> list[dict]:
+    return graphql(url, RUNS)["runsOrError"]["results"]
+
+
+def landing_ticks(url: str) -> list[float]:
+    """When the landing sensor's recent ticks started, oldest first (epoch seconds)."""
+    sensor = graphql(url, LANDING_TICKS)["sensorOrError"]
+    return sorted(tick["timestamp"] for tick in sensor["sensorState"]["ticks"])
+
+
+def land_at_phase(url: str, phase: float, interval: int, log: Path) -> None:
+    """Return ``phase`` of an interval after a landing tick, the sensor being in step.
+
+    Timed from the sensor's own ticks, not from the server's start, so that every side
+    of a repeat lands at the same point of the tick: how long the server took to start
+    would otherwise decide the wait.
+    """
+    wait_for("two landing ticks", lambda: len(landing_ticks(url)) >= 2, 180, log)
+    last = landing_ticks(url)[-1]
+    target = last + phase * interval
+    while target < time.time() + 0.5:
+        target += interval
+    time.sleep(target - time.time())
 
 
 def ingest_run(url: str, key: str) -> dict | None:
@@ -151,15 +184,18 @@ def one_repeat(
         check=True,
         capture_output=True,
         env=child_environment(env),
+        cwd=folder,
     )
     port, log = free_port(), folder / "dagster.log"
-    with running([cli, "ui", "--port", str(port), *config_arg], log, env) as server:
+    # Run from the scratch folder: Dagster puts its working directory first on the code
+    # location's path, and this checkout's there would shadow the exported revision.
+    with running([cli, "ui", "--port", str(port), *config_arg], log, env, folder) as server:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/server_info", server, log, timeout=180)
-        # Let both sensors tick once on the settled history before the file lands, then
-        # land it at a random point of the landing tick: files do not arrive in step with
-        # the daemon, and a fixed delay would measure one phase of it every time.
-        time.sleep(config.sensor.interval_seconds + 5 + phase * config.sensor.interval_seconds)
+        # Let the sensors tick on the settled history before the file lands, then land
+        # it at a random point of the landing tick: files do not arrive in step with the
+        # daemon, and a fixed delay would measure one phase of it every time.
+        land_at_phase(url, phase, config.sensor.interval_seconds, log)
         new_day = DemoSpec().start + dt.timedelta(days=history)
         spec = DemoSpec(batches=1, rows_per_batch=rows, start=new_day)
         [landed] = write_demo_data(spec, config.dataset.landing_dir, truth)

@@ -9,7 +9,8 @@ landing and scoring sensors and the interval at which the wave-end sensor looks 
 finished ingest runs (30,30: every sensor every 30 s, as before the wave-end sensor
 existed). After a minute of warm-up, the CPU time of the whole process tree is read
 from /proc at the start and the end of a ``--window``-second idle window. The sides
-alternate in every repeat. Writes ``bench/results/tick_cost.json``.
+alternate in every repeat. Writes ``bench/results/tick_cost.json`` (``--result NAME``:
+``NAME.json``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=90)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sides", nargs="+", default=["30,30", "5,2"])
+    parser.add_argument("--result", default="tick_cost", help="write bench/results/NAME.json")
     args = parser.parse_args()
     sides = {side: tuple(int(part) for part in side.split(",")) for side in args.sides}
     samples: dict[str, list[float]] = {side: [] for side in sides}
@@ -88,12 +90,17 @@ def main() -> None:
             for side in order:
                 samples[side].append(round(idle_cpu(config, sides[side], args.window), 2))
                 print(f"repeat {repeat + 1}, {side}: {samples[side][-1]} CPU s/min", flush=True)
+    command = (
+        f"python bench/tick_bench.py --window {args.window:g} "
+        f"--repeats {args.repeats} --sides {' '.join(args.sides)}"
+    )
+    if args.result != "tick_cost":
+        command += f" --result {args.result}"
     write_result(
-        "tick_cost",
+        args.result,
         {
             "machine": machine(),
-            "command": f"python bench/tick_bench.py --window {args.window:g} "
-            f"--repeats {args.repeats} --sides {' '.join(args.sides)}",
+            "command": command,
             "window_seconds": args.window,
             "sides": [
                 {

@@ -44,7 +44,9 @@ def _default_signals() -> None:
 
 
 @contextlib.contextmanager
-def running(command: list[str], log: Path, env: dict | None = None) -> Iterator[subprocess.Popen]:
+def running(
+    command: list[str], log: Path, env: dict | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
     """Run ``command`` for the duration of the block; kill its whole group afterwards."""
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -52,6 +54,7 @@ def running(command: list[str], log: Path, env: dict | None = None) -> Iterator[
             stdout=output,
             stderr=subprocess.STDOUT,
             env=child_environment(env),
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_default_signals,
         )
