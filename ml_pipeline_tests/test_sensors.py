@@ -124,6 +124,19 @@ def test_training_starts_when_the_last_ingest_run_of_a_wave_succeeds(bike_config
         )
 
 
+def test_the_wave_end_sensor_asks_for_a_second_less_than_its_period(bike_config) -> None:
+    # Dagster skips a sensor whose last tick started less than its minimum interval ago;
+    # ticks start a moment into the daemon's 5 s loop, so the period itself skips loops.
+    sensor = bike_config.sensor
+    wave_end = build_wave_end_sensor(bike_config).minimum_interval_seconds
+    assert wave_end == sensor.wave_end_interval_seconds - 1
+    assert build_landing_sensor(bike_config).minimum_interval_seconds == sensor.interval_seconds
+    every_second = bike_config.model_copy(
+        update={"sensor": sensor.model_copy(update={"wave_end_interval_seconds": 1})}
+    )
+    assert build_wave_end_sensor(every_second).minimum_interval_seconds == 1
+
+
 def test_a_wave_below_the_policy_starts_no_training(bike_config) -> None:
     config = bike_config.model_copy(
         update={"retraining": bike_config.retraining.model_copy(update={"min_new_partitions": 3})}
