@@ -73,10 +73,18 @@ class PredictionLog:
                     return
 
     def flush(self) -> StoragePath | None:
+        """Write what has queued as one file. Rows whose write fails stay pending, ahead
+        of newer ones, so the next flush writes them once the storage is back; they
+        count towards ``max_pending`` meanwhile."""
         self._encode_queued()
         with self._rows_lock:
             rows, self._rows = self._rows, []
-        return write_rows(rows, self.folder)
+        try:
+            return write_rows(rows, self.folder)
+        except BaseException:
+            with self._rows_lock:
+                self._rows[:0] = rows
+            raise
 
     def _run(self) -> None:
         due = time.monotonic() + self.flush_seconds

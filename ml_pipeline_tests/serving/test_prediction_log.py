@@ -4,6 +4,8 @@ import datetime as dt
 import json
 import time
 
+import pytest
+
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest, read_prediction_log
 from ml_pipeline.serving.prediction_log import PredictionLog
 
@@ -88,6 +90,34 @@ def test_records_encoded_between_files_still_count_as_pending(tmp_path) -> None:
     assert dropped == [1]
     found = read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))
     assert [json.loads(text)["temp"] for text in found["inputs"]] == [[1.0], [2.0]]
+
+
+def test_records_of_a_failed_write_are_written_by_the_next_flush(tmp_path) -> None:
+    folder = tmp_path / "log"
+    folder.write_text("a file where the log's folder should be")
+    log = PredictionLog(folder, flush_seconds=60)
+    log.append(record(0))
+    with pytest.raises(OSError):
+        log.flush()
+    log.append(record(1, status=422))
+    folder.unlink()
+    log.flush()
+    found = read_prediction_log(folder, NOW, NOW + dt.timedelta(hours=1))
+    assert found["status"].tolist() == [200, 422]
+    assert len(list(folder.rglob("*.parquet"))) == 1
+
+
+def test_rows_kept_after_a_failed_write_count_towards_the_limit(tmp_path) -> None:
+    folder = tmp_path / "log"
+    folder.write_text("a file where the log's folder should be")
+    dropped = []
+    log = PredictionLog(folder, flush_seconds=60, max_pending=2, on_drop=lambda: dropped.append(1))
+    log.append(record(0))
+    log.append(record(1))
+    with pytest.raises(OSError):
+        log.flush()
+    log.append(record(2))
+    assert dropped == [1]
 
 
 def test_a_record_that_cannot_be_encoded_does_not_stop_the_writer(tmp_path) -> None:
