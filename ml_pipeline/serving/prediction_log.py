@@ -95,8 +95,9 @@ class PredictionLog:
                     continue
                 due = time.monotonic() + self.flush_seconds
                 self.flush()
+                self.last_error = None  # the storage is back: /ready stops reporting it
             except Exception as error:
                 # Scoring goes on; the failure is logged and shown by /ready and /metrics.
-                self.write_errors += 1
                 self.last_error = f"{self.folder}: {type(error).__name__}: {error}"
+                self.write_errors += 1
                 LOGGER.exception("prediction log: could not write under %s", self.folder)

@@ -107,6 +107,28 @@ def test_records_of_a_failed_write_are_written_by_the_next_flush(tmp_path) -> No
     assert len(list(folder.rglob("*.parquet"))) == 1
 
 
+def test_the_writer_reports_a_failed_write_until_one_succeeds(tmp_path) -> None:
+    folder = tmp_path / "log"
+    folder.write_text("a file where the log's folder should be")
+    log = PredictionLog(folder, flush_seconds=0.05)
+    log.start()
+    try:
+        log.append(record(0))
+        deadline = time.monotonic() + 5
+        while not log.write_errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log.last_error is not None and str(folder) in log.last_error
+        folder.unlink()
+        while not list(folder.rglob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while log.last_error is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log.last_error is None
+    finally:
+        log.close()
+    assert len(read_prediction_log(folder, NOW, NOW + dt.timedelta(hours=1))) == 1
+
+
 def test_rows_kept_after_a_failed_write_count_towards_the_limit(tmp_path) -> None:
     folder = tmp_path / "log"
     folder.write_text("a file where the log's folder should be")
@@ -128,12 +150,13 @@ def test_a_record_that_cannot_be_encoded_does_not_stop_the_writer(tmp_path) -> N
         deadline = time.monotonic() + 5
         while not log.write_errors and time.monotonic() < deadline:
             time.sleep(0.01)
+        reported = log.last_error
         log.append(record(1, inputs={"temp": [2.0]}))
         while not list(tmp_path.rglob("*.parquet")) and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         log.close()
-    assert log.write_errors >= 1 and "TypeError" in log.last_error
+    assert log.write_errors >= 1 and "TypeError" in reported
     found = read_prediction_log(tmp_path, NOW, NOW + dt.timedelta(hours=1))
     assert [json.loads(text)["temp"] for text in found["inputs"]] == [[2.0]]
 
