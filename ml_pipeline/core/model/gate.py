@@ -251,8 +251,9 @@ def validate_challenger(
             # The smoke test's fresh process starts now: its imports overlap the refit, the
             # logging and the diagnostics, which do not bear on the decision. Meanwhile
             # this process keeps to one native thread: OpenMP's threads spin while they
-            # wait, and two of them beside the child made permutation importance about 5
-            # times slower (on the demo 1.4 s alone, 6.9 to 9.3 s beside it).
+            # wait, and two of them beside the child slowed what they ran (on the demo,
+            # the refit 3.8 s against 1.4 s; permutation importance 6.9 to 9.3 s against
+            # 1.4 s).
             child = waiting.enter_context(smoke_process())
             waiting.enter_context(threadpool_limits(limits=1))
             if deploy is None:
