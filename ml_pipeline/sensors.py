@@ -130,8 +130,9 @@ def build_retrain_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     return retrain_sensor
 
 
-def every_daemon_loop(seconds: int) -> int:
-    """The minimum interval under which Dagster evaluates a sensor every ``seconds``.
+def due_every(seconds: int) -> int:
+    """The minimum interval under which Dagster evaluates a sensor every ``seconds``
+    (at 5 s, the daemon's loop: on every loop).
 
     The daemon looks at its sensors once per 5 s loop and skips one whose last tick
     started less than its minimum interval ago. A tick starts a moment into its loop, so
@@ -150,7 +151,7 @@ def build_wave_end_sensor(config: PipelineConfig) -> dg.SensorDefinition:
         request_job=training_job,
         # Only this sensor, whose point is to react at once: the landing and scoring
         # sensors scan folders, and ticking those on every loop cost idle CPU.
-        minimum_interval_seconds=every_daemon_loop(config.sensor.wave_end_interval_seconds),
+        minimum_interval_seconds=due_every(config.sensor.wave_end_interval_seconds),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="When an ingest run succeeds and no other ingest run is left in its wave, "
         "applies the retraining policy at once (the retrain sensor's decision, without "
