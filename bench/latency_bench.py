@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e_bench import BIN, write_config
 from bench.ingest_run_bench import export
-from bench.results import machine, write_result
+from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline_tests.live import child_environment, free_port, running, wait_for_http
@@ -77,7 +77,7 @@ def landing_ticks(url: str) -> list[float]:
 
 
 def land_at_phase(url: str, phase: float, interval: int, log: Path) -> None:
-    """Return ``phase`` of an interval after a landing tick, the sensor being in step.
+    """Sleep until ``phase`` of an interval after one of the landing sensor's ticks.
 
     Timed from the sensor's own ticks, not from the server's start, so that every side
     of a repeat lands at the same point of the tick: how long the server took to start
@@ -277,15 +277,12 @@ def main() -> None:
         command += f" --revision {args.revision}"
     if args.result != "latency":
         command += f" --result {args.result}"
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
-    )
     write_result(
         args.result,
         {
             "machine": machine(),
             "command": command,
-            "commit": head.stdout.strip(),
+            "commit": checked_out_commit(),
             "history": args.history,
             "rows_per_file": args.rows_per_batch,
             "sensor_interval_seconds": interval,

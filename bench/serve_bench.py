@@ -39,7 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest_run_bench import export
-from bench.results import machine, write_result
+from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
@@ -215,14 +215,11 @@ def main() -> int:
                     outcome = wrk(url + "/invocations", script, args.seconds)
                     results.setdefault((name, body_name), []).append(outcome)
                     print(f"round {round_number + 1} {name:<20} {body_name:<8} {outcome}")
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     write_result(
         args.result,
         {
             "machine": machine(),
-            "commit": commit,
+            "commit": checked_out_commit(),
             "command": f"python bench/serve_bench.py --rounds {args.rounds} "
             f"--seconds {args.seconds}"
             + "".join(f" --variant {key}={value}" for key, value in args.variant)

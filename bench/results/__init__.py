@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
@@ -27,6 +28,13 @@ def machine() -> dict[str, object]:
         "system": platform.system(),
         "date": dt.date.today().isoformat(),
     }
+
+
+def checked_out_commit() -> str:
+    """The commit of the code a benchmark ran, for its results to name."""
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=FOLDER, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def write_result(name: str, data: dict[str, object]) -> Path:
