@@ -14,14 +14,16 @@ from ml_pipeline.serving.service import TOKEN_ENV_VAR, ScoringService
 _bearer = HTTPBearer(auto_error=False, description=f"the value of {TOKEN_ENV_VAR}, if set")
 
 
-def get_service(request: Request) -> ScoringService:
+# Both are async although they never await: FastAPI runs a plain ``def`` dependency in
+# its thread pool, two thread hand-offs per request for nothing.
+async def get_service(request: Request) -> ScoringService:
     return request.app.state.service
 
 
 Service = Annotated[ScoringService, Depends(get_service)]
 
 
-def require_token(
+async def require_token(
     service: Service,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -114,6 +115,25 @@ def test_invocations_scores_the_mlflow_protocol(client: TestClient) -> None:
     assert len(predictions) == 3
     expected = 2.0 * frame["temp"] + (frame["weather"] == "rain") * 5.0
     assert np.allclose(predictions, expected, atol=1.0)
+
+
+def test_a_scoring_request_never_waits_for_the_thread_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI runs every plain-def dependency or route in anyio's thread pool: under load
+    # each hand-off costs the event loop a thread switch (measured in the serving bench).
+    handed_off: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def noting(function, *args, **kwargs):
+        handed_off.append(getattr(function, "__name__", repr(function)))
+        return await run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", noting)
+    response = client.post("/invocations", json=_split(tiny_rows(2, 5)), headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert client.get("/ready", headers=AUTH).status_code == 200
+    assert handed_off == []
 
 
 def test_csv_and_plain_records_score_the_same(client: TestClient) -> None:
