@@ -7,6 +7,7 @@ from pathlib import Path
 from string import Template
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.fileio import atomic_write_text
@@ -58,12 +59,27 @@ def ensure_dagster_home(config: PipelineConfig) -> Path:
     return home
 
 
+# Runs that ml-pipeline executes in its own processes print to its terminal. Capturing
+# their output for the UI, as Dagster does for every run, starts a `tail` and a watcher
+# Python process per stream and run, each forked from a process that may hold a whole
+# batch file (counted twice in the ingest's resident memory until it execs).
+UNCAPTURED_OUTPUT = {
+    "compute_logs": {
+        "module": "dagster.core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+        "config": {},
+    }
+}
+
+
 def project_instance(config: PipelineConfig) -> dg.DagsterInstance:
-    """The project's instance, with DAGSTER_HOME pointing at it.
+    """The project's instance, with DAGSTER_HOME pointing at it, for runs executed by
+    this process and the workers it spawns: their output is not captured for the UI.
 
     The variable is set, not only passed: dagster.yaml locates its storage through it,
-    so the folder can move, and the ingest workers this process spawns read the same
-    instance settings from the environment they inherit.
+    so the folder can move. Runs launched by ``dagster dev`` read dagster.yaml alone and
+    keep Dagster's capture.
     """
-    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
-    return dg.DagsterInstance.get()
+    home = str(ensure_dagster_home(config))
+    os.environ["DAGSTER_HOME"] = home
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=UNCAPTURED_OUTPUT))

@@ -99,6 +99,8 @@ def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
     with dg.DagsterInstance.get() as instance:
         jobs = [run.job_name for run in instance.get_runs()]
     assert jobs.count("ingest_job") == 7 and jobs.count("training_job") == 1
+    # The CLI's runs print to its terminal; none started Dagster's output capture.
+    assert not list(home.glob("storage/**/compute_logs"))
 
 
 def test_a_misspelled_target_stops_run_and_moves_no_file(tmp_path) -> None:
