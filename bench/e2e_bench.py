@@ -10,6 +10,9 @@ the other. Both use the project's `pipeline.yaml` with only the folders changed.
 time, peak RSS and peak PSS (summed over each command's process tree, see
 ``bench/measure.py``; for the pipeline also within each job's span) are recorded per run
 in ``<workdir>/results.jsonl``; the table printed at the end shows medians.
+``--revision REF`` adds a side that runs `ml-pipeline run` with the code as committed at
+REF (exported to a scratch folder, first on the path of the command and of the ingest
+workers it spawns), right after the pipeline side in every repeat.
 """
 
 import argparse
@@ -28,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import measure
-from bench.results import machine, read_result, write_result
+from bench.results import checked_out_commit, machine, read_result, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,12 +87,20 @@ def dagster_spans(data: Path) -> dict[str, tuple[float, float]]:
     return spans
 
 
-def run_pipeline(folder: Path, landing: Path, index: int) -> dict[str, object]:
-    run_dir = folder / f"pipeline-{index}"
+def run_pipeline(
+    folder: Path, landing: Path, index: int, tree: Path | None = None
+) -> dict[str, object]:
+    """``ml-pipeline run`` on a fresh data folder; ``tree``: with the code exported there."""
+    run_dir = folder / (f"pipeline-{index}" if tree is None else f"pipeline-revision-{index}")
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     config = write_config(run_dir, landing, run_dir / "data")
-    command = [str(BIN / "ml-pipeline"), "run", "--json", "--config", str(config)]
+    launch = [str(BIN / "ml-pipeline")]
+    if tree is not None:
+        # Spawned ingest workers inherit the parent's sys.path, so they run this code too.
+        code = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main"
+        launch = [sys.executable, "-c", code + "; sys.exit(main())"]
+    command = [*launch, "run", "--json", "--config", str(config)]
     measured = measure(command, run_dir / "run.log")
     if measured.returncode != 0:
         raise SystemExit(f"ml-pipeline run failed, see {run_dir / 'run.log'}")
@@ -157,7 +168,7 @@ def table(results: list[dict[str, object]]) -> str:
     ]
     for rows in sorted({r["rows"] for r in results}):
         medians = {}
-        for side in SIDES:
+        for side in dict.fromkeys(r["side"] for r in results):
             runs = [r for r in results if r["rows"] == rows and r["side"] == side]
             if runs:
                 medians[side] = (
@@ -195,6 +206,9 @@ def main() -> None:
         "--sides", nargs="+", choices=list(SIDES), default=["pipeline", "reference"]
     )
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--revision", help="also run the pipeline with the code of this git revision"
+    )
     parser.add_argument("--result", help="also write the runs to bench/results/RESULT.json")
     parser.add_argument(
         "--append",
@@ -207,13 +221,31 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"working in {workdir}", flush=True)
     results = []
+    sides = {side: SIDES[side] for side in args.sides}
+    revision = None
+    if args.revision:
+        from bench.ingest_run_bench import export
+
+        tree = workdir / "revision"
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir()
+        revision = export(args.revision, tree)
+        order = list(sides)
+        at = order.index("pipeline") + 1 if "pipeline" in order else 0
+        order.insert(at, "pipeline_at_revision")
+        sides["pipeline_at_revision"] = lambda folder, landing, index: run_pipeline(
+            folder, landing, index, tree
+        )
+        sides = {side: sides[side] for side in order}
     for rows in args.rows:
         folder = workdir / f"rows-{rows}"
         folder.mkdir(exist_ok=True)
         landing = land(folder, rows, args.batches, args.format)
         for index in range(args.repeats):
-            for side in args.sides:
-                result = {"rows": rows, "side": side, **SIDES[side](folder, landing, index)}
+            for side, run_side in sides.items():
+                result = {"rows": rows, "side": side, **run_side(folder, landing, index)}
+                if side == "pipeline_at_revision":
+                    result["commit"] = revision
                 results.append(result)
                 print(json.dumps(result), flush=True)
                 with (workdir / "results.jsonl").open("a") as log:
@@ -238,7 +270,15 @@ def main() -> None:
                 if c != command and not set(_history_sizes(c)) <= measured
             ]
             command = "` and `".join([*commands, command])
-        write_result(args.result, {"machine": machine(), "command": command, "runs": results})
+        write_result(
+            args.result,
+            {
+                "machine": machine(),
+                "commit": checked_out_commit(),
+                "command": command,
+                "runs": results,
+            },
+        )
 
 
 if __name__ == "__main__":

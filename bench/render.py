@@ -382,6 +382,7 @@ def e2e(data: dict[str, object]) -> str:
     ]
     names = {
         "pipeline": "`ml-pipeline run`",
+        "pipeline_at_revision": "`ml-pipeline run` at {commit}",
         "reference": "plain script",
         "reference_winner_only": "plain script, only the winner refit",
     }
@@ -404,8 +405,9 @@ def e2e(data: dict[str, object]) -> str:
                 if len(seconds) > 1
                 else f"{seconds[0]:.1f} s (one run)"
             )
+            label = names[side].format(commit=str(mine[0].get("commit", ""))[:10])
             lines.append(
-                f"| {rows:,} rows | {names[side]} | {spread} | "
+                f"| {rows:,} rows | {label} | {spread} | "
                 + ", ".join(f"{name} {value:.1f} s" for name, value in phases.items())
                 + f" | {_peak(mine, 'peak_rss_mib')} | {_peak(mine, 'peak_pss_mib')} | "
                 + f"{statistics.median(run['holdout']['rmse'] for run in mine):.2f} | "
@@ -419,6 +421,8 @@ def e2e(data: dict[str, object]) -> str:
     if len(set(days.values())) > 1:
         measured = "; ".join(f"{rows:,} rows on {day}" for rows, day in sorted(days.items()))
         lines += ["", f"Measured: {measured}."]
+    if "commit" in data:
+        lines += ["", f"Code at {str(data['commit'])[:10]}."]
     return "\n".join([*lines, "", _provenance(data)])
 
 
