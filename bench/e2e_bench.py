@@ -222,6 +222,7 @@ def main() -> None:
     print(f"working in {workdir}", flush=True)
     results = []
     sides = {side: SIDES[side] for side in args.sides}
+    current = checked_out_commit()
     revision = None
     if args.revision:
         from bench.ingest_run_bench import export
@@ -244,8 +245,8 @@ def main() -> None:
         for index in range(args.repeats):
             for side, run_side in sides.items():
                 result = {"rows": rows, "side": side, **run_side(folder, landing, index)}
-                if side == "pipeline_at_revision":
-                    result["commit"] = revision
+                # The code the run executed (the reference script's too).
+                result["commit"] = revision if side == "pipeline_at_revision" else current
                 results.append(result)
                 print(json.dumps(result), flush=True)
                 with (workdir / "results.jsonl").open("a") as log:
@@ -274,7 +275,6 @@ def main() -> None:
             args.result,
             {
                 "machine": machine(),
-                "commit": checked_out_commit(),
                 "command": command,
                 "runs": results,
             },

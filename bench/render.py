@@ -421,8 +421,15 @@ def e2e(data: dict[str, object]) -> str:
     if len(set(days.values())) > 1:
         measured = "; ".join(f"{rows:,} rows on {day}" for rows, day in sorted(days.items()))
         lines += ["", f"Measured: {measured}."]
-    if "commit" in data:
-        lines += ["", f"Code at {str(data['commit'])[:10]}."]
+    # Per run since runs of several commands share a file; earlier files name one commit.
+    code = {
+        run["rows"]: str(run.get("commit", data.get("commit")))[:10]
+        for run in runs
+        if run["side"] == "pipeline" and ("commit" in run or "commit" in data)
+    }
+    if code:
+        shown = "; ".join(f"{rows:,} rows at {commit}" for rows, commit in sorted(code.items()))
+        lines += ["", f"`ml-pipeline run` code: {shown}."]
     return "\n".join([*lines, "", _provenance(data)])
 
 
