@@ -251,9 +251,8 @@ def validate_challenger(
             # The smoke test's fresh process starts now: its imports overlap the refit, the
             # logging and the diagnostics, which do not bear on the decision. Meanwhile
             # this process keeps to one native thread: OpenMP's threads spin while they
-            # wait, and two of them beside the child slowed what they ran (on the demo,
-            # the refit 3.8 s against 1.4 s; permutation importance 6.9 to 9.3 s against
-            # 1.4 s).
+            # wait, and two of them beside the importing child slowed the refit and the
+            # permutation importance several times over in a profile of the demo.
             child = waiting.enter_context(smoke_process())
             waiting.enter_context(threadpool_limits(limits=1))
             if deploy is None:
