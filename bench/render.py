@@ -488,6 +488,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "ingest_run_gx_verdicts": ingest_run,
     "serving": serving,
     "serving_async_dependencies": serving,
+    "serving_async_dependencies_repeat": serving,
     "serving_switch_interval": serving,
     "serving_prediction_log": serving,
     "serving_scoring_path": serving,
