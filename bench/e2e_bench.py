@@ -16,6 +16,7 @@ workers it spawns), right after the pipeline side in every repeat.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ import dagster as dg
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.ingest_run_bench import cli_at, export
 from bench.measure import measure
 from bench.results import checked_out_commit, machine, read_result, write_result
 
@@ -95,11 +97,7 @@ def run_pipeline(
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     config = write_config(run_dir, landing, run_dir / "data")
-    launch = [str(BIN / "ml-pipeline")]
-    if tree is not None:
-        # Spawned ingest workers inherit the parent's sys.path, so they run this code too.
-        code = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main"
-        launch = [sys.executable, "-c", code + "; sys.exit(main())"]
+    launch = [str(BIN / "ml-pipeline")] if tree is None else cli_at(tree)
     command = [*launch, "run", "--json", "--config", str(config)]
     measured = measure(command, run_dir / "run.log")
     if measured.returncode != 0:
@@ -221,23 +219,20 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"working in {workdir}", flush=True)
     results = []
-    sides = {side: SIDES[side] for side in args.sides}
-    current = checked_out_commit()
-    revision = None
+    current, revision, sides = checked_out_commit(), None, {}
     if args.revision:
-        from bench.ingest_run_bench import export
-
         tree = workdir / "revision"
         shutil.rmtree(tree, ignore_errors=True)
         tree.mkdir()
         revision = export(args.revision, tree)
-        order = list(sides)
-        at = order.index("pipeline") + 1 if "pipeline" in order else 0
-        order.insert(at, "pipeline_at_revision")
-        sides["pipeline_at_revision"] = lambda folder, landing, index: run_pipeline(
-            folder, landing, index, tree
-        )
-        sides = {side: sides[side] for side in order}
+        # Right after the pipeline side, or first when there is none.
+        at_revision = {"pipeline_at_revision": functools.partial(run_pipeline, tree=tree)}
+        if "pipeline" not in args.sides:
+            sides.update(at_revision)
+    for side in args.sides:
+        sides[side] = SIDES[side]
+        if side == "pipeline" and revision is not None:
+            sides.update(at_revision)
     for rows in args.rows:
         folder = workdir / f"rows-{rows}"
         folder.mkdir(exist_ok=True)
@@ -271,14 +266,7 @@ def main() -> None:
                 if c != command and not set(_history_sizes(c)) <= measured
             ]
             command = "` and `".join([*commands, command])
-        write_result(
-            args.result,
-            {
-                "machine": machine(),
-                "command": command,
-                "runs": results,
-            },
-        )
+        write_result(args.result, {"machine": machine(), "command": command, "runs": results})
 
 
 if __name__ == "__main__":

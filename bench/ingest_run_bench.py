@@ -74,6 +74,13 @@ def export(revision: str, folder: Path) -> str:
     return commit
 
 
+def cli_at(tree: Path) -> list[str]:
+    """The command that runs ``ml-pipeline`` with the code exported under ``tree``; the
+    processes it spawns inherit that path, so they run the same code."""
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main"
+    return [sys.executable, "-c", code + "; sys.exit(main())"]
+
+
 def measure(tree: Path, config: Path) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--one", json.dumps([str(tree), str(config)])],

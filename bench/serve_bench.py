@@ -38,7 +38,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ingest_run_bench import export
+from bench.ingest_run_bench import cli_at, export
 from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline_tests.live import free_port, running, wait_for_http
@@ -60,9 +60,7 @@ def at_revision(revision: str, folder: Path) -> tuple[str, list[str]]:
     """A label and the command that runs ``ml-pipeline`` as committed at ``revision``."""
     tree = folder / "revision"
     commit = export(revision, tree)
-    launch = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main; "
-    command = [sys.executable, "-c", launch + "sys.exit(main())"]
-    return f"ml-pipeline serve at {commit[:10]}", command
+    return f"ml-pipeline serve at {commit[:10]}", cli_at(tree)
 
 
 def ml_pipeline_server(
