@@ -98,7 +98,7 @@ def _store(config: PipelineConfig) -> Finding:
 
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:
     from ml_pipeline.core.deploy.deploy_folder import is_complete
-    from ml_pipeline.core.deploy.deployment import reconcile, served_version
+    from ml_pipeline.core.deploy.switch import reconcile, served_version
     from ml_pipeline.resources import resources_for
 
     store = resources_for(config)["mlflow"].get()

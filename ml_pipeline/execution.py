@@ -1,9 +1,12 @@
 """Run the pipeline once in this process, through Dagster: register landed files, ingest
 (in worker processes when there are many), train, deploy; and roll back."""
 
+from __future__ import annotations
+
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -11,12 +14,9 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
-from ml_pipeline.core.deploy.deployment import DeploymentOutcome, RollbackOutcome, rollback
+from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
 from ml_pipeline.core.memory import return_freed_memory
-from ml_pipeline.core.model.challenger import TrainingOutcome
-from ml_pipeline.core.model.gate import ValidationOutcome
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
-from ml_pipeline.definitions import build_definitions
 from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
@@ -24,9 +24,22 @@ from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import resources_for
 from ml_pipeline.summary import RunSummary
 
+if TYPE_CHECKING:
+    from ml_pipeline.core.deploy.deployment import DeploymentOutcome
+    from ml_pipeline.core.model.challenger import TrainingOutcome
+    from ml_pipeline.core.model.gate import ValidationOutcome
+
 # The CLI prints its own summary, errors included; Dagster's step-by-step log (and the
 # expected failure of the promotion gate when a champion is kept) stays in the run history.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _job(config: PipelineConfig, name: str) -> dg.JobDefinition:
+    # Imported here: the definitions bring scikit-learn and every asset's imports, which
+    # the main process of a parallel ingest never uses while its workers need the memory.
+    from ml_pipeline.definitions import build_definitions
+
+    return build_definitions(config).resolve_job_def(name)
 
 
 def _first_error(result: dg.ExecuteInProcessResult) -> str:
@@ -77,7 +90,7 @@ def _ingest_runs(
     workers = min(config.ingest.workers, len(keys) // MIN_FILES_PER_WORKER)
     # An in-memory instance cannot be shared with other processes.
     if workers <= 1 or instance.is_ephemeral:
-        job = build_definitions(config).resolve_job_def(INGEST_JOB)
+        job = _job(config, INGEST_JOB)
         for key in keys:
             yield key, _ingest_one(job, instance, key)
         return
@@ -113,7 +126,7 @@ _worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None
 def _start_worker(config: PipelineConfig, instance_ref: object) -> None:
     """Each worker builds the job once and opens the caller's instance from its ref."""
     global _worker
-    job = build_definitions(config).resolve_job_def(INGEST_JOB)
+    job = _job(config, INGEST_JOB)
     _worker = (job, dg.DagsterInstance.from_ref(instance_ref))
 
 
@@ -125,7 +138,7 @@ def _ingest_in_worker(key: str) -> IngestResult:
 def train_and_deploy(
     config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, promotion: str
 ) -> None:
-    job = build_definitions(config).resolve_job_def(TRAINING_JOB)
+    job = _job(config, TRAINING_JOB)
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,

@@ -40,7 +40,7 @@ class Recovery:
 def recover(config: PipelineConfig, instance: dg.DagsterInstance, deployment: bool) -> Recovery:
     """End orphaned runs (and their MLflow runs) and, with ``deployment``, make
     ``current`` agree with the registry's champion."""
-    from ml_pipeline.core.deploy.deployment import reconcile
+    from ml_pipeline.core.deploy.switch import reconcile
 
     store = resources_for(config)["mlflow"].get()
     recovery = Recovery(orphans=end_orphans(instance, store, sweep_mlflow=True))

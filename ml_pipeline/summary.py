@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from ml_pipeline.core.deploy.deployment import DeploymentOutcome
-from ml_pipeline.core.model.challenger import TrainingOutcome
-from ml_pipeline.core.model.gate import ValidationOutcome
-from ml_pipeline.core.model.promotion import Decision
-from ml_pipeline.core.model.refit import DeployCandidate
+if TYPE_CHECKING:
+    from ml_pipeline.core.deploy.deployment import DeploymentOutcome
+    from ml_pipeline.core.model.challenger import TrainingOutcome
+    from ml_pipeline.core.model.gate import ValidationOutcome
+    from ml_pipeline.core.model.promotion import Decision
+    from ml_pipeline.core.model.refit import DeployCandidate
 
 Scores = dict[str, float]
 

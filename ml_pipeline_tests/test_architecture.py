@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,21 @@ def test_the_code_location_module_is_where_dagster_is_told_it_is() -> None:
     assert 'module_name = "ml_pipeline.definitions"' in pyproject
     assert "ml_pipeline.definitions" in workspace
     assert callable(importlib.import_module("ml_pipeline.definitions").defs)
+
+
+def test_the_main_process_of_a_run_leaves_training_imports_to_training() -> None:
+    # `ml-pipeline run` ingests beside two worker processes after recovery; scikit-learn
+    # and the asset modules in its main process would count against the ingest's memory.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, ml_pipeline.cli, ml_pipeline.execution, ml_pipeline.project,"
+            " ml_pipeline.core.deploy.switch; print(' '.join(sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = {"sklearn", "great_expectations", "ml_pipeline.definitions", "ml_pipeline.assets"}
+    assert not heavy & set(loaded)

@@ -21,7 +21,7 @@ import requests
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.crashpoints import CRASH_ENV
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline.core.deploy.deployment import served_version
+from ml_pipeline.core.deploy.switch import served_version
 from ml_pipeline.resources import resources_for
 from ml_pipeline.sensors import build_retrain_sensor
 from ml_pipeline_tests.conftest import bike_document, write_config

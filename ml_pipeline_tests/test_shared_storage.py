@@ -16,7 +16,7 @@ from ml_pipeline.assets.scoring import batch_predictions
 from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.deploy import batch_scoring, deploy_folder
-from ml_pipeline.core.deploy.deployment import rollback
+from ml_pipeline.core.deploy.switch import rollback
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.doctor import examine
 from ml_pipeline.execution import run_pipeline

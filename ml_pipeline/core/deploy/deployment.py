@@ -1,9 +1,10 @@
-"""Deploy the validated challenger, or roll the champion back to its predecessor.
+"""Deploy the validated challenger.
 
 Order matters for safety: the new version's artifact is exported completely
 first, then the registry alias moves, then the ``current`` link switches in one
 rename. A run killed at any point leaves a complete version serving; one killed
-between the alias and the link is finished by :func:`reconcile` at the next command.
+between the alias and the link is finished by
+:func:`ml_pipeline.core.deploy.switch.reconcile` at the next command.
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.deploy import deploy_folder
 from ml_pipeline.core.deploy.edge import ONNX_FILE, EdgeOutcome, log_edge_model
 from ml_pipeline.core.deploy.model_card import build_card, card_json, card_markdown
+from ml_pipeline.core.deploy.switch import CARD_JSON, CARD_MARKDOWN
 from ml_pipeline.core.model import refit
 from ml_pipeline.core.model.challenger import TrainingOutcome
 from ml_pipeline.core.model.gate import ValidationOutcome
 from ml_pipeline.core.model.refit import DeployCandidate
-from ml_pipeline.core.monitor.reference import ReferenceProfile
-
-CARD_JSON = "model_card.json"
-CARD_MARKDOWN = "model_card.md"
-REFERENCE_ARTIFACT = "reference_profile.json"
 
 if TYPE_CHECKING:
     from ml_pipeline.core.storage import StoragePath
@@ -42,10 +39,6 @@ class DeploymentOutcome:
     card: dict[str, object] = field(default_factory=dict)
     # What became of model.onnx (deploy.onnx), in one line; None when not asked for.
     edge: str | None = None
-
-
-class RollbackError(RuntimeError):
-    """There is no champion, or no earlier champion to return to."""
 
 
 def _card(
@@ -170,119 +163,3 @@ def deploy(
         card,
         edge.note if edge is not None else None,
     )
-
-
-@dataclass
-class RollbackOutcome:
-    from_version: str
-    to_version: str
-    artifact_path: StoragePath
-    # Set when the version rolled back to logged no training reference.
-    reference_note: str | None = None
-
-
-def _export_with_card(
-    store: tracking.MlflowStore, version: str, deploy_dir: StoragePath
-) -> StoragePath:
-    """Export a registered version with the model card its training run logged."""
-    run_id = store.version(version).run_id
-    files = {}
-    for name in (CARD_JSON, CARD_MARKDOWN):
-        text = tracking.run_text(store, run_id, name)
-        if text is not None:
-            files[name] = text
-    return deploy_folder.export_version(store, version, deploy_dir, files)
-
-
-def _reference_text(
-    store: tracking.MlflowStore, version: str, reference_path: Path | None
-) -> str | None:
-    """The version's logged training reference; read before anything is switched, so
-    an unreadable one stops the switch."""
-    if reference_path is None:
-        return None
-    return tracking.run_text(store, store.version(version).run_id, REFERENCE_ARTIFACT)
-
-
-def _serve_export(
-    exported: StoragePath, reference_path: Path | None, profile: str | None
-) -> tuple[StoragePath, str | None]:
-    """Point ``current`` at an exported version and put its training reference in place.
-
-    A version that logged no reference leaves none at all, never the replaced model's:
-    drift would otherwise be measured against data the served model did not learn from.
-    Returns the link and, in that case, a sentence saying so.
-    """
-    artifact = deploy_folder.point_current(exported.parent, exported)
-    if reference_path is None:
-        return artifact, None
-    if profile is None:
-        # A file this project generates on every deployment, not a user's file.
-        reference_path.unlink(missing_ok=True)
-        version = exported.name.removeprefix("v")
-        return artifact, (
-            f"version {version} logged no training reference: input drift is not "
-            "measured until a champion with one is deployed"
-        )
-    ReferenceProfile.from_json(profile).save(reference_path)
-    return artifact, None
-
-
-def served_version(deploy_dir: StoragePath) -> str | None:
-    """The version ``current`` leads to, or None when there is no link."""
-    name = deploy_folder.current_name(deploy_dir)
-    return name.removeprefix("v") if name is not None else None
-
-
-def reconcile(
-    store: tracking.MlflowStore, deploy_dir: StoragePath, reference_path: Path | None = None
-) -> str | None:
-    """Finish a deployment that a killed process left half done.
-
-    The registry's ``champion`` alias is the decision; ``current`` must lead to that
-    version's export. When they differ (the process died after moving the alias and
-    before switching the link), the link is switched now. Returns what was done, or
-    None when they already agree.
-    """
-    store.activate()
-    champion = store.champion()
-    serving = served_version(deploy_dir)
-    if champion is None or str(champion.version) == serving:
-        return None
-    version = str(champion.version)
-    profile = _reference_text(store, version, reference_path)
-    exported = _export_with_card(store, version, deploy_dir)
-    _, note = _serve_export(exported, reference_path, profile)
-    was = f"version {serving}" if serving else "nothing"
-    done = (
-        f"`current` led to {was} while the registry's champion is version {version}; "
-        f"it now leads to version {version}"
-    )
-    return f"{done}; {note}" if note else done
-
-
-def rollback(
-    store: tracking.MlflowStore, deploy_dir: StoragePath, reference_path: Path | None = None
-) -> RollbackOutcome:
-    """Point ``champion`` back at the version it replaced, with its artifact and reference."""
-    store.activate()
-    current = store.champion()
-    if current is None:
-        raise RollbackError(f"model {store.registered_model!r} has no champion to roll back")
-    previous = current.tags.get(tracking.PREVIOUS_CHAMPION_TAG)
-    if not previous:
-        raise RollbackError(
-            f"champion version {current.version} of {store.registered_model!r} replaced no "
-            "earlier champion: nothing to roll back to"
-        )
-    profile = _reference_text(store, previous, reference_path)
-    exported = _export_with_card(store, previous, deploy_dir)
-    store.point_alias(previous)
-    store.client().set_model_version_tag(
-        store.registered_model,
-        str(current.version),
-        tracking.ROLLED_BACK_TAG,
-        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )
-    artifact, note = _serve_export(exported, reference_path, profile)
-    return RollbackOutcome(str(current.version), previous, artifact, note)

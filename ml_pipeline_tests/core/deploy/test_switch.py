@@ -16,7 +16,7 @@ import pytest
 from sklearn.dummy import DummyRegressor
 
 from ml_pipeline.core import tracking
-from ml_pipeline.core.deploy.deployment import REFERENCE_ARTIFACT, rollback
+from ml_pipeline.core.deploy.switch import REFERENCE_ARTIFACT, rollback
 from ml_pipeline.core.monitor.reference import ReferenceProfile, build_reference
 
 
