@@ -15,7 +15,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
-from ml_pipeline.core.memory import return_freed_memory
+from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
 from ml_pipeline.errors import cause_line
 from ml_pipeline.history import ingested_digests, retraining_evidence
@@ -126,6 +126,7 @@ _worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None
 def _start_worker(config: PipelineConfig, instance_ref: object) -> None:
     """Each worker builds the job once and opens the caller's instance from its ref."""
     global _worker
+    arrow_on_system_heap()
     job = _job(config, INGEST_JOB)
     _worker = (job, dg.DagsterInstance.from_ref(instance_ref))
 

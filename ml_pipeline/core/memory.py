@@ -34,6 +34,18 @@ def return_freed_memory(collect_above_bytes: int | None = None) -> None:
     malloc_trim(0)
 
 
+def arrow_on_system_heap() -> None:
+    """Allocate this process's Arrow buffers (pandas' strings, Parquet reads) with malloc.
+
+    pyarrow's default pool, mimalloc, keeps the pages of freed buffers for its own reuse,
+    out of reach of the trim in :func:`return_freed_memory`; an ingest worker reading
+    file after file of 100,000 rows peaked about 60 MiB higher with it.
+    """
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def resident_bytes() -> int:
     """This process's resident memory (0 where /proc is missing)."""
     try:
