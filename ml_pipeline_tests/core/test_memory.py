@@ -1,4 +1,6 @@
 import gc
+import subprocess
+import sys
 
 import pytest
 
@@ -30,3 +32,20 @@ def test_a_process_above_the_threshold_collects_before_trimming(collections) -> 
 def test_resident_bytes_is_this_process() -> None:
     held = bytearray(64 * 2**20)
     assert memory.resident_bytes() > len(held)
+
+
+def test_arrow_buffers_move_to_the_heap_that_trimming_returns() -> None:
+    # In a child process: the memory pool is global to the process that sets it.
+    script = (
+        "import pandas as pd, pyarrow as pa\n"
+        "from ml_pipeline.core import memory\n"
+        "memory.arrow_on_system_heap()\n"
+        "before = pa.system_memory_pool().bytes_allocated()\n"
+        "text = pd.Series([str(i) for i in range(100_000)], dtype='str')\n"
+        "print(pa.default_memory_pool().backend_name,"
+        " pa.system_memory_pool().bytes_allocated() > before)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["system", "True"]
