@@ -481,6 +481,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "tick_cost_wave_end": tick_cost,
     "e2e": e2e,
     "e2e_uncaptured_output": e2e,
+    "e2e_lean_ingest": e2e,
     "model_logging": model_logging,
     "ingest_memory": ingest_memory,
     "ingest_run_checks": ingest_run,
