@@ -233,6 +233,7 @@ def _busy(error: Exception) -> int:
 
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.data.config_faults import preflight
+    from ml_pipeline.core.memory import give_back_large_blocks
     from ml_pipeline.core.project_lock import ProjectBusy
     from ml_pipeline.execution import run_pipeline
     from ml_pipeline.project import open_project
@@ -240,6 +241,9 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     problem = preflight(config)
     if problem:
         return _config_error(config, f"{problem}; nothing was ingested or moved")
+    # Here, in this process and its ingest and search workers: the frames of one file and
+    # the trees of one fit are freed before the next, and stay resident otherwise.
+    give_back_large_blocks()
     try:
         with open_project(config, "run", _note) as instance:
             summary = run_pipeline(

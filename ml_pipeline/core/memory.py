@@ -1,4 +1,5 @@
-"""Giving freed heap back to the operating system between large steps."""
+"""Giving freed heap back to the operating system: between large steps, and for large blocks
+as soon as they are freed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from collections.abc import Callable
 # large enough to grow it (bench/ingest_memory_bench.py).
 COLLECT_ABOVE_BYTES = 512 * 2**20
 
+# Blocks this large get a mapping of their own, unmapped when freed (see give_back_large_blocks).
+MMAP_THRESHOLD_BYTES = 128 * 2**10
+MMAP_THRESHOLD_VARIABLE = "MALLOC_MMAP_THRESHOLD_"  # read by glibc when a process starts
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+
 
 def return_freed_memory(collect_above_bytes: int | None = None) -> None:
     """Hand the heap that one file's frames used back to the system.
@@ -25,13 +31,31 @@ def return_freed_memory(collect_above_bytes: int | None = None) -> None:
     before the trim runs only while the process is above ``collect_above_bytes``
     (``COLLECT_ABOVE_BYTES`` by default) resident.
     """
-    malloc_trim = _glibc_malloc_trim()
+    malloc_trim = _glibc("malloc_trim")
     if malloc_trim is None:
         return
     threshold = COLLECT_ABOVE_BYTES if collect_above_bytes is None else collect_above_bytes
     if resident_bytes() >= threshold:
         gc.collect()
     malloc_trim(0)
+
+
+def give_back_large_blocks() -> None:
+    """Serve blocks of 128 KiB and more from mappings of their own, in this process and in
+    the processes it starts from now on, so that freeing one returns it to the system.
+
+    glibc does so at first, but raises that threshold to the size of each such block
+    freed (up to 32 MiB); from then on one file's frames and one fit's trees come from
+    the heap and, freed, stay resident behind whatever was allocated after them. A
+    threshold set explicitly stays put.
+    """
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
+        return
+    if MMAP_THRESHOLD_VARIABLE in os.environ:
+        return  # the user's own value, which glibc applied when this process started
+    os.environ[MMAP_THRESHOLD_VARIABLE] = str(MMAP_THRESHOLD_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def arrow_on_system_heap() -> None:
@@ -56,9 +80,9 @@ def resident_bytes() -> int:
 
 
 @functools.cache
-def _glibc_malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, looked up once per process; None on other C libraries."""
+def _glibc(function: str) -> Callable[[int], int] | Callable[[int, int], int] | None:
+    """A glibc function, looked up once per process; None on other C libraries."""
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return None
-    return getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
+    return getattr(ctypes.CDLL(libc_name), function, None)

@@ -1,4 +1,5 @@
 import gc
+import os
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import pytest
 from ml_pipeline.core import memory
 
 pytestmark = pytest.mark.skipif(
-    memory._glibc_malloc_trim() is None, reason="needs glibc's malloc_trim"
+    memory._glibc("malloc_trim") is None, reason="needs glibc's malloc_trim"
 )
 
 
@@ -49,3 +50,29 @@ def test_arrow_buffers_move_to_the_heap_that_trimming_returns() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert shown == ["system", "True"]
+
+
+@pytest.mark.parametrize("given_back", [True, False], ids=["set", "glibc default"])
+def test_a_freed_large_block_leaves_at_once_once_large_blocks_are_given_back(
+    given_back: bool,
+) -> None:
+    # Freeing an 8 MiB block raises glibc's own threshold above 4 MiB: without the fixed
+    # one, the 4 MiB block comes from the heap and stays resident after it is freed.
+    script = (
+        "import os\n"
+        "from ml_pipeline.core import memory\n"
+        f"if {given_back}: memory.give_back_large_blocks()\n"
+        "block = bytearray(b'x') * (8 << 20)\n"
+        "del block\n"
+        "block = bytearray(b'x') * (4 << 20)\n"
+        "held = memory.resident_bytes()\n"
+        "del block\n"
+        "print(held - memory.resident_bytes() >= 3 << 20,"
+        " os.environ.get(memory.MMAP_THRESHOLD_VARIABLE))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != memory.MMAP_THRESHOLD_VARIABLE}
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
+    expected = [str(given_back), str(memory.MMAP_THRESHOLD_BYTES) if given_back else "None"]
+    assert shown == expected
