@@ -482,6 +482,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "e2e": e2e,
     "e2e_uncaptured_output": e2e,
     "e2e_lean_ingest": e2e,
+    "e2e_large_blocks": e2e,
     "model_logging": model_logging,
     "ingest_memory": ingest_memory,
     "ingest_run_checks": ingest_run,
