@@ -241,8 +241,8 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     problem = preflight(config)
     if problem:
         return _config_error(config, f"{problem}; nothing was ingested or moved")
-    # Here, in this process and its ingest and search workers: the frames of one file and
-    # the trees of one fit are freed before the next, and stay resident otherwise.
+    # Before any worker starts, so the ingest and search workers inherit it: each frees one
+    # file's frames or one fit's trees before the next, which would otherwise stay resident.
     give_back_large_blocks()
     try:
         with open_project(config, "run", _note) as instance:

@@ -80,7 +80,7 @@ def resident_bytes() -> int:
 
 
 @functools.cache
-def _glibc(function: str) -> Callable[[int], int] | Callable[[int, int], int] | None:
+def _glibc(function: str) -> Callable[..., int] | None:
     """A glibc function, looked up once per process; None on other C libraries."""
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
