@@ -17,6 +17,7 @@ workers it spawns), right after the pipeline side in every repeat.
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import platform
@@ -75,18 +76,39 @@ def land(folder: Path, rows: int, batches: int, file_format: str) -> Path:
     return landing
 
 
-def dagster_spans(data: Path) -> dict[str, tuple[float, float]]:
-    """Unix times of each job's first run created and last run ended, per job."""
+def dagster_spans(data: Path) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """Unix times of each job's first run created and last run ended, per job; and the
+    seconds of each step of the last training run."""
     spans: dict[str, tuple[float, float]] = {}
+    steps: dict[str, float] = {}
     os.environ["DAGSTER_HOME"] = str(data / "dagster_home")
     with dg.DagsterInstance.get() as instance:
-        for record in instance.get_run_records():
+        records = instance.get_run_records()
+        for record in records:
             if record.end_time:
                 job = record.dagster_run.job_name
                 first, last = spans.get(job, (float("inf"), 0.0))
                 created = record.create_timestamp.timestamp()
                 spans[job] = (min(first, created), max(last, record.end_time))
-    return spans
+        training = [r for r in records if r.dagster_run.job_name == "training_job"]
+        if training:  # newest first
+            for step in instance.get_run_step_stats(training[0].dagster_run.run_id):
+                if step.start_time and step.end_time:
+                    steps[step.step_key] = round(step.end_time - step.start_time, 1)
+    return spans, steps
+
+
+def outside_jobs(
+    spans: dict[str, tuple[float, float]], started: float, ended: float
+) -> dict[str, float]:
+    """Seconds of the command outside its Dagster jobs: before the first, between them
+    and after the last (start-up, the switch from ingest to training, the summary)."""
+    ordered = sorted(spans.values())
+    if not ordered:
+        return {}
+    gaps = {"before_jobs": ordered[0][0] - started, "after_jobs": ended - ordered[-1][1]}
+    between = sum(later[0] - earlier[1] for earlier, later in itertools.pairwise(ordered))
+    return {**gaps, "between_jobs": between} if len(ordered) > 1 else gaps
 
 
 def run_pipeline(
@@ -103,11 +125,17 @@ def run_pipeline(
     if measured.returncode != 0:
         raise SystemExit(f"ml-pipeline run failed, see {run_dir / 'run.log'}")
     summary = json.loads(measured.stdout)
-    spans = dagster_spans(run_dir / "data")
+    spans, steps = dagster_spans(run_dir / "data")
+    ended = measured.started_at + measured.seconds
     result = {
         "seconds": round(measured.seconds, 1),
         "peak_rss_mib": round(measured.peak_rss_mib),
         "phases": {job: round(last - first, 1) for job, (first, last) in spans.items()},
+        "outside_jobs": {
+            name: round(value, 1)
+            for name, value in outside_jobs(spans, measured.started_at, ended).items()
+        },
+        "training_steps": steps,
         "peak_rss_mib_by_phase": {
             job: round(measured.peak_between(first, last) / 2**20)
             for job, (first, last) in spans.items()

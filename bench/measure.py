@@ -27,6 +27,7 @@ class Measurement:
     stdout: str
     # (Unix time, RSS, PSS or None) of the tree at every sample, to place the peak in time.
     samples: list[tuple[float, int, int | None]] = field(default_factory=list)
+    started_at: float = 0.0  # Unix time of the start, to place the command's own records
 
     @property
     def peak_pss_mib(self) -> float:
@@ -114,7 +115,7 @@ def measure(
     """
     out_path = log.with_suffix(".out")
     with out_path.open("wb") as out, log.open("wb") as err:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         process = subprocess.Popen(
             command,
             stdout=out,
@@ -137,7 +138,7 @@ def measure(
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     peak = max((rss for _, rss, _ in samples), default=0)
-    return Measurement(seconds, peak, process.returncode, out_path.read_text(), samples)
+    return Measurement(seconds, peak, process.returncode, out_path.read_text(), samples, started_at)
 
 
 def in_fresh_process(script: str, argument: str) -> dict:

@@ -373,6 +373,53 @@ def _peak(runs: list[dict], key: str) -> str:
     return text
 
 
+# Where a run of ``ml-pipeline run`` spends its time: (label, where the run records it,
+# key, the plain script's phase it compares with).
+E2E_STAGES = [
+    ("start-up, before the first job", "outside_jobs", "before_jobs", None),
+    ("ingest job; the script: read, clean, features", "phases", "ingest_job", "prepare"),
+    ("between the jobs", "outside_jobs", "between_jobs", None),
+    ("training job; the script: search, fit, score", "phases", "training_job", "train"),
+    ("of which step trained_model", "training_steps", "trained_model", None),
+    ("of which the search's fits, all candidates", None, "search_seconds", None),
+    ("of which step validation_metrics", "training_steps", "validation_metrics", None),
+    ("of which the refit on all rows", None, "refit_seconds", None),
+    ("of which step deployed_model", "training_steps", "deployed_model", None),
+    ("of which step data_profile", "training_steps", "data_profile", None),
+    ("after the last job", "outside_jobs", "after_jobs", None),
+    ("whole run", None, "seconds", "seconds"),
+]
+
+
+def _stage(runs: list[dict], section: str | None, key: str) -> str:
+    values = [(run if section is None else run.get(section, {})).get(key) for run in runs]
+    return "-" if not values or None in values else _spread(values)
+
+
+def _e2e_time(runs: list[dict]) -> list[str]:
+    """The stages of the pipeline's runs that recorded them, per history size, beside the
+    plain script's phases: median (min to max) of the repeats."""
+    lines = []
+    for rows in sorted({run["rows"] for run in runs}):
+        pipeline = [r for r in runs if r["rows"] == rows and r["side"] == "pipeline"]
+        reference = [r for r in runs if r["rows"] == rows and r["side"] == "reference"]
+        if not pipeline or not all("training_steps" in r for r in pipeline):
+            continue
+        lines += [
+            "",
+            f"Where the time goes at {rows:,} rows, in the same runs (median, min to max):",
+            "",
+            "| stage | `ml-pipeline run` | plain script |",
+            "|---|---:|---:|",
+        ]
+        for label, section, key, phase in E2E_STAGES:
+            script = ""
+            if phase is not None and reference:
+                script = _stage(reference, None if phase == "seconds" else "phases", phase)
+            lines.append(f"| {label} | {_stage(pipeline, section, key)} | {script} |")
+    return lines
+
+
 def e2e(data: dict[str, object]) -> str:
     runs = data["runs"]
     lines = [
@@ -417,6 +464,7 @@ def e2e(data: dict[str, object]) -> str:
                     else "- |"
                 )
             )
+    lines += _e2e_time(runs)
     days = {run["rows"]: run["date"] for run in runs if "date" in run}
     if len(set(days.values())) > 1:
         measured = "; ".join(f"{rows:,} rows on {day}" for rows, day in sorted(days.items()))
