@@ -85,10 +85,12 @@ def test_an_unreadable_reference_stops_the_rollback_before_anything_moves(
     (logged / REFERENCE_ARTIFACT).unlink()
     (logged / REFERENCE_ARTIFACT).mkdir()  # still listed, no longer readable as text
     reference_path = tmp_path / "reference.json"
-    _reference(50.0).save(reference_path)
+    # One profile, saved and compared: each build is stamped with the second it was made.
+    serving = _reference(50.0)
+    serving.save(reference_path)
 
     with pytest.raises(RuntimeError, match=f"logged {REFERENCE_ARTIFACT} but it cannot be read"):
         rollback(store, tmp_path / "deploy", reference_path)
 
     assert str(store.champion().version) == "2"
-    assert ReferenceProfile.from_json(reference_path.read_text()) == _reference(50.0)
+    assert ReferenceProfile.from_json(reference_path.read_text()) == serving
