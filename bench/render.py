@@ -359,6 +359,43 @@ def ingest_run(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def ingest_profile(data: dict[str, object]) -> str:
+    split = data["split"]
+    seconds, shares = split["seconds_per_run"], split["split"]
+    labels = {
+        "events": f"writing Dagster's events ({split['events_per_run']:g} per run)",
+        "suites": "the three expectation suites",
+        "rest": "the rest: the assets' own work, and Dagster creating, planning, running it",
+    }
+    lines = [
+        f"| one ingest run of a {data['rows_per_file']:,}-row file | seconds (mean of "
+        f"{split['runs']} runs) | share |",
+        "|---|---:|---:|",
+        f"| whole run | {seconds:.3f} s | 100% |",
+        *(
+            f"| of which {labels[name]} | {value:.3f} s | {value / seconds:.0%} |"
+            for name, value in shares.items()
+        ),
+        "",
+        "| ingest workers | wall time (median) | CPU time, process and workers (median) "
+        "| CPU seconds per second | each repeat |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    for setting in data["workers"]:
+        repeats = setting["repeats"]
+        wall = statistics.median(r["seconds"] for r in repeats)
+        cpu = statistics.median(r["cpu_seconds"] for r in repeats)
+        each = ", ".join(f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} CPU s)" for r in repeats)
+        lines.append(
+            f"| {setting['workers']} | {wall:.1f} s | {cpu:.1f} s | {cpu / wall:.2f} | {each} |"
+        )
+    lines += [
+        "",
+        f"{data['files']} files of {data['rows_per_file']:,} rows; code at {data['commit'][:10]}.",
+    ]
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 def _peak(runs: list[dict], key: str) -> str:
     """Median peak over ``runs``, then each job's median peak when the runs have them."""
     if not all(key in run for run in runs):
@@ -536,6 +573,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "ingest_run_checks": ingest_run,
     "ingest_run_gx_context": ingest_run,
     "ingest_run_gx_verdicts": ingest_run,
+    "ingest_profile": ingest_profile,
     "serving": serving,
     "serving_async_dependencies": serving,
     "serving_async_dependencies_repeat": serving,
