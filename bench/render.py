@@ -435,25 +435,41 @@ def _stage(runs: list[dict], section: str | None, key: str) -> str:
 
 def _e2e_time(runs: list[dict]) -> list[str]:
     """The stages of the pipeline's runs that recorded them, per history size, beside the
-    plain script's phases: median (min to max) of the repeats."""
+    code at another revision and the plain script's phases: median (min to max)."""
     lines = []
     for rows in sorted({run["rows"] for run in runs}):
-        pipeline = [r for r in runs if r["rows"] == rows and r["side"] == "pipeline"]
-        reference = [r for r in runs if r["rows"] == rows and r["side"] == "reference"]
-        if not pipeline or not all("training_steps" in r for r in pipeline):
+        sides = {
+            side: [r for r in runs if r["rows"] == rows and r["side"] == side]
+            for side in ("pipeline", "pipeline_at_revision", "reference")
+        }
+        pipelines = [side for side in ("pipeline", "pipeline_at_revision") if sides[side]]
+        if not all("training_steps" in r for side in pipelines for r in sides[side]):
             continue
+        headers = {
+            "pipeline": "`ml-pipeline run`",
+            "pipeline_at_revision": "at "
+            + str(sides["pipeline_at_revision"][0].get("commit", ""))[:10]
+            if sides["pipeline_at_revision"]
+            else "",
+            "reference": "plain script",
+        }
+        shown = [*pipelines, *(["reference"] if sides["reference"] else [])]
         lines += [
             "",
             f"Where the time goes at {rows:,} rows, in the same runs (median, min to max):",
             "",
-            "| stage | `ml-pipeline run` | plain script |",
-            "|---|---:|---:|",
+            "| stage | " + " | ".join(headers[side] for side in shown) + " |",
+            "|---|" + "---:|" * len(shown),
         ]
         for label, section, key, phase in E2E_STAGES:
-            script = ""
-            if phase is not None and reference:
-                script = _stage(reference, None if phase == "seconds" else "phases", phase)
-            lines.append(f"| {label} | {_stage(pipeline, section, key)} | {script} |")
+            cells = [_stage(sides[side], section, key) for side in pipelines]
+            if sides["reference"]:
+                script = ""
+                if phase is not None:
+                    section_of_script = None if phase == "seconds" else "phases"
+                    script = _stage(sides["reference"], section_of_script, phase)
+                cells.append(script)
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 

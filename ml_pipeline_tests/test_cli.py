@@ -211,3 +211,24 @@ def test_doctor_reports_each_check_and_exits_1_on_a_problem(tmp_path) -> None:
     ]
     assert lines[1].startswith("PROBLEM landing:") and "does not exist" in lines[1]
     assert lines[5].startswith("ok      deployment: no champion yet")
+
+
+def test_the_program_exits_with_its_commands_status_and_skips_the_last_collection(
+    monkeypatch,
+) -> None:
+    import gc
+    from importlib.metadata import entry_points
+
+    from ml_pipeline import cli
+
+    (program,) = entry_points(group="console_scripts", name="ml-pipeline")
+    assert program.value == "ml_pipeline.cli:command"
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    frozen_before = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.command()
+        assert exited.value.code == 3
+        assert gc.get_freeze_count() > frozen_before
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
