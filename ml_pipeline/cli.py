@@ -522,8 +522,8 @@ def command() -> NoReturn:
 
     Exiting, CPython runs its garbage collector once more over every object it tracks: the
     definitions, MLflow's and scikit-learn's modules, what a training left. After a
-    training run that took 1.6 s (docs/benchmarks.md), after the output was printed and
-    every file and run was complete. Frozen objects are left out of that pass; their
+    training run that took about 1.8 s (docs/benchmarks.md), once the output was printed
+    and every file and run was complete. Frozen objects are left out of that pass; their
     memory goes back with the process.
     """
     status = main()
