@@ -26,7 +26,6 @@ import functools
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -135,18 +134,6 @@ def with_workers(argument: str) -> None:
     print(json.dumps({"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}))
 
 
-def _fresh_process(mode: str, argument: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", argument],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1])
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100)
@@ -166,6 +153,7 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT))
     from bench.e2e_bench import land, write_config
+    from bench.measure import in_fresh_process
     from bench.results import checked_out_commit, machine, write_result
 
     with tempfile.TemporaryDirectory(prefix="ingest-profile-bench-") as scratch:
@@ -174,7 +162,9 @@ def main() -> None:
         project = folder / "split"
         project.mkdir()
         config = write_config(project, project / "landing", project / "data", ingest={"workers": 1})
-        timed = _fresh_process("split", json.dumps([str(config), str(landing), args.timed]))
+        timed = in_fresh_process(
+            __file__, json.dumps([str(config), str(landing), args.timed]), flag="--split"
+        )
         print(json.dumps(timed), flush=True)
         settings = [{"workers": workers, "repeats": []} for workers in args.workers]
         for repeat in range(args.repeats):
@@ -184,7 +174,7 @@ def main() -> None:
                 config = write_config(
                     project, landing, project / "data", ingest={"workers": setting["workers"]}
                 )
-                measured = _fresh_process("with-workers", str(config))
+                measured = in_fresh_process(__file__, str(config), flag="--with-workers")
                 setting["repeats"].append(measured)
                 print(setting["workers"], json.dumps(measured), flush=True)
     write_result(

@@ -141,14 +141,15 @@ def measure(
     return Measurement(seconds, peak, process.returncode, out_path.read_text(), samples, started_at)
 
 
-def in_fresh_process(script: str, argument: str) -> dict:
-    """Run ``script --one ARGUMENT`` in a new interpreter and return the JSON it prints
-    last: a measurement with nothing imported or cached from the one before."""
+def in_fresh_process(script: str, argument: str, flag: str = "--one") -> dict:
+    """Run ``script --one ARGUMENT`` (or another ``flag``) in a new interpreter and return
+    the JSON it prints last: a measurement with nothing imported or cached from the one
+    before."""
     import json
     import sys
 
     done = subprocess.run(
-        [sys.executable, script, "--one", argument], capture_output=True, text=True, check=False
+        [sys.executable, script, flag, argument], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1])
