@@ -75,10 +75,14 @@ def export(revision: str, folder: Path) -> str:
 
 
 def cli_at(tree: Path) -> list[str]:
-    """The command that runs ``ml-pipeline`` with the code exported under ``tree``; the
+    """The command that runs ``ml-pipeline`` with the code exported under ``tree``, as its
+    console script does (``command`` where the revision has it, else ``main``); the
     processes it spawns inherit that path, so they run the same code."""
-    code = f"import sys; sys.path.insert(0, {str(tree)!r}); from ml_pipeline.cli import main"
-    return [sys.executable, "-c", code + "; sys.exit(main())"]
+    code = (
+        f"import sys; sys.path.insert(0, {str(tree)!r}); import ml_pipeline.cli as cli; "
+        "cli.command() if hasattr(cli, 'command') else sys.exit(cli.main())"
+    )
+    return [sys.executable, "-c", code]
 
 
 def measure(tree: Path, config: Path) -> dict:
