@@ -249,19 +249,17 @@ def validate_challenger(
         pending = None
         if decision.promote:
             # The smoke test's fresh process starts now: its imports overlap the refit, the
-            # logging and the diagnostics, which do not bear on the decision. It imports at
-            # the lowest priority, so the refit keeps both cores: OpenMP's threads spin
-            # while they wait, and beside a child of equal priority two of them slowed the
-            # refit several times over in a profile of the demo.
+            # logging and the diagnostics, which do not bear on the decision. Meanwhile
+            # this process keeps to one native thread: OpenMP's threads spin while they
+            # wait, and two of them beside the importing child slowed the refit and the
+            # permutation importance several times over in a profile of the demo.
             child = waiting.enter_context(smoke_process())
+            waiting.enter_context(threadpool_limits(limits=1))
             if deploy is None:
                 rows, deploy = refit.plan(outcome, warehouse, config)
             deployed_model = model
             if rows is not None:
                 deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
-            # The child scores beside the diagnostics: this process keeps to one native
-            # thread from here (permutation importance was about five times slower with two).
-            waiting.enter_context(threadpool_limits(limits=1))
             pending = waiting.enter_context(
                 started_smoke_test_of(child, deployed_model, deploy.model_uri, X)
             )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -169,13 +168,7 @@ SCORING_MODULES = (
 )
 
 
-# The child waits for a model that the caller is still fitting: it takes the cores only
-# when the caller leaves them idle.
-LOWEST_PRIORITY = 19
-
-
 def _wait_and_score() -> None:
-    os.nice(LOWEST_PRIORITY)
     for name in SCORING_MODULES:
         importlib.import_module(name)
     line = sys.stdin.readline()

@@ -1,14 +1,12 @@
 """The smoke test's fresh process: its failures are reported, and it never outlives its block."""
 
-import os
 import signal
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.core.model.smoke import LOWEST_PRIORITY, smoke_process
+from ml_pipeline.core.model.smoke import smoke_process
 
 ROWS = pd.DataFrame({"temp": [1.0, 2.0]})
 
@@ -32,12 +30,3 @@ def test_the_waiting_child_is_killed_when_the_model_never_comes() -> None:
     with pytest.raises(RuntimeError, match="refit failed"), smoke_process() as child:
         raise RuntimeError("refit failed")
     assert child._process.returncode == -signal.SIGKILL
-
-
-def test_the_waiting_child_gives_the_cores_to_the_caller() -> None:
-    with smoke_process() as child:
-        pid = child._process.pid
-        deadline = time.monotonic() + 30  # it lowers it once its own module is loaded
-        while os.getpriority(os.PRIO_PROCESS, pid) != LOWEST_PRIORITY:
-            assert time.monotonic() < deadline, "the child kept the caller's priority"
-            time.sleep(0.05)
