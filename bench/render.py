@@ -587,6 +587,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "e2e_lean_ingest": e2e,
     "e2e_large_blocks": e2e,
     "e2e_quick_exit": e2e,
+    "e2e_refit_threads": e2e,
     "model_logging": model_logging,
     "ingest_memory": ingest_memory,
     "ingest_run_checks": ingest_run,
