@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest_run_bench import cli_at, export
 from bench.measure import measure
 from bench.results import checked_out_commit, machine, read_result, write_result
+from ml_pipeline.jobs import TRAINING_JOB
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -90,7 +91,7 @@ def dagster_spans(data: Path) -> tuple[dict[str, tuple[float, float]], dict[str,
                 first, last = spans.get(job, (float("inf"), 0.0))
                 created = record.create_timestamp.timestamp()
                 spans[job] = (min(first, created), max(last, record.end_time))
-        training = [r for r in records if r.dagster_run.job_name == "training_job"]
+        training = [r for r in records if r.dagster_run.job_name == TRAINING_JOB]
         if training:  # newest first
             for step in instance.get_run_step_stats(training[0].dagster_run.run_id):
                 if step.start_time and step.end_time:

@@ -445,14 +445,10 @@ def _e2e_time(runs: list[dict]) -> list[str]:
         pipelines = [side for side in ("pipeline", "pipeline_at_revision") if sides[side]]
         if not all("training_steps" in r for side in pipelines for r in sides[side]):
             continue
-        headers = {
-            "pipeline": "`ml-pipeline run`",
-            "pipeline_at_revision": "at "
-            + str(sides["pipeline_at_revision"][0].get("commit", ""))[:10]
-            if sides["pipeline_at_revision"]
-            else "",
-            "reference": "plain script",
-        }
+        headers = {"pipeline": "`ml-pipeline run`", "reference": "plain script"}
+        if sides["pipeline_at_revision"]:
+            commit = str(sides["pipeline_at_revision"][0].get("commit", ""))
+            headers["pipeline_at_revision"] = f"at {commit[:10]}"
         shown = [*pipelines, *(["reference"] if sides["reference"] else [])]
         lines += [
             "",
