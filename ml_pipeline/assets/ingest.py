@@ -186,6 +186,7 @@ def cleaned_data(
             "outlier_rows_removed": report.outlier_rows_removed,
             "missing_rows_removed": report.missing_rows_removed,
             "unparseable_values": counts_table(report.mistyped, "set missing"),
+            "non_finite_values": counts_table(report.non_finite, "set missing"),
             "outliers": dg.MetadataValue.md(
                 f"method `{outliers.method}`, treatment `{outliers.treatment}`\n\n"
                 + counts_table(report.outliers, "outliers").value
@@ -242,7 +243,7 @@ def features(
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]
     reference = load_reference(config.reference_path)
-    checks = expectations.validate(table, expectations.features_suite(config, reference))
+    checks = expectations.validate(table, expectations.features_suite(config, reference, table))
     return dg.MaterializeResult(
         metadata={
             **table_facts(table, time.perf_counter() - started),

@@ -73,12 +73,15 @@ def _blank(value: str | None) -> bool:
 
 
 def parse_number(value: str | None, column: str, row: int) -> float:
+    """A cell as a finite number, or NaN: blank, ``NaN`` and non-finite numbers
+    (``inf``, ``1e400``) are missing, as ``features.finite_or_missing`` makes them."""
     if _blank(value):
         return math.nan
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ValueError(f"column {column!r}: {value!r} is not a number (row {row})") from None
+    return number if math.isfinite(number) else math.nan
 
 
 def _whole_number_text(number: float) -> str:

@@ -15,6 +15,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
 CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
+# Text that spells a missing number rather than a wrong one.
+NAN_TEXTS = frozenset({"nan", "-nan", "+nan"})
 
 
 def numbers(values: pd.Series, column: str) -> np.ndarray:
@@ -30,15 +32,50 @@ def numbers(values: pd.Series, column: str) -> np.ndarray:
     return parsed
 
 
+def finite_or_missing(values: np.ndarray) -> np.ndarray:
+    """Float64 ``values`` with every non-finite one (``inf``, ``-inf``, and text such as
+    ``Infinity`` or ``1e400`` once parsed) made missing.
+
+    The one rule for numbers in this project: cleaning, training, the service and batch
+    scoring read every number through it (the edge scorer, which cannot import pandas,
+    mirrors it and is tested against it), so a value no estimator can fit on is a gap
+    the model's imputer fills, never a failure of the whole fit.
+    """
+    if values.size and not np.isfinite(values).all():
+        values = np.where(np.isinf(values), np.nan, values)
+    return values
+
+
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` as float64, and where they hold text that is not a number."""
+    """``values`` as finite float64 or NaN, and where they hold text that is not a number.
+
+    Infinities and numbers too large for float64 are missing, not refused: a reader
+    produces them from real files, so they are gaps, not typos.
+    """
     if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(values), bool)
+        parsed = values.to_numpy(dtype="float64", na_value=np.nan)
+        return finite_or_missing(parsed), np.zeros(len(values), bool)
     raw = values.astype(object)
     blank = raw.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    parsed = pd.to_numeric(raw.where(~blank, None), errors="coerce").astype("float64")
-    bad = parsed.isna().to_numpy() & raw.notna().to_numpy() & ~blank
-    return parsed.to_numpy(), bad
+    present = raw.where(~blank, None)
+    try:
+        parsed = pd.to_numeric(present, errors="coerce")
+    except OverflowError:  # a Python integer beyond float64, which "coerce" does not catch
+        parsed = pd.to_numeric(present.map(_overflow_to_infinity), errors="coerce")
+    parsed = parsed.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isnan(parsed) & raw.notna().to_numpy() & ~blank
+    if bad.any():  # the text "NaN" is a missing number, not a wrong one
+        bad[bad] = ~raw[bad].map(lambda v: str(v).strip().casefold() in NAN_TEXTS).to_numpy(bool)
+    return finite_or_missing(parsed), bad
+
+
+def _overflow_to_infinity(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return np.inf if value > 0 else -np.inf
+    return value
 
 
 def category_text(value: object) -> object:

@@ -321,10 +321,13 @@ def _numbers(column: InputColumn, values: list[Any]) -> list[float]:
     for row, value in enumerate(values):
         kind = type(value)
         if kind is float or kind is int:
-            number = float(value)
-            if math.isinf(number):
-                raise _wrong(column, "a finite number", value, row)
-            out.append(number)
+            # Infinite or too large for float64: missing, as every reader of numbers
+            # makes it (features.finite_or_missing), not a refused request.
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.nan
+            out.append(number if math.isfinite(number) else math.nan)
         elif value is None:
             out.append(math.nan)
         else:

@@ -17,6 +17,8 @@ CSV = """timestamp,temp,humidity,weather,station,record_id
 not a time,3,60,,,a4
 2026-12-31T23:59:59Z,1e1,,snow,007,a5
 ,,,,,a6
+2026-03-02 01:00:00,inf,-Infinity,clear,8,a7
+2026-03-02 02:00:00,1e400,NaN,clear,8,a8
 """
 
 
@@ -64,3 +66,18 @@ def test_a_missing_column_is_named() -> None:
     spec = EdgeSpec("regression", "timestamp", ["temp"], ["weather"])
     with pytest.raises(ValueError, match="missing required columns: timestamp, weather"):
         model_inputs({"temp": ["1"]}, spec)
+
+
+def test_non_finite_numbers_are_missing_on_the_edge_as_in_the_model() -> None:
+    spec = EdgeSpec(
+        task="regression", timestamp_column=None, numeric_columns=["x"], categorical_columns=[]
+    )
+    cells = ["inf", "-Infinity", "1e400", "NaN", "2.5"]
+    inputs = model_inputs({"x": cells}, spec)
+    expected = (
+        FeatureBuilder()
+        .fit(pd.DataFrame({"x": [1.0]}))
+        .transform(pd.DataFrame({"x": pd.Series(cells, dtype=object)}))
+    )
+    np.testing.assert_array_equal(inputs["numeric"][:, 0], expected["x"].to_numpy(np.float32))
+    assert np.isnan(inputs["numeric"][:4, 0]).all()

@@ -62,6 +62,22 @@ def test_numbers_take_what_clients_send_and_refuse_text() -> None:
         numbers(pd.Series(["20", "21,3?"]), "t")
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([np.inf, -np.inf, 1.0]),
+        pd.Series(["inf", "-Infinity", "1"], dtype=object),
+        pd.Series(["1e400", "1" + "0" * 400, "1"], dtype="str"),
+        pd.Series([2**1100, -(2**1100), 1], dtype=object),
+        pd.Series(["NaN", "nan", "1"], dtype=object),
+    ],
+    ids=["float-infinities", "text-infinities", "text-overflow", "int-overflow", "text-nan"],
+)
+def test_non_finite_numbers_are_missing_not_refused(values: pd.Series) -> None:
+    got = numbers(values, "t")
+    assert np.isnan(got[:2]).all() and got[2] == 1.0
+
+
 def test_categories_read_codes_as_the_text_cleaning_stored() -> None:
     from_csv_with_gap = pd.Series([7.0, np.nan, 0.5])
     assert categories(from_csv_with_gap).tolist()[0] == "7"

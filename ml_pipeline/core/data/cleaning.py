@@ -13,7 +13,7 @@ import pandas as pd
 
 from ml_pipeline.config import CleaningConfig, DatasetConfig
 from ml_pipeline.core.data.contract import looks_numeric
-from ml_pipeline.core.features import categories
+from ml_pipeline.core.features import categories, parse_numbers
 
 # Columns with this few distinct values are codes or flags, where spread-based
 # outlier rules would flag every minority value.
@@ -32,6 +32,8 @@ class CleaningReport:
     duplicates_removed: int = 0
     missing_target_removed: int = 0
     mistyped: dict[str, int] = field(default_factory=dict)
+    # Infinite numbers, numbers beyond float64 and NaN spelled out: made missing.
+    non_finite: dict[str, int] = field(default_factory=dict)
     outliers: dict[str, int] = field(default_factory=dict)
     outlier_rows_removed: int = 0
     missing: dict[str, int] = field(default_factory=dict)
@@ -48,6 +50,8 @@ class CleaningReport:
             parts.append(f"{self.missing_target_removed} rows without target removed")
         if self.mistyped:
             parts.append(f"{sum(self.mistyped.values())} unparseable values set missing")
+        if self.non_finite:
+            parts.append(f"{sum(self.non_finite.values())} non-finite numbers set missing")
         if self.outliers:
             parts.append(f"{sum(self.outliers.values())} outliers treated")
         if self.imputed:
@@ -102,13 +106,18 @@ def _coerce_types(
         kind = _kind(column, values, dataset, cleaning, kinds)
         report.column_kinds[column] = kind
         if kind == "numeric":
-            converted = pd.to_numeric(values, errors="coerce").astype("float64")
+            # The model's own reading of numbers: infinities and overflows become gaps.
+            parsed, unparseable = parse_numbers(values)
+            converted = pd.Series(parsed, index=values.index)
+            non_finite = int((values.notna().to_numpy() & np.isnan(parsed) & ~unparseable).sum())
+            if non_finite:
+                report.non_finite[column] = non_finite
         elif kind == "datetime":
             converted = pd.to_datetime(values, errors="coerce", format="mixed")
         else:
             # The model's own rule, so a client's codes match the categories trained on.
             converted = pd.Series(categories(values), index=values.index, dtype=object)
-        failed = int((values.notna() & converted.isna()).sum())
+        failed = int((values.notna() & converted.isna()).sum()) - report.non_finite.get(column, 0)
         if failed:
             report.mistyped[column] = failed
         coerced[column] = converted

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
@@ -214,11 +215,31 @@ def cleaned_suite(
     return suite + _user_expectations(config, names.CLEANED_DATA)
 
 
-def features_suite(config: PipelineConfig, reference: ReferenceProfile | None) -> list[Expectation]:
+def _finite(column: str) -> Expectation:
+    """Every present value a finite number: an infinity passes a type check and then
+    fails every fit on the table."""
+    largest = float(np.finfo("float64").max)
+    return Expectation(
+        "expect_column_values_to_be_between",
+        {"column": column, "min_value": -largest, "max_value": largest},
+        True,
+        "schema",
+    )
+
+
+def features_suite(
+    config: PipelineConfig, reference: ReferenceProfile | None, table: pd.DataFrame | None = None
+) -> list[Expectation]:
+    """The feature table: the target, the reference's features, and, for the ``table`` at
+    hand, every numeric input column (and a regression target) finite. Derived features
+    are computed from those inputs by code that yields finite numbers or gaps."""
     target = config.dataset.target
     suite = [_row_count(), _exists(target), _not_null(target)]
     if reference is not None:
         suite += [_exists(f"{FEATURE_PREFIX}{name}") for name in reference.features]
+    if table is not None:
+        numeric = table.select_dtypes(include="number", exclude="bool").columns
+        suite += [_finite(str(c)) for c in numeric if not str(c).startswith(FEATURE_PREFIX)]
     return suite + _user_expectations(config, names.FEATURES)
 
 

@@ -57,6 +57,21 @@ def test_types_are_coerced_and_unparseable_values_counted() -> None:
     assert pd.api.types.is_datetime64_any_dtype(cleaned["ts"])
 
 
+def test_non_finite_numbers_become_missing_and_are_counted_apart_from_typos() -> None:
+    values = [str(v) for v in range(20)] + ["inf", "-Infinity", "1e400", "oops"]
+    cleaned, report = clean(batch(x=values), missing="indicator")
+    assert report.non_finite == {"x": 3}
+    assert report.mistyped == {"x": 1}
+    assert np.isfinite(cleaned["x"].dropna()).all() and cleaned["x"].isna().sum() == 4
+    assert "3 non-finite numbers set missing" in report.summary()
+
+
+def test_an_infinite_target_is_a_missing_target() -> None:
+    frame = batch(x=["1", "2", "3"]).assign(y=["1", "inf", "3"])
+    cleaned, report = clean(frame)
+    assert report.missing_target_removed == 1 and len(cleaned) == 2
+
+
 def test_configured_column_types_win_over_inference() -> None:
     dataset = DATASET.model_copy(update={"column_types": {"code": "categorical"}})
     cleaned, report = clean_batch(batch(code=["1", "2"]), dataset, CleaningConfig())

@@ -46,7 +46,7 @@ def test_demo_batch_passes_every_blocking_expectation(demo) -> None:
     for frame, suite in (
         (raw, raw_suite(config, contract)),
         (cleaned, cleaned_suite(config, reference, contract)),
-        (table, features_suite(config, reference)),
+        (table, features_suite(config, reference, table)),
     ):
         result = validate(frame, suite)
         assert result.blocking_failures == [], [f.row() for f in result.blocking_failures]
@@ -99,3 +99,13 @@ def test_configured_bounds_block(demo) -> None:
 def test_unknown_expectation_type_is_named() -> None:
     with pytest.raises(ValueError, match="expect_nonsense"):
         validate(pd.DataFrame({"a": [1]}), [Expectation("expect_nonsense", {}, True, "config")])
+
+
+def test_an_infinite_feature_value_blocks_the_feature_table(demo) -> None:
+    config, _, _, table, reference, _ = demo
+    broken = table.copy()
+    broken.loc[3, "holiday"] = float("inf")
+    result = validate(broken, features_suite(config, reference, broken))
+    assert [(f.type, f.column, f.unexpected_count) for f in result.blocking_failures] == [
+        ("expect_column_values_to_be_between", "holiday", 1)
+    ]
