@@ -191,6 +191,9 @@ def scores_text(metrics: Scores | None) -> str:
 def _training_lines(training: TrainingSummary) -> list[str]:
     out = [f"candidates (holdout: {training.holdout}):"]
     for row in training.candidates:
+        if "error" in row:
+            out.append(f"  {row['candidate']:<24} failed, left out: {row['error']}")
+            continue
         params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
         scores = {k: v for k, v in row.items() if k.startswith("cv_") and v is not None}
         shown = scores_text(scores) if scores else "not cross-validated"

@@ -10,6 +10,7 @@ import hashlib
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from ml_pipeline.core.model.splitting import (
 from ml_pipeline.core.monitor.reference import ReferenceProfile, build_reference
 
 HOLDOUT_TABLE = "holdout"
+# On a candidate's MLflow run that failed: its error, in one line.
+CANDIDATE_ERROR_TAG = "ml_pipeline.candidate_error"
 
 
 @dataclass
@@ -66,6 +69,8 @@ class TrainingOutcome:
     columns: list[str] = field(default_factory=list)
     # How the challenger's configuration was found: searched, or reused from which run.
     search: str = ""
+    # Candidates (the reference included) that raised, and their errors: left out.
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 def code_version() -> str:
@@ -265,31 +270,62 @@ def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
         )
 
 
+def one_line(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
 def search_candidates(
     config: PipelineConfig,
+    candidates: list[CandidateConfig],
     X: pd.DataFrame,
     y: pd.Series,
     metric: str,
     width: int,
     experiment_id: str,
     tags: dict[str, str],
-) -> list[training.CandidateResult]:
+) -> tuple[list[training.CandidateResult], dict[str, str]]:
     """Cross-validate every candidate, one nested MLflow run each; nothing is fitted on
-    the whole sample yet."""
+    the whole sample yet. Returns the searched candidates and, for each that raised, its
+    error: one candidate's failure (its MLflow run ends FAILED, tagged with the error)
+    never stops the others."""
+
+    results, failed = [], {}
+    budget = config.training.time_budget_minutes
+    search_ends = time.monotonic() + budget * 60 if budget else None
+    for position, candidate in enumerate(candidates):
+        deadline = None
+        if search_ends is not None:
+            left = len(candidates) - position
+            deadline = time.monotonic() + (search_ends - time.monotonic()) / left
+        try:
+            results.append(
+                _search_one(config, candidate, X, y, metric, width, experiment_id, tags, deadline)
+            )
+        except Exception as error:  # recorded on the candidate's run and in the outcome
+            failed[candidate.name] = one_line(error)
+    return results, failed
+
+
+def _search_one(
+    config: PipelineConfig,
+    candidate: CandidateConfig,
+    X: pd.DataFrame,
+    y: pd.Series,
+    metric: str,
+    width: int,
+    experiment_id: str,
+    tags: dict[str, str],
+    deadline: float | None,
+) -> training.CandidateResult:
     import mlflow
 
     dataset, settings = config.dataset, config.training
-    results = []
-    budget = settings.time_budget_minutes
-    search_ends = time.monotonic() + budget * 60 if budget else None
-    for position, candidate in enumerate(settings.candidates):
-        deadline = None
-        if search_ends is not None:
-            left = len(settings.candidates) - position
-            deadline = time.monotonic() + (search_ends - time.monotonic()) / left
-        with mlflow.start_run(
-            experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
-        ):
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
+    ):
+        try:
             result = training.tune_candidate(
                 candidate,
                 dataset.task,
@@ -307,18 +343,45 @@ def search_candidates(
                 deadline=deadline,
                 fit_best=False,
             )
-            crash_point("search")
-            mlflow.log_params({"estimator": candidate.estimator, **result.params})
-            mlflow.log_metrics(
-                {
-                    f"cv_{metric}": result.cv_score,
-                    "cv_std": result.cv_std,
-                    "fit_seconds": result.fit_seconds,
-                    "settings_tried": result.tried,
-                }
-            )
-        results.append(result)
-    return results
+        except Exception as error:
+            # Leaving the block with the error ends the nested run as FAILED.
+            mlflow.set_tag(CANDIDATE_ERROR_TAG, tracking.tag_value(one_line(error)))
+            raise
+        crash_point("search")
+        mlflow.log_params({"estimator": candidate.estimator, **result.params})
+        mlflow.log_metrics(
+            {
+                f"cv_{metric}": result.cv_score,
+                "cv_std": result.cv_std,
+                "fit_seconds": result.fit_seconds,
+                "settings_tried": result.tried,
+            }
+        )
+    return result
+
+
+def fit_best_that_fits(
+    results: list[training.CandidateResult],
+    X: pd.DataFrame,
+    y: pd.Series,
+    metric: str,
+    failed: dict[str, str],
+) -> training.CandidateResult:
+    """The best-ranked candidate whose fit on the whole sample succeeds; each one whose
+    fit raises is added to ``failed`` and the next is tried."""
+    for result in training.ranked(results, evaluation.higher_is_better(metric)):
+        try:
+            result.fit(X, y)
+        except Exception as error:  # the next-best candidate takes its place
+            failed[result.name] = f"refit on the training sample: {one_line(error)}"
+            continue
+        return result
+    raise training.CandidateError(every_candidate_failed(failed))
+
+
+def every_candidate_failed(failed: dict[str, str]) -> str:
+    reasons = "; ".join(f"{name}: {error}" for name, error in failed.items())
+    return f"every candidate failed, so there is no challenger ({reasons})"
 
 
 def train_challenger(
@@ -360,6 +423,9 @@ def train_challenger(
     X, y = train.drop(columns=[dataset.target]), train[dataset.target]
     metric = config.promotion_metric
     ignored = dataset.ignored_columns
+    warnings = [warning] if warning else []
+    adjust = _rare_class_adjustment(config, y, warnings)
+    candidates = [adjust(candidate) for candidate in settings.candidates]
 
     experiment_id = store.activate()
     key = search_reuse.search_key(config, contract.version, metric)
@@ -377,10 +443,11 @@ def train_challenger(
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         reused = past is not None and refusal is None
+        failed: dict[str, str] = {}
         if reused:
             fit_started = time.perf_counter()
             model = training.fit_configuration(
-                past.choice,
+                adjust(past.choice),
                 dataset.task,
                 X,
                 y,
@@ -400,32 +467,38 @@ def train_challenger(
             # Only the winner is fitted on the whole sample, after the search's workers
             # are gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
             with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
-                results = search_candidates(config, X, y, metric, width, experiment_id, tags)
-            best = training.pick_challenger(results, evaluation.higher_is_better(metric))
-            best.fit(X, y)
-            chosen = next(c for c in settings.candidates if c.name == best.name).model_copy(
+                results, failed = search_candidates(
+                    config, candidates, X, y, metric, width, experiment_id, tags
+                )
+            if not results:
+                raise training.CandidateError(every_candidate_failed(failed))
+            best = fit_best_that_fits(results, X, y, metric, failed)
+            chosen = next(c for c in candidates if c.name == best.name).model_copy(
                 update={"params": best.params, "search": {}}
             )
             search = f"searched {len(results)} candidate(s)"
+            if failed:
+                search += f"; {len(failed)} failed and left out"
             if reuse_search:
                 search += f"; not reused: {refusal}"
             mlflow.set_tags(search_reuse.search_tags(key, chosen, len(train)))
-        reference_model = (
-            training.fit_configuration(
-                training.REFERENCE,
-                dataset.task,
-                X,
-                y,
-                dataset.timestamp_column,
-                ignored,
-                settings.random_seed,
-                config.cleaning.missing == "indicator",
-            )
-            # The reference shows whether a search earned its time; a run that reused
-            # one has no search of its own to judge, and saves another fit.
-            if settings.reference_model and not reused
-            else None
-        )
+        # The reference shows whether a search earned its time; a run that reused one
+        # has no search of its own to judge, and saves another fit.
+        reference_model = None
+        if settings.reference_model and not reused:
+            try:
+                reference_model = training.fit_configuration(
+                    adjust(training.REFERENCE),
+                    dataset.task,
+                    X,
+                    y,
+                    dataset.timestamp_column,
+                    ignored,
+                    settings.random_seed,
+                    config.cleaning.missing == "indicator",
+                )
+            except Exception as error:  # the challenger stands without its yardstick
+                failed[training.REFERENCE.name] = one_line(error)
         mlflow.log_params(
             {
                 "challenger": best.name,
@@ -455,7 +528,11 @@ def train_challenger(
         model_uri=model_uri,
         metric=metric,
         challenger=best.name,
-        candidates=[result.row(metric) for result in results],
+        candidates=[
+            *(result.row(metric) for result in results),
+            *({"candidate": name, "error": error} for name, error in failed.items()),
+        ],
+        failed=failed,
         partitions=partitions,
         partition_rows={key: warehouse.row_count(names.FEATURES, key) for key in partitions},
         train_rows=len(train),
@@ -467,12 +544,32 @@ def train_challenger(
         reference=reference,
         seconds=time.perf_counter() - started,
         excluded=excluded,
-        warnings=[warning] if warning else [],
+        warnings=warnings,
         chosen=chosen,
         search=search,
         reference_model=reference_model,
         columns=list(train.columns),
     )
+
+
+def _rare_class_adjustment(
+    config: PipelineConfig, y: pd.Series, warnings: list[str]
+) -> Callable[[CandidateConfig], CandidateConfig]:
+    """What every candidate of this training needs for its classes: early stopping off
+    when a class too rare for its stratified split would break a fit (a warning says so)."""
+    settings = config.training
+    if config.dataset.task != "classification":
+        return lambda candidate: candidate
+    hazard = training.early_stopping_hazard(
+        y, settings.cv_folds, config.dataset.timestamp_column is not None, settings.random_seed
+    )
+    if hazard is None:
+        return lambda candidate: candidate
+    warnings.append(
+        f"early stopping of gradient boosting is off for this training: {hazard} "
+        "(its stratified split needs two rows of every class)"
+    )
+    return training.without_early_stopping
 
 
 def _past_search(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -18,6 +20,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.exceptions import FitFailedWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
@@ -52,6 +55,54 @@ CV_SCORING = {
 # Probability metrics are scored against every label of the training sample: a fold
 # whose training or validation part lacks a class would otherwise fail the search.
 LABELLED_METRICS = frozenset({"roc_auc", "log_loss"})
+
+
+class CandidateError(ValueError):
+    """A candidate could not be searched, fitted or scored; the others go on without it."""
+
+
+def first_fit_error(messages: list[str]) -> str:
+    """The last line of the first traceback in scikit-learn's FitFailedWarning text:
+    the error itself, without the frames."""
+    lines = [line.strip() for line in messages[0].splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)]
+    return (errors[0] if errors else lines[-1])[:300]
+
+
+# HistGradientBoosting's early stopping holds back this share of the rows it is given,
+# split stratified by class for a classifier.
+EARLY_STOPPING_SHARE = 0.1
+
+
+def early_stopping_hazard(y: pd.Series, folds: int, time_ordered: bool, seed: int) -> str | None:
+    """Why a stratified early-stopping split would fail on some fit of this training (the
+    whole sample or a cross-validation fold's training part), or None.
+
+    The split needs two rows of every class in the part, and at least one row per class
+    on each side: a class seen once or twice breaks it in the folds that hold it.
+    """
+    labels = y.reset_index(drop=True)
+    cv = cross_validator("classification", folds, time_ordered, seed)
+    parts = [labels]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # StratifiedKFold on a rare class
+        with contextlib.suppress(ValueError):  # fewer rows than folds: the search says so
+            parts += [labels.iloc[train] for train, _ in cv.split(labels.to_frame(), labels)]
+    for part in parts:
+        counts = part.value_counts()
+        held_back = math.ceil(EARLY_STOPPING_SHARE * len(part))
+        if len(counts) and counts.min() < 2:
+            return f"class {counts.idxmin()!r} has {counts.min()} row in a part it is fitted on"
+        if held_back < len(counts) or len(part) - held_back < len(counts):
+            return f"{len(counts)} classes do not fit in a tenth of {len(part)} rows"
+    return None
+
+
+def without_early_stopping(candidate: CandidateConfig) -> CandidateConfig:
+    """The candidate with HistGradientBoosting's early stopping off (its round cap stays)."""
+    if candidate.estimator != "hist_gradient_boosting":
+        return candidate
+    return candidate.model_copy(update={"params": {**candidate.params, "early_stopping": False}})
 
 
 @dataclass
@@ -307,6 +358,7 @@ def tune_candidate(
     scoring = cv_scorer(metric, y)
     started = time.perf_counter()
     means, stds, tried = [], [], []
+    fit_failures: list[str] = []
     for start in range(0, len(settings), n_jobs):
         if tried and deadline is not None:
             per_round = (time.perf_counter() - started) / (start // n_jobs)
@@ -320,9 +372,21 @@ def tune_candidate(
             cv=cv,
             n_jobs=n_jobs,
             refit=False,
-            error_score="raise",
+            # A fold that cannot be fitted (a class absent from an early time slice) is
+            # left out of the mean; a setting that fails every fold is undefined.
+            error_score=np.nan,
         )
-        search.fit(X, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitFailedWarning)
+            try:
+                search.fit(X, y)
+            except ValueError as error:  # scikit-learn's "All the N fits failed"
+                if "fits failed" not in str(error):
+                    raise
+                raise CandidateError(
+                    f"every cross-validation fit failed: {first_fit_error([str(error)])}"
+                ) from None
+        fit_failures += [str(w.message) for w in caught if w.category is FitFailedWarning]
         results = search.cv_results_
         # A fold whose validation rows hold one class has no AUC; the others still count.
         splits = np.array([results[f"split{i}_test_score"] for i in range(cv.get_n_splits())])
@@ -332,6 +396,8 @@ def tune_candidate(
             tried.append(params)
             means.append(float(defined.mean()) if defined.size else float("nan"))
             stds.append(float(defined.std()) if defined.size else float("nan"))
+    if fit_failures and np.isnan(means).all():
+        raise CandidateError(f"every cross-validation fit failed: {first_fit_error(fit_failures)}")
     best = int(np.nanargmax(np.where(np.isnan(means), -np.inf, means)))
     sign = 1.0 if evaluation.higher_is_better(metric) else -1.0
     chosen = {k.removeprefix("model__"): v for k, v in tried[best].items()}
@@ -411,8 +477,15 @@ def release_search_workers(n_jobs: int) -> None:
 
 def pick_challenger(results: list[CandidateResult], higher_better: bool) -> CandidateResult:
     """The best cross-validated candidate; ties go to the one listed first in config."""
-    ordered = sorted(
-        enumerate(results),
-        key=lambda pair: (-pair[1].cv_score if higher_better else pair[1].cv_score, pair[0]),
-    )
-    return ordered[0][1]
+    return ranked(results, higher_better)[0]
+
+
+def ranked(results: list[CandidateResult], higher_better: bool) -> list[CandidateResult]:
+    """Best cross-validated first, ties in config order, undefined scores last."""
+
+    def key(pair: tuple[int, CandidateResult]) -> tuple[bool, float, int]:
+        score = pair[1].cv_score
+        undefined = not math.isfinite(score)
+        return undefined, 0.0 if undefined else (-score if higher_better else score), pair[0]
+
+    return [result for _, result in sorted(enumerate(results), key=key)]
