@@ -77,6 +77,8 @@ def trained_model(
         context.log.warning(f"partition {key} left out of training: {reason}")
     for warning in outcome.warnings:
         context.log.warning(warning)
+    for name, error in outcome.failed.items():
+        context.log.warning(f"candidate {name} failed and was left out: {error}")
     return dg.Output(
         outcome,
         metadata={

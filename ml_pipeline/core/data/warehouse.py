@@ -67,6 +67,12 @@ class Warehouse:
         with readable(self.path(table, partition_key)) as source:
             return pq.read_schema(source)
 
+    def footer(self, table: str, partition_key: str) -> pq.FileMetaData:
+        """The partition's Parquet footer: its schema, row groups and their statistics,
+        read without its rows."""
+        with readable(self.path(table, partition_key)) as source:
+            return pq.read_metadata(source)
+
     def partitions(self, table: str) -> list[str]:
         folder = self.root / table
         if not folder.is_dir():

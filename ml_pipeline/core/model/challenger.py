@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
 from ml_pipeline.core import names, tracking
@@ -28,6 +29,7 @@ from ml_pipeline.core.data.contract import (
 )
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.features import finite_or_missing
 from ml_pipeline.core.model import evaluation, search_reuse, training
 from ml_pipeline.core.model.splitting import (
     HoldoutSpec,
@@ -108,13 +110,39 @@ def _fits_kind(arrow_type: pa.DataType, kind: str) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
-def partition_problem(schema: pa.Schema, contract: SchemaContract) -> str | None:
+def _non_finite_bound(footer: pq.FileMetaData, column: str) -> float | None:
+    """An infinite minimum or maximum that the footer's statistics record for
+    ``column``, or None (also when a writer kept no statistics)."""
+    index = footer.schema.names.index(column)
+    for group in range(footer.num_row_groups):
+        stats = footer.row_group(group).column(index).statistics
+        if stats is None or not stats.has_min_max:
+            continue
+        for bound in (stats.min, stats.max):
+            if isinstance(bound, float) and not math.isfinite(bound):
+                return bound
+    return None
+
+
+def partition_problem(
+    footer: pq.FileMetaData, contract: SchemaContract, target: str, task: str
+) -> str | None:
     """Why a feature partition cannot join the training data, or None if it conforms.
 
-    Columns outside the contract are never read, so they do not matter; a column the
-    contract made optional may be absent (it is read as empty).
+    Checked on the footer alone: the contract's columns and kinds, and a target of the
+    task's type with finite values. Columns outside the contract are never read, so they
+    do not matter; a column the contract made optional may be absent (it is read as
+    empty). Infinite inputs are no reason: the sample reads them as missing.
     """
+    schema = footer.schema.to_arrow_schema()
     types = dict(zip(schema.names, schema.types, strict=True))
+    if target not in types:
+        return f"lacks the target column {target!r}"
+    if task == "regression" and not _fits_kind(types[target], "numeric"):
+        return f"target {target!r} is {types[target]}, not numbers as regression needs"
+    bound = _non_finite_bound(footer, target)
+    if bound is not None:
+        return f"target {target!r} holds {bound} (ingested before non-finite values were missing)"
     missing = [c.name for c in contract.columns if c.required and c.name not in types]
     if missing:
         return f"lacks contract columns {', '.join(missing)}"
@@ -144,7 +172,7 @@ def training_contract(
 
 
 def usable_partitions(
-    warehouse: Warehouse, partitions: list[str], contract: SchemaContract
+    warehouse: Warehouse, partitions: list[str], contract: SchemaContract, target: str, task: str
 ) -> tuple[list[str], dict[str, str]]:
     """The partitions training can read, and why each of the others is left out.
 
@@ -154,7 +182,8 @@ def usable_partitions(
     usable, excluded = [], {}
     for key in partitions:
         try:
-            problem = partition_problem(warehouse.schema(names.FEATURES, key), contract)
+            footer = warehouse.footer(names.FEATURES, key)
+            problem = partition_problem(footer, contract, target, task)
         except (OSError, pa.ArrowException) as error:
             problem = f"unreadable: {str(error).splitlines()[0][:200]}"
         if problem is None:
@@ -260,7 +289,19 @@ def split_for_training(
     )
     if dataset.timestamp_column:
         train = train.sort_values(dataset.timestamp_column, kind="stable").reset_index(drop=True)
-    return train, holdout, spec
+    # Missing only where an infinite target was stored without the statistics that
+    # would have left its partition out.
+    train, holdout = (finite_numbers(f).dropna(subset=[dataset.target]) for f in (train, holdout))
+    return train.reset_index(drop=True), holdout.reset_index(drop=True), spec
+
+
+def finite_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with non-finite floats missing, as cleaning now stores them: partitions
+    ingested before that rule may still hold infinities, which no estimator fits on."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    if not floats:
+        return frame
+    return frame.assign(**{c: finite_or_missing(frame[c].to_numpy()) for c in floats})
 
 
 def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
@@ -405,7 +446,9 @@ def train_challenger(
     started = time.perf_counter()
     dataset, settings = config.dataset, config.training
     all_partitions = partitions
-    partitions, excluded = usable_partitions(warehouse, partitions, contract)
+    partitions, excluded = usable_partitions(
+        warehouse, partitions, contract, dataset.target, dataset.task
+    )
     if not partitions:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
         raise ValueError(

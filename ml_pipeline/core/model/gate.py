@@ -26,6 +26,7 @@ from ml_pipeline.core.model.bootstrap import Predictions
 from ml_pipeline.core.model.challenger import (
     HOLDOUT_TABLE,
     TrainingOutcome,
+    one_line,
     prune_holdouts,
 )
 from ml_pipeline.core.model.refit import DeployCandidate
@@ -197,11 +198,13 @@ def validate_challenger(
     challenger = said.scores(y, task, _classes(model))
     said_by_baseline = Predictions.of(outcome.baseline, X, labels)
     baseline = said_by_baseline.scores(y, task, _classes(outcome.baseline))
-    reference = (
-        evaluation.score(outcome.reference_model, X, y, task)
-        if outcome.reference_model is not None
-        else None
-    )
+    unmeasured = evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {}
+    reference = None
+    if outcome.reference_model is not None:
+        try:
+            reference = evaluation.score(outcome.reference_model, X, y, task)
+        except Exception as error:  # the yardstick failing must not stop the decision
+            unmeasured["default HGB"] = f"scoring the holdout raised {one_line(error)}"
     versus_baseline = _paired(config, y, said, said_by_baseline, metric)
 
     current = store.champion()
@@ -316,5 +319,5 @@ def validate_challenger(
         compared_rows=compared_rows,
         deploy=deploy,
         per_class=per_class or [],
-        unmeasured=evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {},
+        unmeasured=unmeasured,
     )

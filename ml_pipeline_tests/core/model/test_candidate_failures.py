@@ -203,3 +203,29 @@ def test_only_when_every_candidate_fails_does_training_fail_naming_each(tmp_path
     with pytest.raises(CandidateError, match="every candidate failed") as raised:
         train_challenger(warehouse, keys, config, store, {}, contract)
     assert "broken: " in str(raised.value) and "broken_too: " in str(raised.value)
+
+
+class ExplodingModel:
+    """A reference model whose scoring raises, as one fitted on other columns would."""
+
+    classes_ = np.array(["clear", "rain"])
+
+    def predict(self, X):
+        raise ValueError("input is missing required columns: humidity")
+
+    predict_proba = predict
+
+
+def test_a_reference_that_fails_to_score_is_unmeasured_not_fatal(tmp_path) -> None:
+    from ml_pipeline.core.model.gate import validate_challenger
+
+    frames = [weather(200, {}, seed=i) for i in range(3)]
+    config, warehouse, store, keys, contract = _project(
+        tmp_path, frames, [BOOSTING], "classification"
+    )
+    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+    outcome.reference_model = ExplodingModel()
+    validation = validate_challenger(outcome, warehouse, config, store)
+    assert validation.reference is None
+    assert "missing required columns: humidity" in validation.unmeasured["default HGB"]
+    assert validation.decision.promote, validation.decision.reason

@@ -1,5 +1,7 @@
 """Training against a real MLflow store: the holdout never reaches fitting or tuning."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -50,12 +52,22 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
     warehouse.write(names.FEATURES, "no_temp", good.drop(columns=["temp"]))
     warehouse.write(names.FEATURES, "text_temp", good.assign(temp=good["temp"].astype(str)))
     warehouse.path(names.FEATURES, "damaged").write_bytes(b"PAR1 cut short")
+    # Ingested before non-finite numbers became missing values.
+    warehouse.write(names.FEATURES, "inf_target", good.assign(count=np.inf))
+    warehouse.write(names.FEATURES, "inf_inputs", good.assign(temp=np.inf, humidity=-np.inf))
+    warehouse.write(names.FEATURES, "text_target", good.assign(count=good["count"].astype(str)))
     keys = warehouse.partitions(names.FEATURES)
 
     outcome = train_challenger(warehouse, keys, config, store, {}, contract)
 
-    assert "renamed" in outcome.partitions
-    assert set(outcome.excluded) == {"no_temp", "text_temp", "damaged"}
+    assert {"renamed", "inf_inputs"} <= set(outcome.partitions)
+    assert set(outcome.excluded) == {"no_temp", "text_temp", "damaged", "inf_target", "text_target"}
+    assert outcome.excluded["inf_target"].startswith("target 'count' holds inf")
+    assert re.fullmatch(
+        r"target 'count' is (large_)?string, not numbers as regression needs",
+        outcome.excluded["text_target"],
+    )
+    assert outcome.reference.columns["temp"].high < np.inf
     assert outcome.excluded["no_temp"] == "lacks contract columns temp"
     assert outcome.excluded["text_temp"].startswith("column 'temp' is ")
     assert outcome.excluded["text_temp"].endswith("string, not numeric as the contract says")
