@@ -124,25 +124,16 @@ def _non_finite_bound(footer: pq.FileMetaData, column: str) -> float | None:
     return None
 
 
-def partition_problem(
-    footer: pq.FileMetaData, contract: SchemaContract, target: str, task: str
-) -> str | None:
+def partition_problem(footer: pq.FileMetaData, contract: SchemaContract, target: str) -> str | None:
     """Why a feature partition cannot join the training data, or None if it conforms.
 
-    Checked on the footer alone: the contract's columns and kinds, and a target of the
-    task's type with finite values. Columns outside the contract are never read, so they
+    Checked on the footer alone: the contract's columns and kinds (the target's kind is
+    the task's), and a finite target. Columns outside the contract are never read, so they
     do not matter; a column the contract made optional may be absent (it is read as
     empty). Infinite inputs are no reason: the sample reads them as missing.
     """
     schema = footer.schema.to_arrow_schema()
     types = dict(zip(schema.names, schema.types, strict=True))
-    if target not in types:
-        return f"lacks the target column {target!r}"
-    if task == "regression" and not _fits_kind(types[target], "numeric"):
-        return f"target {target!r} is {types[target]}, not numbers as regression needs"
-    bound = _non_finite_bound(footer, target)
-    if bound is not None:
-        return f"target {target!r} holds {bound} (ingested before non-finite values were missing)"
     missing = [c.name for c in contract.columns if c.required and c.name not in types]
     if missing:
         return f"lacks contract columns {', '.join(missing)}"
@@ -152,6 +143,9 @@ def partition_problem(
             continue
         if not _fits_kind(found, column.kind):
             return f"column {column.name!r} is {found}, not {column.kind} as the contract says"
+    bound = _non_finite_bound(footer, target) if target in types else None
+    if bound is not None:
+        return f"target {target!r} holds {bound} (ingested before non-finite values were missing)"
     return None
 
 
@@ -172,7 +166,7 @@ def training_contract(
 
 
 def usable_partitions(
-    warehouse: Warehouse, partitions: list[str], contract: SchemaContract, target: str, task: str
+    warehouse: Warehouse, partitions: list[str], contract: SchemaContract, target: str
 ) -> tuple[list[str], dict[str, str]]:
     """The partitions training can read, and why each of the others is left out.
 
@@ -183,7 +177,7 @@ def usable_partitions(
     for key in partitions:
         try:
             footer = warehouse.footer(names.FEATURES, key)
-            problem = partition_problem(footer, contract, target, task)
+            problem = partition_problem(footer, contract, target)
         except (OSError, pa.ArrowException) as error:
             problem = f"unreadable: {str(error).splitlines()[0][:200]}"
         if problem is None:
@@ -446,9 +440,7 @@ def train_challenger(
     started = time.perf_counter()
     dataset, settings = config.dataset, config.training
     all_partitions = partitions
-    partitions, excluded = usable_partitions(
-        warehouse, partitions, contract, dataset.target, dataset.task
-    )
+    partitions, excluded = usable_partitions(warehouse, partitions, contract, dataset.target)
     if not partitions:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
         raise ValueError(

@@ -64,7 +64,7 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
     assert set(outcome.excluded) == {"no_temp", "text_temp", "damaged", "inf_target", "text_target"}
     assert outcome.excluded["inf_target"].startswith("target 'count' holds inf")
     assert re.fullmatch(
-        r"target 'count' is (large_)?string, not numbers as regression needs",
+        r"column 'count' is (large_)?string, not numeric as the contract says",
         outcome.excluded["text_target"],
     )
     assert outcome.reference.columns["temp"].high < np.inf
