@@ -72,9 +72,10 @@ def _runs(config: PipelineConfig, fix: bool) -> Finding:
         total = instance.get_runs_count()
         if fix:
             ended = end_orphans(instance, resources_for(config)["mlflow"].get(), sweep_mlflow=True)
-            if ended:
-                names = ", ".join(f"{o.run_id[:8]} ({o.owner.describe()})" for o in ended)
-                return Finding("dagster instance", True, f"{total} runs; ended orphans {names}")
+            if ended.orphans or ended.mlflow_runs:
+                return Finding(
+                    "dagster instance", True, f"{total} runs; " + "; ".join(ended.lines())
+                )
         orphans = find_orphans(instance)
     if orphans:
         names = ", ".join(
@@ -85,15 +86,24 @@ def _runs(config: PipelineConfig, fix: bool) -> Finding:
 
 
 def _store(config: PipelineConfig) -> Finding:
+    from ml_pipeline.instance import project_instance
+    from ml_pipeline.orphans import abandoned_mlflow_runs
     from ml_pipeline.resources import resources_for
 
     store = resources_for(config)["mlflow"].get()
     running = store.running_runs()
-    return Finding(
-        "mlflow store",
-        True,
-        f"{config.mlflow_tracking_uri} answers; {len(running)} run(s) marked RUNNING",
-    )
+    answers = f"{config.mlflow_tracking_uri} answers; {len(running)} run(s) marked RUNNING"
+    with project_instance(config) as instance:
+        abandoned = abandoned_mlflow_runs(instance, store)
+    if abandoned:
+        named = ", ".join(f"{m} (Dagster run {d[:8]})" for m, d in abandoned.items())
+        return Finding(
+            "mlflow store",
+            False,
+            f"{answers}, {len(abandoned)} of them left by Dagster runs that have ended: "
+            f"{named}; --fix ends them",
+        )
+    return Finding("mlflow store", True, answers)
 
 
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:

@@ -48,35 +48,60 @@ def find_orphans(instance: dg.DagsterInstance) -> list[Orphan]:
     return orphans
 
 
+@dataclass
+class Ended:
+    """What :func:`end_orphans` ended: Dagster runs, and MLflow runs left RUNNING."""
+
+    orphans: list[Orphan]
+    mlflow_runs: list[str]
+
+    def lines(self) -> list[str]:
+        return [
+            *(f"ended orphaned run {o.run_id[:8]} ({o.job_name}): {o.reason()}"
+              for o in self.orphans),
+            *(f"ended MLflow run {run} as KILLED: the Dagster run that started it has ended"
+              for run in self.mlflow_runs),
+        ]  # fmt: skip
+
+
 def end_orphans(
     instance: dg.DagsterInstance, store: MlflowStore | None = None, sweep_mlflow: bool = False
-) -> list[Orphan]:
+) -> Ended:
     """End every orphaned run as failed. Given ``store``, MLflow runs left RUNNING by
     ended Dagster runs are marked KILLED: always with ``sweep_mlflow``, otherwise only
-    when an orphan was found (importing MLflow costs seconds). Returns the runs ended."""
+    when an orphan was found (importing MLflow costs seconds)."""
     orphans = find_orphans(instance)
     for orphan in orphans:
         run = instance.get_run_by_id(orphan.run_id)
         if run is not None and run.status in RUNNING_STATUSES:
             instance.report_run_failed(run, orphan.reason())
+    mlflow_runs = []
     if store is not None and (orphans or sweep_mlflow):
-        end_abandoned_mlflow_runs(instance, store)
-    return orphans
+        mlflow_runs = end_abandoned_mlflow_runs(instance, store)
+    return Ended(orphans, mlflow_runs)
 
 
-def end_abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> list[str]:
-    """MLflow runs left RUNNING by a Dagster run of this instance that has ended: KILLED.
+def abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> dict[str, str]:
+    """MLflow runs marked RUNNING whose Dagster run of this instance has ended, each with
+    that Dagster run's id: a step attempt that died (an OOM kill, a worker killed and its
+    step redelivered) left them, and nothing alive will ever end them.
 
     Runs with no Dagster run tag, or one this instance does not know, belong to someone
     else (a notebook, another project sharing the tracking server) and are left alone.
     """
-    ended = []
+    abandoned = {}
     for mlflow_run, dagster_run_id in store.running_runs().items():
         run = instance.get_run_by_id(dagster_run_id) if dagster_run_id else None
-        if run is None or run.status in ACTIVE_STATUSES:
-            continue
+        if run is not None and run.status not in ACTIVE_STATUSES:
+            abandoned[mlflow_run] = dagster_run_id
+    return abandoned
+
+
+def end_abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> list[str]:
+    """End every abandoned MLflow run (:func:`abandoned_mlflow_runs`) as KILLED."""
+    ended = list(abandoned_mlflow_runs(instance, store))
+    for mlflow_run in ended:
         store.end_as_killed(mlflow_run)
-        ended.append(mlflow_run)
     return ended
 
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.project_lock import project_lock
-from ml_pipeline.orphans import Orphan, end_orphans
+from ml_pipeline.orphans import Ended, end_orphans
 from ml_pipeline.resources import resources_for
 
 LOCK_NAME = "ml-pipeline.lock"
@@ -25,13 +25,11 @@ LOCK_NAME = "ml-pipeline.lock"
 class Recovery:
     """What was repaired before the command started."""
 
-    orphans: list[Orphan] = field(default_factory=list)
+    ended: Ended = field(default_factory=lambda: Ended([], []))
     deployment: str | None = None
 
     def lines(self) -> list[str]:
-        lines = [
-            f"ended orphaned run {o.run_id[:8]} ({o.job_name}): {o.reason()}" for o in self.orphans
-        ]
+        lines = self.ended.lines()
         if self.deployment:
             lines.append(f"finished an interrupted deployment: {self.deployment}")
         return lines
@@ -43,7 +41,7 @@ def recover(config: PipelineConfig, instance: dg.DagsterInstance, deployment: bo
     from ml_pipeline.core.deploy.switch import reconcile
 
     store = resources_for(config)["mlflow"].get()
-    recovery = Recovery(orphans=end_orphans(instance, store, sweep_mlflow=True))
+    recovery = Recovery(ended=end_orphans(instance, store, sweep_mlflow=True))
     if deployment:
         recovery.deployment = reconcile(store, config.deploy_dir, config.reference_path)
     return recovery

@@ -22,10 +22,8 @@ from ml_pipeline.resources import resources_for
 def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:
     """A run whose process died would otherwise count as in progress forever."""
     store = resources_for(config)["mlflow"].get()
-    for orphan in end_orphans(context.instance, store):
-        context.log.warning(
-            f"ended orphaned run {orphan.run_id} ({orphan.job_name}): {orphan.reason()}"
-        )
+    for line in end_orphans(context.instance, store).lines():
+        context.log.warning(line)
 
 
 def _file_runs(

@@ -45,7 +45,7 @@ def test_a_run_whose_process_is_gone_is_ended_as_failed_naming_the_process() -> 
 
         assert [o.run_id for o in find_orphans(instance)] == [orphan.run_id]
         assert living_runs(instance, TRAINING_JOB) == 2
-        [ended] = end_orphans(instance)
+        [ended] = end_orphans(instance).orphans
         assert ended.run_id == orphan.run_id
         status = {run.run_id: run.status for run in instance.get_runs()}
         assert status[orphan.run_id] == dg.DagsterRunStatus.FAILURE
@@ -53,7 +53,7 @@ def test_a_run_whose_process_is_gone_is_ended_as_failed_naming_the_process() -> 
             assert status[untouched.run_id] == dg.DagsterRunStatus.STARTED
         [message] = _failure_messages(instance, orphan.run_id)
         assert f"process {gone.pid} on host {gone.host} is gone" in message
-        assert end_orphans(instance) == []
+        assert end_orphans(instance).orphans == []
 
 
 def test_the_retrain_sensor_does_not_wait_on_a_dead_training_run(bike_config) -> None:
@@ -130,3 +130,45 @@ def test_the_instance_settings_enable_run_monitoring_and_follow_the_template(
         retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
         assert retention[TickStatus.SKIPPED] == 1
         assert retention[TickStatus.FAILURE] != 1  # failed ticks keep the default
+
+
+def test_an_mlflow_run_left_running_by_a_finished_dagster_run_is_a_problem_until_ended(
+    bike_config,
+) -> None:
+    """As when a Celery worker dies mid-step: the step is redelivered and the Dagster run
+    succeeds, but the killed attempt's MLflow run stays RUNNING."""
+    from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
+    from ml_pipeline.doctor import _store
+    from ml_pipeline.instance import project_instance
+    from ml_pipeline.project import recover
+    from ml_pipeline.resources import resources_for
+
+    store = resources_for(bike_config)["mlflow"].get()
+    with project_instance(bike_config) as instance:
+        finished = instance.add_run(
+            dg.DagsterRun(job_name=TRAINING_JOB, status=dg.DagsterRunStatus.SUCCESS)
+        )
+        running = _started_run(instance, TRAINING_JOB, current_owner())
+    client = store.client()
+    killed_attempt = client.create_run(store.activate(), tags={DAGSTER_RUN_TAG: finished.run_id})
+    live_attempt = client.create_run(store.activate(), tags={DAGSTER_RUN_TAG: running.run_id})
+    notebook = client.create_run(store.activate())
+
+    finding = _store(bike_config)
+    assert not finding.ok
+    assert f"{killed_attempt.info.run_id} (Dagster run {finished.run_id[:8]})" in finding.detail
+    assert live_attempt.info.run_id not in finding.detail
+
+    with project_instance(bike_config) as instance:
+        lines = recover(bike_config, instance, deployment=False).lines()
+    assert lines == [
+        f"ended MLflow run {killed_attempt.info.run_id} as KILLED: the Dagster run that started "
+        "it has ended"
+    ]
+    status = {r.info.run_id: r.info.status for r in (killed_attempt, live_attempt, notebook)}
+    assert {run: client.get_run(run).info.status for run in status} == {
+        killed_attempt.info.run_id: "KILLED",
+        live_attempt.info.run_id: "RUNNING",
+        notebook.info.run_id: "RUNNING",
+    }
+    assert _store(bike_config).ok

@@ -9,6 +9,7 @@ from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.assets.metadata import markdown_table
 from ml_pipeline.core import images, names
 from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
+from ml_pipeline.orphans import end_orphans
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
 
 # The lifecycle modules (scikit-learn, MLflow) are imported inside the assets, and their
@@ -60,6 +61,10 @@ def trained_model(
     from ml_pipeline.core.model import challenger, search_reuse
 
     config = settings.load()
+    # A step attempt that died (its worker killed, the step redelivered) left its MLflow
+    # runs RUNNING; no command may run between trainings on a cluster to end them.
+    for line in end_orphans(context.instance, mlflow.get(), sweep_mlflow=True).lines():
+        context.log.warning(line)
     partitions = live_partitions(context, warehouse, names.FEATURES)
     store = warehouse.get()
     contract = challenger.training_contract(config, store, partitions)
