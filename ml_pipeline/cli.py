@@ -454,6 +454,12 @@ def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
     problem = preflight(config)
     if problem:
         return _config_error(config, problem)
+    if config.storage.shared is not None:
+        from ml_pipeline.core.storage import writable_problem
+
+        problem = writable_problem(config.shared_root)
+        if problem:
+            return _config_error(config, f"storage.shared: {problem}")
     if config.quality.expectations:
         from ml_pipeline.core.data.expectations import check_user_expectations
 

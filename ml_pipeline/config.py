@@ -444,6 +444,10 @@ class SensorConfig(_Strict):
     settle_seconds: float = Field(default=2.0, ge=0)
     # How often the daemon looks for finished ingest runs; each look is one indexed query.
     wave_end_interval_seconds: int = Field(default=5, ge=1)
+    # A file whose ingest failed for an outage (storage, MLflow, the database, the broker)
+    # is tried again this many times, after 1, 2, 4, ... times retry_after_seconds.
+    ingest_retries: int = Field(default=6, ge=0)
+    retry_after_seconds: float = Field(default=60.0, ge=0)
 
 
 class ServingConfig(_Strict):

@@ -33,6 +33,14 @@ def _disk(path: Path) -> Finding:
     return Finding("disk", not full, f"{free} at {path}" + (" (nearly full)" if full else ""))
 
 
+def _shared(config: PipelineConfig) -> Finding:
+    from ml_pipeline.core.storage import writable_problem
+
+    problem = writable_problem(config.shared_root)
+    detail = problem or f"{config.shared_root} is writable"
+    return Finding("shared storage", problem is None, detail)
+
+
 def _guarded(check: str, probe: Callable[[], Finding]) -> Finding:
     """A probe's finding, or its error as the finding: one broken part must not hide
     the state of the others."""
@@ -57,6 +65,8 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
         Finding("landing", problem is None, problem or f"{config.dataset.landing_dir} exists")
     )
     findings.append(_guarded("disk", lambda: _disk(config.data_dir)))
+    if config.storage.shared is not None:
+        findings.append(_guarded("shared storage", lambda: _shared(config)))
     findings.append(_guarded("dagster instance", lambda: _runs(config, fix)))
     findings.append(_guarded("mlflow store", lambda: _store(config)))
     findings.append(_guarded("deployment", lambda: _deployment(config, fix)))

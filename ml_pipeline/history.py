@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from ml_pipeline.core import names
+from ml_pipeline.core.data.landing import OutageFailure
 from ml_pipeline.core.monitor.retraining import Evidence
 
 PAGE = 10_000  # the most records Dagster returns in one fetch
@@ -85,3 +86,39 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
         hours_since_training=hours,
     )
     return evidence, after, newest
+
+
+# Failed ingest runs looked at per tick: outages are rare, and the newest say enough.
+OUTAGE_RUNS_LOOKED_AT = 500
+
+
+def outage_failures(instance: dg.DagsterInstance, job_name: str) -> list[OutageFailure]:
+    """Per file content, the sensor-started runs of ``job_name`` that failed for an
+    outage (their run key names the content): how many, and the latest's end and reason."""
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            job_name=job_name,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={names.OUTAGE_TAG: "true"},
+        ),
+        limit=OUTAGE_RUNS_LOOKED_AT,
+    )
+    grouped: dict[tuple[str, str], list[dg.RunRecord]] = {}
+    for record in records:
+        run_key = record.dagster_run.tags.get("dagster/run_key", "")
+        key, _, rest = run_key.partition("@")
+        if rest:
+            grouped.setdefault((key, rest.split("#", 1)[0]), []).append(record)
+    failures = []
+    for (key, digest), runs in grouped.items():
+        latest = max(runs, key=lambda r: r.end_time or 0.0)
+        failures.append(
+            OutageFailure(
+                partition_key=key,
+                digest=digest,
+                attempts=len(runs),
+                last_failed_at=latest.end_time or latest.create_timestamp.timestamp(),
+                reason=latest.dagster_run.tags.get(names.OUTAGE_REASON_TAG, "an outage"),
+            )
+        )
+    return failures

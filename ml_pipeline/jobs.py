@@ -8,6 +8,7 @@ import dagster as dg
 
 from ml_pipeline.core import names
 from ml_pipeline.partitions import landed_files, scoring_files
+from ml_pipeline.retries import STEP_RETRY_POLICY
 
 INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"
@@ -21,6 +22,7 @@ ingest_job = dg.define_asset_job(
     partitions_def=landed_files,
     description="Read, clean and featurize one landed file.",
     tags={JOB_TAG: "ingest"},
+    op_retry_policy=STEP_RETRY_POLICY,
 )
 
 training_job = dg.define_asset_job(
@@ -31,6 +33,7 @@ training_job = dg.define_asset_job(
         "and profile the cleaned history (last, so that it never delays a champion)."
     ),
     tags={JOB_TAG: "training"},
+    op_retry_policy=STEP_RETRY_POLICY,
 )
 
 monitoring_job = dg.define_asset_job(
@@ -38,6 +41,7 @@ monitoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(names.PREDICTION_MONITORING),
     description="Summarise the scoring service's prediction log: volume and input drift.",
     tags={JOB_TAG: "monitoring"},
+    op_retry_policy=STEP_RETRY_POLICY,
 )
 
 scoring_job = dg.define_asset_job(
@@ -46,4 +50,5 @@ scoring_job = dg.define_asset_job(
     partitions_def=scoring_files,
     description="Score one file of the scoring folder with the champion (or a chosen version).",
     tags={JOB_TAG: "scoring"},
+    op_retry_policy=STEP_RETRY_POLICY,
 )

@@ -3,6 +3,7 @@ the wave's last successful run, and on the retrain sensor's ticks); files in the
 folder become partitions of batch_predictions."""
 
 import json
+import time
 
 import dagster as dg
 
@@ -10,9 +11,15 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.config_faults import ingest_blocker
 from ml_pipeline.core.data.contract import resolve_contract
-from ml_pipeline.core.data.landing import IngestPlan, load_forgotten, plan_ingest, scan_landing
+from ml_pipeline.core.data.landing import (
+    IngestPlan,
+    load_forgotten,
+    plan_ingest,
+    plan_retries,
+    scan_landing,
+)
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
-from ml_pipeline.history import ingested_digests, retraining_evidence
+from ml_pipeline.history import ingested_digests, outage_failures, retraining_evidence
 from ml_pipeline.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
 from ml_pipeline.orphans import end_orphans, living_runs
 from ml_pipeline.partitions import landed_files, scoring_files
@@ -27,13 +34,20 @@ def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) ->
 
 
 def _file_runs(
-    plan: IngestPlan, partitions: dg.DynamicPartitionsDefinition, trigger: str
+    plan: IngestPlan,
+    partitions: dg.DynamicPartitionsDefinition,
+    trigger: str,
+    retries: list[dg.RunRequest] | None = None,
 ) -> dg.SensorResult:
-    """One run per new file content, its partition added first; the cursor keeps digests."""
+    """One run per new file content (and the ``retries``), its partition added first; the
+    cursor keeps digests."""
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=run_key, partition_key=key, tags={names.TRIGGER_TAG: trigger})
-            for key, run_key in plan.runs
+            *(
+                dg.RunRequest(run_key=run_key, partition_key=key, tags={names.TRIGGER_TAG: trigger})
+                for key, run_key in plan.runs
+            ),
+            *(retries or []),
         ],
         dynamic_partitions_requests=(
             [partitions.build_add_request(plan.new_partitions)] if plan.new_partitions else []
@@ -69,9 +83,38 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
             blocker = ingest_blocker(config, contract, [f.path for f in files])
             if blocker:
                 return dg.SkipReason(f"config error, nothing ingested: {blocker}")
-        return _file_runs(plan, landed_files, names.TRIGGER_LANDED_FILE)
+        retries = _retries(context, config, plan)
+        return _file_runs(plan, landed_files, names.TRIGGER_LANDED_FILE, retries)
 
     return landing_sensor
+
+
+def _retries(
+    context: dg.SensorEvaluationContext, config: PipelineConfig, plan: IngestPlan
+) -> list[dg.RunRequest]:
+    """Files whose ingest failed for an outage, tried again on their backoff schedule;
+    each run's retry tag says which try and why."""
+    failures = outage_failures(context.instance, INGEST_JOB)
+    if not failures:
+        return []
+    keys = [f.partition_key for f in failures]
+    current = {key: plan.digests[key][2] for key in keys if key in plan.digests}
+    done = ingested_digests(context.instance, keys)
+    return [
+        dg.RunRequest(
+            run_key=run_key,
+            partition_key=key,
+            tags={names.TRIGGER_TAG: names.TRIGGER_LANDED_FILE, names.RETRY_TAG: note},
+        )
+        for key, run_key, note in plan_retries(
+            failures,
+            current,
+            done,
+            time.time(),
+            config.sensor.retry_after_seconds,
+            config.sensor.ingest_retries,
+        )
+    ]
 
 
 def _activity(instance: dg.DagsterInstance) -> Activity:

@@ -9,6 +9,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.data.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
+from ml_pipeline.retries import retry_only_outages
 
 EXPLORE_GROUP = "explore"
 
@@ -32,6 +33,7 @@ def raw_missing_shares(warehouse, keys: list[str], max_rows: int, seed: int) -> 
     # steps, so it never delays a new champion.
     op_tags={"dagster/priority": "-1"},
 )
+@retry_only_outages
 def data_profile(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

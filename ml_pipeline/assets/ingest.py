@@ -36,6 +36,7 @@ from ml_pipeline.core.data.landing import content_digest, find_landed_file, scan
 from ml_pipeline.core.monitor.reference import drift, load_reference
 from ml_pipeline.partitions import landed_files
 from ml_pipeline.resources import PipelineSettings, WarehouseResource
+from ml_pipeline.retries import retry_only_outages
 
 INGEST_GROUP = "ingest"
 
@@ -96,6 +97,7 @@ def _take_in(path, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
     kinds={"parquet"},
     check_specs=expectation_check_specs(names.RAW_SAMPLES, landed_files),
 )
+@retry_only_outages
 def raw_samples(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -153,6 +155,7 @@ def raw_samples(
     kinds={"parquet", "pandas"},
     check_specs=expectation_check_specs(names.CLEANED_DATA, landed_files),
 )
+@retry_only_outages
 def cleaned_data(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -224,6 +227,7 @@ def cleaned_data(
     kinds={"parquet", "scikitlearn"},
     check_specs=expectation_check_specs(names.FEATURES, landed_files),
 )
+@retry_only_outages
 def features(
     context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

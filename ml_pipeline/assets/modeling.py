@@ -11,6 +11,7 @@ from ml_pipeline.core import images, names
 from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
 from ml_pipeline.orphans import end_orphans
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
+from ml_pipeline.retries import retry_only_outages
 
 # The lifecycle modules (scikit-learn, MLflow) are imported inside the assets, and their
 # outcome types are left off the signatures: loading the definitions, which every run and
@@ -52,6 +53,7 @@ def _images(plots: dict[str, bytes]) -> dg.MarkdownMetadataValue:
     ),
     kinds={"scikitlearn", "mlflow"},
 )
+@retry_only_outages
 def trained_model(
     context: dg.AssetExecutionContext,
     settings: PipelineSettings,
@@ -149,6 +151,7 @@ def _metric_rows(outcome) -> list[dict[str, object]]:
     ),
     kinds={"mlflow"},
 )
+@retry_only_outages
 def validation_metrics(
     context: dg.AssetExecutionContext,
     config: PromotionOverride,
@@ -234,6 +237,7 @@ def promotion_gate(validation_metrics) -> dg.AssetCheckResult:
     kinds={"mlflow"},
     output_required=False,
 )
+@retry_only_outages
 def deployed_model(
     context: dg.AssetExecutionContext,
     trained_model,

@@ -9,6 +9,7 @@ from ml_pipeline.core.monitor.monitoring import summarize
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.core.monitor.reference import load_reference
 from ml_pipeline.resources import PipelineSettings
+from ml_pipeline.retries import retry_only_outages
 
 MONITORING_GROUP = "monitoring"
 
@@ -22,6 +23,7 @@ MONITORING_GROUP = "monitoring"
     ),
     kinds={"pandas"},
 )
+@retry_only_outages
 def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
     config = settings.load()
     end = dt.datetime.now(dt.UTC)

@@ -11,6 +11,7 @@ from ml_pipeline.core.data.landing import content_digest, find_landed_file
 from ml_pipeline.core.deploy import batch_scoring
 from ml_pipeline.partitions import scoring_files
 from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
+from ml_pipeline.retries import retry_only_outages
 
 SCORING_GROUP = "scoring"
 
@@ -35,6 +36,7 @@ def _prediction_summary(scored, task: str) -> dg.MarkdownMetadataValue:
     ),
     kinds={"parquet", "scikitlearn"},
 )
+@retry_only_outages
 def batch_predictions(
     context: dg.AssetExecutionContext,
     settings: PipelineSettings,

@@ -35,6 +35,12 @@ TRIGGER_CLI = "cli"
 TRIGGER_BACKFILL = "backfill"
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_SCORING_FILE = "scoring_file"
+# On a run that failed because storage, MLflow, the database or the broker was away:
+# "true", with the outage in one line beside it; the landing sensor tries its file again.
+OUTAGE_TAG = "ml_pipeline/outage"
+OUTAGE_REASON_TAG = "ml_pipeline/outage_reason"
+# On a run that tries a file again after an outage: which try, and why.
+RETRY_TAG = "ml_pipeline/retry"
 # A retraining sensor's trigger joins its reasons ("name:value") with commas; this one
 # names the new partitions of a finished wave.
 NEW_PARTITIONS_REASON = "new_partitions"

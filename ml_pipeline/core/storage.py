@@ -128,3 +128,32 @@ def download_folder(source: StoragePath, local: Path) -> None:
         destination = local / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         source.fs.get_file(remote, str(destination))
+
+
+def writable_problem(root: StoragePath) -> str | None:
+    """Why ``root`` cannot be written, in one line with its fix, or None: an object is
+    written under it and removed again, as every table and export will be."""
+    import uuid
+
+    probe = root / f".ml_pipeline-probe-{uuid.uuid4().hex[:12]}"
+    try:
+        if not is_remote(root):
+            root.mkdir(parents=True, exist_ok=True)
+        write_bytes(probe, b"probe")
+        probe.unlink()
+    except Exception as error:  # every failure is the answer, named with its fix
+        return f"{root} cannot be written: {_fix_for(root, error)}"
+    return None
+
+
+def _fix_for(root: StoragePath, error: Exception) -> str:
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, FileNotFoundError) and "bucket" in message.lower():
+        bucket = root.path.split("/", 1)[0] if is_remote(root) else ""
+        return (
+            f"the bucket {bucket!r} does not exist; create it (for example "
+            f"`aws s3 mb s3://{bucket}`) or point storage.shared at one that does"
+        )
+    if isinstance(error, PermissionError):
+        return f"permission denied ({message}); grant this user write access"
+    return f"{type(error).__name__}: {message}"

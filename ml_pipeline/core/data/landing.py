@@ -203,3 +203,44 @@ def plan_ingest(
         conflicts=conflicts,
         forgotten=[f.partition_key for f in set_aside],
     )
+
+
+@dataclass(frozen=True)
+class OutageFailure:
+    """Ingest runs of one file content that failed for an outage: how many, the latest
+    one's end (epoch seconds) and its outage."""
+
+    partition_key: str
+    digest: str
+    attempts: int
+    last_failed_at: float
+    reason: str
+
+
+def plan_retries(
+    failures: list[OutageFailure],
+    current: dict[str, str],
+    ingested: dict[str, str],
+    now: float,
+    retry_after_seconds: float,
+    max_retries: int,
+) -> list[tuple[str, str, str]]:
+    """(partition key, run key, retry note) for each file to try again now.
+
+    A file is tried again while its content (``current``: key -> digest) is the one that
+    failed and was not ingested since, up to ``max_retries`` times, each after twice the
+    wait of the one before. A new delivery is planned by :func:`plan_ingest` instead.
+    """
+    retries = []
+    for failure in failures:
+        key, digest = failure.partition_key, failure.digest
+        if current.get(key) != digest or ingested.get(key) == digest:
+            continue
+        if failure.attempts > max_retries:
+            continue
+        due = failure.last_failed_at + retry_after_seconds * 2 ** (failure.attempts - 1)
+        if now < due:
+            continue
+        note = f"try {failure.attempts + 1} of {max_retries + 1} after {failure.reason}"
+        retries.append((key, f"{key}@{digest}#retry{failure.attempts}", note))
+    return retries

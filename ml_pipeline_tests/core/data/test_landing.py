@@ -2,11 +2,13 @@ import os
 import time
 
 from ml_pipeline.core.data.landing import (
+    OutageFailure,
     content_digest,
     find_landed_file,
     load_forgotten,
     partition_key_for,
     plan_ingest,
+    plan_retries,
     remember_forgotten,
     scan_landing,
 )
@@ -110,3 +112,28 @@ def test_a_forgotten_file_is_left_alone_until_new_content_arrives(tmp_path) -> N
     land(landing, "a.csv", text="a,b\n9,9\n")  # a new delivery under the same name
     plan = plan_ingest(scan_landing(landing, ["*.csv"]), {"b"}, plan.digests, forgotten=forgotten)
     assert [k for k, _ in plan.runs] == ["a"] and plan.forgotten == []
+
+
+def _failure(attempts: int, failed_at: float = 1000.0, digest: str = "d1") -> OutageFailure:
+    return OutageFailure("a", digest, attempts, failed_at, "missing bucket: no such bucket")
+
+
+def test_a_file_that_failed_for_an_outage_is_tried_again_on_its_backoff() -> None:
+    def plan(failure: OutageFailure, now: float) -> list:
+        return plan_retries([failure], {"a": "d1"}, {}, now, 60.0, 3)
+
+    assert plan(_failure(1), now=1059) == []
+    assert plan(_failure(1), now=1060) == [
+        ("a", "a@d1#retry1", "try 2 of 4 after missing bucket: no such bucket")
+    ]
+    assert plan(_failure(2), now=1119) == []
+    assert plan(_failure(2), now=1120)[0][1] == "a@d1#retry2"
+    assert plan(_failure(3), now=1240)[0][2].startswith("try 4 of 4")
+    assert plan(_failure(4), now=10**9) == []  # out of tries
+
+
+def test_a_file_delivered_anew_or_ingested_since_is_not_retried() -> None:
+    failure = _failure(1)
+    assert plan_retries([failure], {"a": "d2"}, {}, 10**9, 60.0, 3) == []
+    assert plan_retries([failure], {}, {}, 10**9, 60.0, 3) == []
+    assert plan_retries([failure], {"a": "d1"}, {"a": "d1"}, 10**9, 60.0, 3) == []
