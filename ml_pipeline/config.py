@@ -226,6 +226,9 @@ class InstanceConfig(_Strict):
 
     postgres_url: str | None = Field(default=None, pattern=r"^postgres(ql)?(\+psycopg2)?://")
     max_concurrent_runs: int = Field(default=2, ge=1)
+    # A launched run whose process died (ended by run monitoring) is launched again this
+    # many times; a run that failed in a step is not (its steps retried outages already).
+    run_retries: int = Field(default=2, ge=0)
     executor: Literal["in_process", "celery"] = "in_process"
     celery: CeleryConfig | None = None
 

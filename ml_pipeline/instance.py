@@ -42,6 +42,7 @@ def instance_settings(config: PipelineConfig) -> str:
     return Template(template).substitute(
         storage=_storage_block(config),
         max_concurrent_runs=config.dagster.max_concurrent_runs,
+        run_retries=config.dagster.run_retries,
     )
 
 

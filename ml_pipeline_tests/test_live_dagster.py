@@ -306,9 +306,8 @@ def run_record(url: str, run_id: str) -> dict:
     return {"status": record["status"], "tags": {t["key"]: t["value"] for t in record["tags"]}}
 
 
-def test_run_monitoring_fails_a_run_whose_processes_were_killed(live) -> None:
-    """Runs last in the module: it kills the code server, which dagster dev then restarts."""
-    _, url, log = live
+def launch_training_and_wait_for_its_process(url: str, log: Path) -> tuple[str, int]:
+    """A training run launched through the API, once it has recorded its process id."""
     launched = graphql(
         url,
         "mutation { launchRun(executionParams: {selector: {"
@@ -325,7 +324,43 @@ def test_run_monitoring_fails_a_run_whose_processes_were_killed(live) -> None:
         return PID_TAG in record["tags"]
 
     wait_until("the run to record its process", owned, 300, log)
-    pid = int(run_record(url, run_id)["tags"][PID_TAG])
+    return run_id, int(run_record(url, run_id)["tags"][PID_TAG])
+
+
+def test_a_run_whose_process_was_killed_is_launched_again_and_succeeds(live) -> None:
+    """Dagster's run retries (dagster.yaml): the run failed as a run, not in a step."""
+    _, url, log = live
+    run_id, pid = launch_training_and_wait_for_its_process(url, log)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(
+        "the killed run to be ended",
+        lambda: run_record(url, run_id)["status"] == "FAILURE",
+        180,
+        log,
+    )
+
+    def retries() -> list[dict]:
+        return graphql(
+            url,
+            f'{{ runsOrError(filter: {{tags: [{{key: "dagster/parent_run_id", '
+            f'value: "{run_id}"}}]}}) {{ ... on Runs {{ results {{ runId }} }} }} }}',
+        )["runsOrError"]["results"]
+
+    wait_until("the run retry daemon to launch the killed run again", retries, 120, log)
+    retry_id = retries()[0]["runId"]
+    wait_until(
+        "the retried run to end",
+        lambda: run_record(url, retry_id)["status"] in ("SUCCESS", "FAILURE"),
+        300,
+        log,
+    )
+    assert run_record(url, retry_id)["status"] == "SUCCESS", failures(url, "training_job")
+
+
+def test_run_monitoring_fails_a_run_whose_processes_were_killed(live) -> None:
+    """Runs last in the module: it kills the code server, which dagster dev then restarts."""
+    _, url, log = live
+    run_id, pid = launch_training_and_wait_for_its_process(url, log)
     # As a reboot or an OOM kill of both would: the code server that started the run
     # goes first, so no one is left to watch the run's process die.
     stat = Path(f"/proc/{pid}/stat").read_text()

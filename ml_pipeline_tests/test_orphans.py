@@ -127,6 +127,9 @@ def test_the_instance_settings_enable_run_monitoring_and_follow_the_template(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_launcher, OwnedRunLauncher)
         assert instance.run_monitoring_enabled
+        # A run whose process died is launched again; one that failed in a step is not.
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert not instance.run_retries_retry_on_asset_or_op_failure
         retention = instance.get_tick_retention_settings(InstigatorType.SENSOR)
         assert retention[TickStatus.SKIPPED] == 1
         assert retention[TickStatus.FAILURE] != 1  # failed ticks keep the default
