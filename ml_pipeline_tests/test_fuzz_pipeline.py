@@ -2,7 +2,10 @@
 
 Then every landed file was ingested or quarantined with a one-line reason, no landed
 byte was lost, a champion exists (the good files alone give one, checked first), and
-the deployed model scores the good files' rows as ``read_csv`` gives them.
+the deployed model scores the good files' rows as ``read_csv`` gives them. The odd files
+never relabel their rows with other real values (a file whose labels are all 5 is news
+about the target, not a fault; the ingest fuzz lands those too): their targets are only
+ever made gaps or non-finite.
 """
 
 import contextlib
@@ -32,10 +35,15 @@ GOOD_FILES = 5
 ROWS = 96
 
 
+# The good files are the newest days, so the holdout (the latest fifth) is theirs and
+# the odd files, of earlier days, meet training.
+FIRST_GOOD_DAY = 50
+
+
 def good_files() -> dict[str, bytes]:
     return {
         f"bikes_{index}.csv": good_batch(index, ROWS).to_csv(index=False).encode()
-        for index in range(GOOD_FILES)
+        for index in range(FIRST_GOOD_DAY, FIRST_GOOD_DAY + GOOD_FILES)
     }
 
 
@@ -71,10 +79,15 @@ def test_the_good_files_alone_give_a_champion() -> None:
         scores_good_rows(summary.artifact_path)
 
 
+ODD_DAYS = st.lists(st.integers(10, FIRST_GOOD_DAY - 1), min_size=1, max_size=3, unique=True)
+
+
 @examples(fast=2, deep=40)
-@given(odd=st.lists(st.integers(10, 99), min_size=1, max_size=3, unique=True).flatmap(
-    lambda indexes: st.tuples(*(landed_files(index=i) for i in indexes))
-))  # fmt: skip
+@given(
+    odd=ODD_DAYS.flatmap(
+        lambda days: st.tuples(*(landed_files(index=day, relabel=False) for day in days))
+    )
+)
 def test_odd_files_beside_good_ones_never_stop_the_lifecycle(odd) -> None:
     files = good_files()
     files.update({name: data for name, data, _ in odd})
