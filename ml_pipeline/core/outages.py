@@ -61,9 +61,10 @@ def _chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _first_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
     lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
+    return f"{type(error).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")
 
 
 def outage(error: BaseException) -> str | None:
@@ -73,11 +74,11 @@ def outage(error: BaseException) -> str | None:
         name = type(link).__name__
         message = str(link)
         if isinstance(link, ConnectionError | TimeoutError) or name in OUTAGE_CLASS_NAMES:
-            return f"unreachable: {_first_line(link)}"
+            return f"unreachable: {one_line(link)}"
         if isinstance(link, FileNotFoundError) and "bucket" in message.lower():
-            return f"missing bucket: {_first_line(link)}"
+            return f"missing bucket: {one_line(link)}"
         if isinstance(link, OSError) and link.errno in OUTAGE_ERRNOS:
-            return f"storage unavailable: {_first_line(link)}"
+            return f"storage unavailable: {one_line(link)}"
         if name == "MlflowException" and any(words in message for words in MLFLOW_UNREACHABLE):
-            return f"MLflow server unreachable: {_first_line(link)}"
+            return f"MLflow server unreachable: {one_line(link)}"
     return None

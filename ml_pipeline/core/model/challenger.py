@@ -38,6 +38,7 @@ from ml_pipeline.core.model.splitting import (
     plan_holdout,
 )
 from ml_pipeline.core.monitor.reference import ReferenceProfile, build_reference
+from ml_pipeline.core.outages import one_line, outage
 
 HOLDOUT_TABLE = "holdout"
 # On a candidate's MLflow run that failed: its error, in one line.
@@ -179,6 +180,8 @@ def usable_partitions(
             footer = warehouse.footer(names.FEATURES, key)
             problem = partition_problem(footer, contract, target)
         except (OSError, pa.ArrowException) as error:
+            if outage(error) is not None:
+                raise  # storage away: retried, never read as a partition to leave out
             problem = f"unreadable: {str(error).splitlines()[0][:200]}"
         if problem is None:
             usable.append(key)
@@ -305,12 +308,6 @@ def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
         )
 
 
-def one_line(error: BaseException) -> str:
-    """An error as one line: its type and the first line of its message."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
-
-
 def search_candidates(
     config: PipelineConfig,
     candidates: list[CandidateConfig],
@@ -339,8 +336,16 @@ def search_candidates(
                 _search_one(config, candidate, X, y, metric, width, experiment_id, tags, deadline)
             )
         except Exception as error:  # recorded on the candidate's run and in the outcome
-            failed[candidate.name] = one_line(error)
+            leave_out(failed, candidate.name, error)
     return results, failed
+
+
+def leave_out(failed: dict[str, str], name: str, error: Exception, stage: str = "") -> None:
+    """Record ``error`` as candidate ``name``'s failure. An outage is raised instead: no
+    candidate is to blame, and the step retries it whole."""
+    if outage(error) is not None:
+        raise error
+    failed[name] = f"{stage}{one_line(error)}"
 
 
 def _search_one(
@@ -408,7 +413,7 @@ def fit_best_that_fits(
         try:
             result.fit(X, y)
         except Exception as error:  # the next-best candidate takes its place
-            failed[result.name] = f"refit on the training sample: {one_line(error)}"
+            leave_out(failed, result.name, error, "refit on the training sample: ")
             continue
         return result
     raise training.CandidateError(every_candidate_failed(failed))
@@ -533,7 +538,7 @@ def train_challenger(
                     config.cleaning.missing == "indicator",
                 )
             except Exception as error:  # the challenger stands without its yardstick
-                failed[training.REFERENCE.name] = one_line(error)
+                leave_out(failed, training.REFERENCE.name, error)
         mlflow.log_params(
             {
                 "challenger": best.name,

@@ -26,12 +26,12 @@ from ml_pipeline.core.model.bootstrap import Predictions
 from ml_pipeline.core.model.challenger import (
     HOLDOUT_TABLE,
     TrainingOutcome,
-    one_line,
     prune_holdouts,
 )
 from ml_pipeline.core.model.refit import DeployCandidate
 from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeProcess, SmokeResult, smoke_process
 from ml_pipeline.core.model.splitting import holdout_mask
+from ml_pipeline.core.outages import one_line, outage
 
 SMOKE_ROWS = 500
 
@@ -204,6 +204,8 @@ def validate_challenger(
         try:
             reference = evaluation.score(outcome.reference_model, X, y, task)
         except Exception as error:  # the yardstick failing must not stop the decision
+            if outage(error) is not None:
+                raise
             unmeasured["default HGB"] = f"scoring the holdout raised {one_line(error)}"
     versus_baseline = _paired(config, y, said, said_by_baseline, metric)
 

@@ -229,3 +229,13 @@ def test_a_reference_that_fails_to_score_is_unmeasured_not_fatal(tmp_path) -> No
     assert validation.reference is None
     assert "missing required columns: humidity" in validation.unmeasured["default HGB"]
     assert validation.decision.promote, validation.decision.reason
+
+
+def test_an_outage_is_no_candidate_failure_but_raised_for_the_step_to_retry() -> None:
+    from ml_pipeline.core.model.challenger import leave_out
+
+    failed: dict[str, str] = {}
+    with pytest.raises(ConnectionRefusedError):
+        leave_out(failed, "hgb", ConnectionRefusedError(111, "Connection refused"))
+    leave_out(failed, "forest", ValueError("max_depth must be an int"), "refit: ")
+    assert failed == {"forest": "refit: ValueError: max_depth must be an int"}
