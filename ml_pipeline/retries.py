@@ -10,8 +10,10 @@ message, instead of four times.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import dagster as dg
@@ -49,10 +51,10 @@ def _tag_outage(args: tuple, found: str) -> None:
 def retry_only_outages(body: Callable[P, R]) -> Callable[P, R]:
     """``body`` whose errors other than outages may not be retried by the step's policy."""
 
-    @functools.wraps(body)
-    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+    @contextlib.contextmanager
+    def judged(args: tuple) -> Iterator[None]:
         try:
-            return body(*args, **kwargs)
+            yield
         except dg.Failure as failure:
             # Raised by the step itself for its input (a quarantined file, a config
             # error); Dagster's default would let the policy retry it.
@@ -64,5 +66,19 @@ def retry_only_outages(body: Callable[P, R]) -> Callable[P, R]:
                 raise dg.Failure(description=_message(error), allow_retries=False) from error
             _tag_outage(args, found)
             raise
+
+    if inspect.isgeneratorfunction(body):
+
+        @functools.wraps(body)
+        def yielding_step(*args: P.args, **kwargs: P.kwargs) -> R:
+            with judged(args):
+                yield from body(*args, **kwargs)
+
+        return yielding_step
+
+    @functools.wraps(body)
+    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+        with judged(args):
+            return body(*args, **kwargs)
 
     return step

@@ -166,10 +166,16 @@ def test_a_compressed_month_of_files_with_faults_ends_clean(tmp_path) -> None:
             time.sleep(EVERY_SECONDS)
         outage.close()
 
-        def settled() -> bool:
-            return not unaccounted(config, landed) and not active_runs(url)
+        left: list[str] = []
 
-        wait_until("every landed file accounted for, and no run active", settled, 300, log)
+        def settled() -> bool:
+            left[:] = unaccounted(config, landed) + [r["jobName"] for r in active_runs(url)]
+            return not left
+
+        try:
+            wait_until("every landed file accounted for, and no run active", settled, 300, log)
+        except AssertionError as error:
+            raise AssertionError(f"still open: {left}; faults: {faults}\n{error}") from None
         time.sleep(5)  # a training the last ingest earned may still be requested
         wait_until("no run active", lambda: not active_runs(url), 300, log)
 
