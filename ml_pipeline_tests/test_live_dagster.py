@@ -327,17 +327,16 @@ def launch_training_and_wait_for_its_process(url: str, log: Path) -> tuple[str, 
     return run_id, int(run_record(url, run_id)["tags"][PID_TAG])
 
 
+def wait_for_failure(url: str, run_id: str, what: str, log: Path) -> None:
+    wait_until(what, lambda: run_record(url, run_id)["status"] == "FAILURE", 180, log)
+
+
 def test_a_run_whose_process_was_killed_is_launched_again_and_succeeds(live) -> None:
     """Dagster's run retries (dagster.yaml): the run failed as a run, not in a step."""
     _, url, log = live
     run_id, pid = launch_training_and_wait_for_its_process(url, log)
     os.kill(pid, signal.SIGKILL)
-    wait_until(
-        "the killed run to be ended",
-        lambda: run_record(url, run_id)["status"] == "FAILURE",
-        180,
-        log,
-    )
+    wait_for_failure(url, run_id, "the killed run to be ended", log)
 
     def retries() -> list[dict]:
         return graphql(
@@ -367,11 +366,5 @@ def test_run_monitoring_fails_a_run_whose_processes_were_killed(live) -> None:
     code_server = int(stat[stat.rindex(")") + 2 :].split()[1])
     os.kill(code_server, signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
-
-    wait_until(
-        "run monitoring to end the killed run",
-        lambda: run_record(url, run_id)["status"] == "FAILURE",
-        180,
-        log,
-    )
+    wait_for_failure(url, run_id, "run monitoring to end the killed run", log)
     assert f"process {pid} on host" in failures(url, "training_job")

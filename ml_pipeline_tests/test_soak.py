@@ -133,7 +133,7 @@ def test_a_compressed_month_of_files_with_faults_ends_clean(tmp_path) -> None:
             "retry_after_seconds": 2,
             "ingest_retries": 5,
         },
-        retraining={"min_new_partitions": 10},
+        retraining={"min_new_partitions": 20},
     )
     config = load_config(write_config(tmp_path, document))
     landing = config.dataset.landing_dir
