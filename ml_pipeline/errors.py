@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# How Dagster prints a step's ``Failure``; its description follows.
+FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
+
 
 def cause_line(chain: Iterable[tuple[str | None, str]]) -> str:
     """First line of the first link (class name, message) not raised by Dagster itself,
-    or of the last link when every one was."""
+    or of the last link when every one was.
+
+    A ``Failure`` raised from another error is the step wrapper's (``retries``), which
+    only forbids retrying it: the error it was raised from is told instead. A ``Failure``
+    a step raised itself is told by its description.
+    """
+    links = list(chain)
     told = ""
-    for class_name, message in chain:
+    for index, (class_name, message) in enumerate(links):
         told = message
-        if not (class_name or "").startswith("Dagster"):
+        wrapper = class_name == "Failure" and index + 1 < len(links)
+        if not (class_name or "").startswith("Dagster") and not wrapper:
             break
-    lines = told.strip().splitlines()
+    lines = told.strip().removeprefix(FAILURE_PREFIX).splitlines()
     return lines[0] if lines else "no message"

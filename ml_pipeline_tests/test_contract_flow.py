@@ -183,8 +183,12 @@ def test_a_regression_target_run_as_classification_stops_before_fitting(project,
     error = failure.step_failure_data.error
     while error.cause is not None and error.cls_name.startswith("Dagster"):
         error = error.cause
+    # A data error: raised as the step's Failure, which the retry policy may not retry.
+    assert error.cls_name == "Failure" and error.cause.cls_name == "ValueError"
+    error = error.cause
     assert error.message.startswith("ValueError: target 'count' has ")
     assert "is dataset.task meant to be regression?" in error.message
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert instance.get_latest_materialization_event(dg.AssetKey("trained_model")).run_id != (
         result.run_id
     )

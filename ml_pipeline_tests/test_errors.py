@@ -24,3 +24,17 @@ def test_an_unknown_class_counts_as_the_users() -> None:
 def test_nothing_to_tell_says_so() -> None:
     assert cause_line([]) == "no message"
     assert cause_line([("DagsterError", "")]) == "no message"
+
+
+def test_the_error_behind_the_step_wrappers_failure_is_told() -> None:
+    chain = [
+        ("DagsterExecutionStepExecutionError", "Error occurred while executing op trained_model:"),
+        ("Failure", "dagster._core.definitions.events.Failure: target 'count' has 200 values"),
+        ("ValueError", "ValueError: target 'count' has 200 values\n"),
+    ]
+    assert cause_line(chain) == "ValueError: target 'count' has 200 values"
+
+
+def test_a_failure_a_step_raised_itself_is_told_by_its_description() -> None:
+    chain = [("Failure", "dagster._core.definitions.events.Failure: a.csv: empty file\n")]
+    assert cause_line(chain) == "a.csv: empty file"
