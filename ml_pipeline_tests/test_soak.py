@@ -173,7 +173,7 @@ def test_a_compressed_month_of_files_with_faults_ends_clean(tmp_path) -> None:
             return not left
 
         try:
-            wait_until("every landed file accounted for, and no run active", settled, 300, log)
+            wait_until("every landed file accounted for, and no run active", settled, 600, log)
         except AssertionError as error:
             raise AssertionError(f"still open: {left}; faults: {faults}\n{error}") from None
         time.sleep(5)  # a training the last ingest earned may still be requested
