@@ -147,13 +147,14 @@ def writable_problem(root: StoragePath) -> str | None:
 
 
 def _fix_for(root: StoragePath, error: Exception) -> str:
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, FileNotFoundError) and "bucket" in message.lower():
-        bucket = root.path.split("/", 1)[0] if is_remote(root) else ""
+    from ml_pipeline.core.outages import one_line, outage
+
+    if (outage(error) or "").startswith("missing bucket") and is_remote(root):
+        bucket = root.path.split("/", 1)[0]
         return (
             f"the bucket {bucket!r} does not exist; create it (for example "
             f"`aws s3 mb s3://{bucket}`) or point storage.shared at one that does"
         )
     if isinstance(error, PermissionError):
-        return f"permission denied ({message}); grant this user write access"
-    return f"{type(error).__name__}: {message}"
+        return f"permission denied ({one_line(error)}); grant this user write access"
+    return one_line(error)

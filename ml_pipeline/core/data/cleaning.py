@@ -109,15 +109,17 @@ def _coerce_types(
             # The model's own reading of numbers: infinities and overflows become gaps.
             parsed, unparseable = parse_numbers(values)
             converted = pd.Series(parsed, index=values.index)
-            non_finite = int((values.notna().to_numpy() & np.isnan(parsed) & ~unparseable).sum())
+            lost = values.notna().to_numpy() & np.isnan(parsed)
+            failed, non_finite = int(unparseable.sum()), int((lost & ~unparseable).sum())
             if non_finite:
                 report.non_finite[column] = non_finite
-        elif kind == "datetime":
-            converted = pd.to_datetime(values, errors="coerce", format="mixed")
         else:
-            # The model's own rule, so a client's codes match the categories trained on.
-            converted = pd.Series(categories(values), index=values.index, dtype=object)
-        failed = int((values.notna() & converted.isna()).sum()) - report.non_finite.get(column, 0)
+            if kind == "datetime":
+                converted = pd.to_datetime(values, errors="coerce", format="mixed")
+            else:
+                # The model's own rule, so a client's codes match the categories trained on.
+                converted = pd.Series(categories(values), index=values.index, dtype=object)
+            failed = int((values.notna() & converted.isna()).sum())
         if failed:
             report.mistyped[column] = failed
         coerced[column] = converted
