@@ -19,6 +19,8 @@ import numpy as np
 SPEC_KEY = "ml_pipeline.edge_spec"
 # Stands for a missing category in the string tensor: ONNX strings cannot be NaN.
 MISSING = "\x00missing"
+# features.FLOAT32_MAX: beyond it a number is missing.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 # The texts pandas.read_csv reads as missing by default.
 NA_TEXTS = frozenset(
     {
@@ -73,15 +75,16 @@ def _blank(value: str | None) -> bool:
 
 
 def parse_number(value: str | None, column: str, row: int) -> float:
-    """A cell as a finite number, or NaN: blank, ``NaN`` and non-finite numbers
-    (``inf``, ``1e400``) are missing, as ``features.finite_or_missing`` makes them."""
+    """A cell as a number, or NaN: blank, ``NaN``, non-finite numbers (``inf``,
+    ``1e400``) and numbers beyond float32's range are missing, as
+    ``features.finite_or_missing`` makes them."""
     if _blank(value):
         return math.nan
     try:
         number = float(value)
     except ValueError:
         raise ValueError(f"column {column!r}: {value!r} is not a number (row {row})") from None
-    return number if math.isfinite(number) else math.nan
+    return number if abs(number) <= FLOAT32_MAX else math.nan
 
 
 def _whole_number_text(number: float) -> str:

@@ -17,6 +17,8 @@ CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
 CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
 # Text that spells a missing number rather than a wrong one.
 NAN_TEXTS = frozenset({"nan", "-nan", "+nan"})
+# The largest magnitude a number keeps; beyond it (and infinity) it is missing.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def numbers(values: pd.Series, column: str) -> np.ndarray:
@@ -33,23 +35,31 @@ def numbers(values: pd.Series, column: str) -> np.ndarray:
 
 
 def finite_or_missing(values: np.ndarray) -> np.ndarray:
-    """Float64 ``values`` with every non-finite one (``inf``, ``-inf``, and text such as
-    ``Infinity`` or ``1e400`` once parsed) made missing.
+    """Float64 ``values`` with every number no estimator can fit on made missing:
+    ``inf``, ``-inf``, text such as ``Infinity`` or ``1e400`` once parsed, and finite
+    numbers beyond float32's range (about 3.4e38).
+
+    Forests and ONNX compute in float32, where such a number is infinite, and scaling
+    squares it past float64's range; a real file's value that large is a sentinel or a
+    typo, never a measurement.
 
     The one rule for numbers in this project: cleaning, training, the service and batch
     scoring read every number through it (the edge scorer, which cannot import pandas,
     mirrors it and is tested against it), so a value no estimator can fit on is a gap
     the model's imputer fills, never a failure of the whole fit.
     """
-    if values.size and not np.isfinite(values).all():
-        values = np.where(np.isinf(values), np.nan, values)
+    if values.size:
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(values) > FLOAT32_MAX
+        if beyond.any():
+            values = np.where(beyond, np.nan, values)
     return values
 
 
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``values`` as finite float64 or NaN, and where they hold text that is not a number.
 
-    Infinities and numbers too large for float64 are missing, not refused: a reader
+    Infinities and numbers beyond float32's range are missing, not refused: a reader
     produces them from real files, so they are gaps, not typos.
     """
     if pd.api.types.is_numeric_dtype(values):

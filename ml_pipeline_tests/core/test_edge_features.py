@@ -72,7 +72,7 @@ def test_non_finite_numbers_are_missing_on_the_edge_as_in_the_model() -> None:
     spec = EdgeSpec(
         task="regression", timestamp_column=None, numeric_columns=["x"], categorical_columns=[]
     )
-    cells = ["inf", "-Infinity", "1e400", "NaN", "2.5"]
+    cells = ["inf", "-Infinity", "1e400", "NaN", "1e39", "-3.5e38", "3.4e38", "2.5"]
     inputs = model_inputs({"x": cells}, spec)
     expected = (
         FeatureBuilder()
@@ -80,4 +80,5 @@ def test_non_finite_numbers_are_missing_on_the_edge_as_in_the_model() -> None:
         .transform(pd.DataFrame({"x": pd.Series(cells, dtype=object)}))
     )
     np.testing.assert_array_equal(inputs["numeric"][:, 0], expected["x"].to_numpy(np.float32))
-    assert np.isnan(inputs["numeric"][:4, 0]).all()
+    assert np.isnan(inputs["numeric"][:6, 0]).all()
+    assert np.isfinite(inputs["numeric"][6:, 0]).all()

@@ -70,12 +70,41 @@ def test_numbers_take_what_clients_send_and_refuse_text() -> None:
         pd.Series(["1e400", "1" + "0" * 400, "1"], dtype="str"),
         pd.Series([2**1100, -(2**1100), 1], dtype=object),
         pd.Series(["NaN", "nan", "1"], dtype=object),
+        pd.Series([1e308, -3.5e38, 1.0]),
+        pd.Series(["1e39", "-" + "9" * 40, "1"], dtype="str"),
     ],
-    ids=["float-infinities", "text-infinities", "text-overflow", "int-overflow", "text-nan"],
+    ids=[
+        "float-infinities",
+        "text-infinities",
+        "text-overflow",
+        "int-overflow",
+        "text-nan",
+        "beyond-float32",
+        "text-beyond-float32",
+    ],
 )
 def test_non_finite_numbers_are_missing_not_refused(values: pd.Series) -> None:
     got = numbers(values, "t")
     assert np.isnan(got[:2]).all() and got[2] == 1.0
+
+
+def test_numbers_up_to_float32s_range_are_kept() -> None:
+    kept = [3.4e38, -3.4e38, 1e-320]
+    assert numbers(pd.Series(kept), "t").tolist() == kept
+
+
+@pytest.mark.parametrize("estimator", ["linear", "random_forest"])
+def test_a_number_beyond_float32_does_not_break_a_fit(estimator: str) -> None:
+    from ml_pipeline.config import CandidateConfig
+    from ml_pipeline.core.model import training
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = pd.Series(X["a"] * 2 + rng.normal(size=200))
+    X.loc[:20, "a"] = 1e308  # a sentinel: scaling overflows it, a forest's float32 too
+    candidate = CandidateConfig(name=estimator, estimator=estimator)
+    model = training.fit_configuration(candidate, "regression", X, y, None, [], 0)
+    assert np.isfinite(model.predict(X)).all()
 
 
 def test_categories_read_codes_as_the_text_cleaning_stored() -> None:

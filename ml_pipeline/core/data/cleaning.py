@@ -32,7 +32,7 @@ class CleaningReport:
     duplicates_removed: int = 0
     missing_target_removed: int = 0
     mistyped: dict[str, int] = field(default_factory=dict)
-    # Infinite numbers, numbers beyond float64 and NaN spelled out: made missing.
+    # Infinite numbers, numbers beyond float32's range and NaN spelled out: made missing.
     non_finite: dict[str, int] = field(default_factory=dict)
     outliers: dict[str, int] = field(default_factory=dict)
     outlier_rows_removed: int = 0
