@@ -60,6 +60,7 @@ def forget_partition(config: PipelineConfig, instance: dg.DagsterInstance, key: 
         remember_forgotten(config.forgotten_path, key, landed.name, content_digest(landed))
     warehouse = Warehouse(config.warehouse_dir)
     removed = [table for table in names.INGEST_ASSETS if warehouse.drop(table, key)]
+    warehouse.drop(names.FIT_FAULTS, key)  # a blame belongs to the content that is forgotten
     # Its ingest record is its runs, one partition each: deleting them removes their
     # materializations and check results (sqlite event storage cannot wipe partitions).
     for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key})):

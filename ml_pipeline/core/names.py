@@ -11,6 +11,8 @@ RAW_SAMPLES = "raw_samples"
 CLEANED_DATA = "cleaned_data"
 FEATURES = "features"
 INGEST_ASSETS = (RAW_SAMPLES, CLEANED_DATA, FEATURES)
+# Warehouse table of feature partitions a failed fit was blamed on (core.model.blame).
+FIT_FAULTS = "fit_faults"
 DATA_PROFILE = "data_profile"
 TRAINED_MODEL = "trained_model"
 VALIDATION_METRICS = "validation_metrics"

@@ -30,7 +30,7 @@ from ml_pipeline.core.data.contract import (
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.features import finite_or_missing
-from ml_pipeline.core.model import evaluation, search_reuse, training
+from ml_pipeline.core.model import blame, evaluation, search_reuse, training
 from ml_pipeline.core.model.splitting import (
     HoldoutSpec,
     count_holdout_rows,
@@ -171,14 +171,17 @@ def usable_partitions(
 ) -> tuple[list[str], dict[str, str]]:
     """The partitions training can read, and why each of the others is left out.
 
-    One partition written before the contract, or damaged on disk, must never stop
-    training on the rest.
+    One partition written before the contract, damaged on disk, or blamed for a failed
+    fit (:mod:`blame`), must never stop training on the rest.
     """
     usable, excluded = [], {}
+    faulty = blame.known_faults(warehouse)
     for key in partitions:
         try:
             footer = warehouse.footer(names.FEATURES, key)
             problem = partition_problem(footer, contract, target)
+            if problem is None and key in faulty:
+                problem = blame.known_fault(warehouse, key, footer)
         except (OSError, pa.ArrowException) as error:
             if outage(error) is not None:
                 raise  # storage away: retried, never read as a partition to leave out
@@ -416,7 +419,7 @@ def fit_best_that_fits(
             leave_out(failed, result.name, error, "refit on the training sample: ")
             continue
         return result
-    raise training.CandidateError(every_candidate_failed(failed))
+    raise training.CandidateError(every_candidate_failed(failed), failed)
 
 
 def every_candidate_failed(failed: dict[str, str]) -> str:
@@ -436,22 +439,97 @@ def train_challenger(
     """Tune every candidate on the training sample, log them, and keep the best.
 
     With ``reuse_search`` (a retraining that new partitions alone triggered), the last
-    search's choice is refit instead when :mod:`search_reuse` allows it.
+    search's choice is refit instead when :mod:`search_reuse` allows it. When every
+    candidate fails, the partitions to blame are sought (:mod:`blame`); if some are
+    found, they are left out, now and in later runs, and training starts again once.
     """
-    import mlflow
-
     if not partitions:
         raise ValueError("no feature partitions to train on: ingest landed files first")
     started = time.perf_counter()
-    dataset, settings = config.dataset, config.training
-    all_partitions = partitions
-    partitions, excluded = usable_partitions(warehouse, partitions, contract, dataset.target)
-    if not partitions:
+    usable, excluded = usable_partitions(warehouse, partitions, contract, config.dataset.target)
+    if not usable:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
         raise ValueError(
-            f"none of the {len(all_partitions)} feature partitions conforms to the schema "
+            f"none of the {len(partitions)} feature partitions conforms to the schema "
             f"contract ({reasons}); re-ingest with `ml-pipeline run --reingest`"
         )
+    attempt = (warehouse, config, store, tags, contract, reuse_search)
+    try:
+        outcome = _train(usable, *attempt)
+    except training.CandidateError as error:
+        found = blame_failed_fit(warehouse, usable, config, contract, error.failed)
+        if not found.partitions:
+            raise training.CandidateError(
+                f"{error}; no partition is to blame: {found.unresolved}", error.failed
+            ) from error
+        blame.record(warehouse, found.partitions, tags.get(tracking.DAGSTER_RUN_TAG, "unknown"))
+        for key, why in found.partitions.items():
+            excluded[key] = f"a fit failed on its rows, so it is left out from now on: {why}"
+        outcome = _train([k for k in usable if k not in found.partitions], *attempt)
+    outcome.excluded = excluded
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def blame_failed_fit(
+    warehouse: Warehouse,
+    partitions: list[str],
+    config: PipelineConfig,
+    contract: SchemaContract,
+    failed: dict[str, str],
+) -> blame.Blame:
+    """The partitions behind a training whose every candidate failed, sought with the
+    first failed candidate's fixed parameters on each subset's rows (holdout included:
+    the refit on all rows would meet them too)."""
+    dataset = config.dataset
+    candidates = [*config.training.candidates, training.REFERENCE]
+    candidate = next((c for c in candidates if c.name in failed), candidates[0])
+    columns = [*contract.inputs(), dataset.target]
+
+    def probe(keys: list[str]) -> str | None:
+        rows = warehouse.sample(
+            names.FEATURES,
+            keys,
+            config.training.sample_rows,
+            config.training.random_seed,
+            columns=columns,
+        )
+        rows = finite_numbers(rows).dropna(subset=[dataset.target])
+        if rows.empty:
+            return None  # nothing here to fail on
+        X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
+        try:
+            training.fit_configuration(
+                _rare_class_adjustment(config, y, [])(candidate),
+                dataset.task,
+                X,
+                y,
+                dataset.timestamp_column,
+                dataset.ignored_columns,
+                config.training.random_seed,
+                config.cleaning.missing == "indicator",
+            )
+        except Exception as error:  # the probe's answer: these rows fail the fit
+            if outage(error) is not None:
+                raise
+            return f"{candidate.name}: {one_line(error)}"
+        return None
+
+    return blame.bisect(partitions, probe)
+
+
+def _train(
+    partitions: list[str],
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    tags: dict[str, str],
+    contract: SchemaContract,
+    reuse_search: bool,
+) -> TrainingOutcome:
+    import mlflow
+
+    dataset, settings = config.dataset, config.training
     train, holdout, spec = split_for_training(
         warehouse, partitions, config, contract, store.champion_holdout_cutoff()
     )
@@ -511,7 +589,7 @@ def train_challenger(
                     config, candidates, X, y, metric, width, experiment_id, tags
                 )
             if not results:
-                raise training.CandidateError(every_candidate_failed(failed))
+                raise training.CandidateError(every_candidate_failed(failed), failed)
             best = fit_best_that_fits(results, X, y, metric, failed)
             chosen = next(c for c in candidates if c.name == best.name).model_copy(
                 update={"params": best.params, "search": {}}
@@ -582,8 +660,6 @@ def train_challenger(
         data_fingerprint=data_fingerprint,
         baseline=evaluation.fit_baseline(dataset.task, y, metric),
         reference=reference,
-        seconds=time.perf_counter() - started,
-        excluded=excluded,
         warnings=warnings,
         chosen=chosen,
         search=search,

@@ -58,7 +58,13 @@ LABELLED_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
 class CandidateError(ValueError):
-    """A candidate could not be searched, fitted or scored; the others go on without it."""
+    """A candidate could not be searched, fitted or scored; the others go on without it.
+
+    Raised for a whole training, ``failed`` names each candidate and its error."""
+
+    def __init__(self, message: str, failed: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failed = dict(failed or {})
 
 
 def first_fit_error(messages: list[str]) -> str:
