@@ -409,14 +409,20 @@ def fit_best_that_fits(
     y: pd.Series,
     metric: str,
     failed: dict[str, str],
+    holdout: pd.DataFrame | None = None,
 ) -> training.CandidateResult:
-    """The best-ranked candidate whose fit on the whole sample succeeds; each one whose
-    fit raises is added to ``failed`` and the next is tried."""
+    """The best-ranked candidate whose fit on the whole sample succeeds and which can
+    predict the ``holdout``'s inputs (the gate scores it there); each one that raises is
+    added to ``failed`` and the next is tried."""
     for result in training.ranked(results, evaluation.higher_is_better(metric)):
+        stage = "refit on the training sample: "
         try:
             result.fit(X, y)
+            if holdout is not None:
+                stage = "predicting the holdout: "
+                result.model.predict(holdout)
         except Exception as error:  # the next-best candidate takes its place
-            leave_out(failed, result.name, error, "refit on the training sample: ")
+            leave_out(failed, result.name, error, stage)
             continue
         return result
     raise training.CandidateError(every_candidate_failed(failed), failed)
@@ -590,7 +596,9 @@ def _train(
                 )
             if not results:
                 raise training.CandidateError(every_candidate_failed(failed), failed)
-            best = fit_best_that_fits(results, X, y, metric, failed)
+            best = fit_best_that_fits(
+                results, X, y, metric, failed, holdout.drop(columns=[dataset.target])
+            )
             chosen = next(c for c in candidates if c.name == best.name).model_copy(
                 update={"params": best.params, "search": {}}
             )

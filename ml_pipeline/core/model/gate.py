@@ -169,6 +169,28 @@ def _repeat_of_rolled_back(
     )
 
 
+def _loaded(store: tracking.MlflowStore, version: str) -> tuple[object, str | None]:
+    """The registered ``version``, or why it cannot be loaded: a champion whose artifact
+    is gone, or was written by an incompatible library, must not stop every gate."""
+    try:
+        return store.load_version(version), None
+    except Exception as error:  # told in the decision; an outage is retried instead
+        if outage(error) is not None:
+            raise
+        return None, f"cannot be loaded: {one_line(error)}"
+
+
+def _predicted(model: object, X: pd.DataFrame, labels: list | None):
+    """The champion's predictions of ``X``, or why it cannot make them (its columns left
+    the data, say): it would fail the service's requests the same way."""
+    try:
+        return Predictions.of(model, X, labels), None
+    except Exception as error:  # told in the decision; an outage is retried instead
+        if outage(error) is not None:
+            raise
+        return None, f"cannot score the holdout: {one_line(error)}"
+
+
 def _classes(model: object) -> list | None:
     return list(model.classes_) if hasattr(model, "classes_") else None
 
@@ -210,23 +232,28 @@ def validate_challenger(
     versus_baseline = _paired(config, y, said, said_by_baseline, metric)
 
     current = store.champion()
-    champion = challenger_compared = versus_champion = None
+    champion = challenger_compared = versus_champion = champion_broken = None
     compared_rows = 0
     if current is not None:
-        champion_model = store.load_version(str(current.version))
+        champion_model, champion_broken = _loaded(store, str(current.version))
         # A champion of the other task (the config's task was changed) cannot be compared.
-        if hasattr(champion_model, "classes_") == (task == "classification"):
+        if champion_broken is None and hasattr(champion_model, "classes_") == (
+            task == "classification"
+        ):
             rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
             compared_rows = len(rows)
             if len(rows):
                 Xc, yc = rows.drop(columns=[target]), rows[target]
                 said_compared = Predictions.of(model, Xc, labels)
-                said_by_champion = Predictions.of(champion_model, Xc, labels)
-                champion = said_by_champion.scores(yc, task, _classes(champion_model))
-                challenger_compared = said_compared.scores(yc, task, _classes(model))
-                versus_champion = _paired(config, yc, said_compared, said_by_champion, metric)
+                said_by_champion, champion_broken = _predicted(champion_model, Xc, labels)
+                if said_by_champion is not None:
+                    champion = said_by_champion.scores(yc, task, _classes(champion_model))
+                    challenger_compared = said_compared.scores(yc, task, _classes(model))
+                    versus_champion = _paired(config, yc, said_compared, said_by_champion, metric)
             else:
                 versus_champion = promotion.Paired(0, float("nan"), float("nan"))
+        if champion_broken is not None:
+            unmeasured[f"champion v{current.version}"] = champion_broken
 
     classes = [str(c) for c in getattr(model, "classes_", [])]
     confusion = per_class = None
@@ -248,6 +275,7 @@ def validate_challenger(
         str(current.version) if current is not None else None,
         override,
         _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
+        champion_broken,
     )
     smoke = None
     with contextlib.ExitStack() as waiting:

@@ -70,13 +70,16 @@ def decide(
     champion_version: str | None = None,
     override: str | None = None,
     repeat_of: str | None = None,
+    champion_broken: str | None = None,
 ) -> Decision:
     """Promote only a challenger that meets the thresholds, beats the trivial baseline
     clearly, is not a model a person rolled back, and beats the champion on rows neither
     saw, by more than the margin and more than the noise.
 
     ``override`` is a person's call, ``"force"`` or ``"refuse"``, and wins over the rules.
-    ``versus_champion`` is None when there is no champion to compare with.
+    ``versus_champion`` is None when there is no champion to compare with, or it is
+    broken (``champion_broken`` says how): a challenger that passes the other rules then
+    replaces it, since a champion that cannot score cannot serve either.
     """
     if override == "force":
         return Decision(True, "promotion forced by run config")
@@ -98,6 +101,13 @@ def decide(
         )
     if repeat_of is not None:
         return Decision(False, repeat_of)
+    if versus_champion is None and champion_broken is not None:
+        name = f"v{champion_version}" if champion_version else "the champion"
+        return Decision(
+            True,
+            f"{name} {champion_broken}; the challenger beats the baseline by {gain:+.2%} "
+            f"on {versus_baseline.rows} rows",
+        )
     if versus_champion is None:
         return Decision(
             True,

@@ -3,6 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.dummy import DummyRegressor
+from sklearn.pipeline import Pipeline
 
 from ml_pipeline.config import CandidateConfig, load_config
 from ml_pipeline.core import names
@@ -11,11 +14,13 @@ from ml_pipeline.core.data.feature_table import build_feature_table
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model.challenger import (
     CANDIDATE_ERROR_TAG,
+    fit_best_that_fits,
     train_challenger,
     training_contract,
 )
 from ml_pipeline.core.model.training import (
     CandidateError,
+    CandidateResult,
     early_stopping_hazard,
     ranked,
     tune_candidate,
@@ -239,3 +244,38 @@ def test_an_outage_is_no_candidate_failure_but_raised_for_the_step_to_retry() ->
         leave_out(failed, "hgb", ConnectionRefusedError(111, "Connection refused"))
     leave_out(failed, "forest", ValueError("max_depth must be an int"), "refit: ")
     assert failed == {"forest": "refit: ValueError: max_depth must be an int"}
+
+
+class FitsButCannotPredict(BaseEstimator, RegressorMixin):
+    """Fits, then raises on every prediction: a challenger the gate could not score."""
+
+    def fit(self, X, y):
+        self.fitted_ = True
+        return self
+
+    def predict(self, X):
+        raise ValueError("cannot predict these rows")
+
+
+def _result(name: str, cv_score: float, estimator: object) -> CandidateResult:
+    return CandidateResult(
+        name=name,
+        estimator="test",
+        params={},
+        cv_score=cv_score,
+        cv_std=0.0,
+        fit_seconds=0.0,
+        model=None,
+        unfitted=Pipeline([("model", estimator)]),
+    )
+
+
+def test_a_best_candidate_that_cannot_predict_the_holdout_gives_way_to_the_next() -> None:
+    X = pd.DataFrame({"x": np.arange(20.0)})
+    y = pd.Series(np.arange(20.0))
+    failed: dict[str, str] = {}
+    fragile = _result("fragile", 0.9, FitsButCannotPredict())
+    sturdy = _result("sturdy", 0.5, DummyRegressor())
+    chosen = fit_best_that_fits([fragile, sturdy], X, y, "r2", failed, holdout=X.head(5))
+    assert chosen is sturdy
+    assert failed == {"fragile": "predicting the holdout: ValueError: cannot predict these rows"}
