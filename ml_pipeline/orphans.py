@@ -59,17 +59,25 @@ class Ended:
         return [
             *(f"ended orphaned run {o.run_id[:8]} ({o.job_name}): {o.reason()}"
               for o in self.orphans),
-            *(f"ended MLflow run {run} as KILLED: the Dagster run that started it has ended"
-              for run in self.mlflow_runs),
+            *(f"ended MLflow run {run} as KILLED: the run or step attempt that started it "
+              "is gone" for run in self.mlflow_runs),
         ]  # fmt: skip
 
 
 def end_orphans(
-    instance: dg.DagsterInstance, store: MlflowStore | None = None, sweep_mlflow: bool = False
+    instance: dg.DagsterInstance,
+    store: MlflowStore | None = None,
+    sweep_mlflow: bool = False,
+    restarted_step_of: str | None = None,
 ) -> Ended:
     """End every orphaned run as failed. Given ``store``, MLflow runs left RUNNING by
     ended Dagster runs are marked KILLED: always with ``sweep_mlflow``, otherwise only
-    when an orphan was found (importing MLflow costs seconds)."""
+    when an orphan was found (importing MLflow costs seconds).
+
+    ``restarted_step_of`` is the Dagster run of a step that starts its MLflow runs
+    afresh: any of that run's MLflow runs still RUNNING when it begins were left by an
+    earlier attempt of the step that died (a Celery worker killed, its step redelivered).
+    """
     orphans = find_orphans(instance)
     for orphan in orphans:
         run = instance.get_run_by_id(orphan.run_id)
@@ -77,29 +85,37 @@ def end_orphans(
             instance.report_run_failed(run, orphan.reason())
     mlflow_runs = []
     if store is not None and (orphans or sweep_mlflow):
-        mlflow_runs = end_abandoned_mlflow_runs(instance, store)
+        mlflow_runs = end_abandoned_mlflow_runs(instance, store, restarted_step_of)
     return Ended(orphans, mlflow_runs)
 
 
-def abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> dict[str, str]:
-    """MLflow runs marked RUNNING whose Dagster run of this instance has ended, each with
-    that Dagster run's id: a step attempt that died (an OOM kill, a worker killed and its
-    step redelivered) left them, and nothing alive will ever end them.
+def abandoned_mlflow_runs(
+    instance: dg.DagsterInstance, store: MlflowStore, restarted_step_of: str | None = None
+) -> dict[str, str]:
+    """MLflow runs marked RUNNING whose Dagster run of this instance has ended (or is
+    ``restarted_step_of``, see :func:`end_orphans`), each with that Dagster run's id: a
+    step attempt that died (an OOM kill, a worker killed and its step redelivered) left
+    them, and nothing alive will ever end them.
 
     Runs with no Dagster run tag, or one this instance does not know, belong to someone
     else (a notebook, another project sharing the tracking server) and are left alone.
     """
     abandoned = {}
     for mlflow_run, dagster_run_id in store.running_runs().items():
+        if dagster_run_id and dagster_run_id == restarted_step_of:
+            abandoned[mlflow_run] = dagster_run_id
+            continue
         run = instance.get_run_by_id(dagster_run_id) if dagster_run_id else None
         if run is not None and run.status not in ACTIVE_STATUSES:
             abandoned[mlflow_run] = dagster_run_id
     return abandoned
 
 
-def end_abandoned_mlflow_runs(instance: dg.DagsterInstance, store: MlflowStore) -> list[str]:
+def end_abandoned_mlflow_runs(
+    instance: dg.DagsterInstance, store: MlflowStore, restarted_step_of: str | None = None
+) -> list[str]:
     """End every abandoned MLflow run (:func:`abandoned_mlflow_runs`) as KILLED."""
-    ended = list(abandoned_mlflow_runs(instance, store))
+    ended = list(abandoned_mlflow_runs(instance, store, restarted_step_of))
     for mlflow_run in ended:
         store.end_as_killed(mlflow_run)
     return ended

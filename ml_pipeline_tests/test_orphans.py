@@ -165,8 +165,8 @@ def test_an_mlflow_run_left_running_by_a_finished_dagster_run_is_a_problem_until
     with project_instance(bike_config) as instance:
         lines = recover(bike_config, instance, deployment=False).lines()
     assert lines == [
-        f"ended MLflow run {killed_attempt.info.run_id} as KILLED: the Dagster run that started "
-        "it has ended"
+        f"ended MLflow run {killed_attempt.info.run_id} as KILLED: the run or step attempt that "
+        "started it is gone"
     ]
     status = {r.info.run_id: r.info.status for r in (killed_attempt, live_attempt, notebook)}
     assert {run: client.get_run(run).info.status for run in status} == {
@@ -175,3 +175,25 @@ def test_an_mlflow_run_left_running_by_a_finished_dagster_run_is_a_problem_until
         notebook.info.run_id: "RUNNING",
     }
     assert _store(bike_config).ok
+
+
+def test_a_restarted_training_step_ends_what_its_dead_attempt_left_running(bike_config) -> None:
+    """The Celery case as the redelivered step meets it: its own Dagster run is still
+    STARTED, and an MLflow run of that run is RUNNING, left by the killed attempt."""
+    from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
+    from ml_pipeline.instance import project_instance
+    from ml_pipeline.resources import resources_for
+
+    store = resources_for(bike_config)["mlflow"].get()
+    with project_instance(bike_config) as instance:
+        this_run = _started_run(instance, TRAINING_JOB, current_owner())
+        other_live_run = _started_run(instance, TRAINING_JOB, current_owner())
+        client = store.client()
+        dead_attempt = client.create_run(store.activate(), tags={DAGSTER_RUN_TAG: this_run.run_id})
+        other = client.create_run(store.activate(), tags={DAGSTER_RUN_TAG: other_live_run.run_id})
+
+        ended = end_orphans(instance, store, sweep_mlflow=True, restarted_step_of=this_run.run_id)
+
+    assert ended.mlflow_runs == [dead_attempt.info.run_id]
+    assert client.get_run(dead_attempt.info.run_id).info.status == "KILLED"
+    assert client.get_run(other.info.run_id).info.status == "RUNNING"

@@ -64,8 +64,12 @@ def trained_model(
 
     config = settings.load()
     # A step attempt that died (its worker killed, the step redelivered) left its MLflow
-    # runs RUNNING; no command may run between trainings on a cluster to end them.
-    for line in end_orphans(context.instance, mlflow.get(), sweep_mlflow=True).lines():
+    # runs RUNNING; no command may run between trainings on a cluster to end them, and
+    # this attempt is the first to know that an earlier one of its own run died.
+    ended = end_orphans(
+        context.instance, mlflow.get(), sweep_mlflow=True, restarted_step_of=context.run_id
+    )
+    for line in ended.lines():
         context.log.warning(line)
     partitions = live_partitions(context, warehouse, names.FEATURES)
     store = warehouse.get()
