@@ -570,16 +570,22 @@ def _train(
         failed: dict[str, str] = {}
         if reused:
             fit_started = time.perf_counter()
-            model = training.fit_configuration(
-                adjust(past.choice),
-                dataset.task,
-                X,
-                y,
-                dataset.timestamp_column,
-                ignored,
-                settings.random_seed,
-                config.cleaning.missing == "indicator",
-            )
+            try:
+                model = training.fit_configuration(
+                    adjust(past.choice),
+                    dataset.task,
+                    X,
+                    y,
+                    dataset.timestamp_column,
+                    ignored,
+                    settings.random_seed,
+                    config.cleaning.missing == "indicator",
+                )
+            except Exception as error:  # the search then runs, as if there were no past one
+                if outage(error) is not None:
+                    raise
+                reused, refusal = False, f"its choice failed to fit: {one_line(error)}"
+        if reused:
             best = training.CandidateResult.unsearched(
                 past.choice, model, time.perf_counter() - fit_started
             )

@@ -121,3 +121,23 @@ def test_runs_not_allowed_to_reuse_search_again(trained_setup) -> None:
     assert len(second.candidates) == len(config.training.candidates)
     tags = store.client().get_run(first.mlflow_run_id).data.tags
     assert tags[SEARCH_KEY_TAG] == search_key(config, contract.version, first.metric)
+
+
+def test_a_reused_choice_that_no_longer_fits_gives_way_to_a_search(trained_setup) -> None:
+    from ml_pipeline.core.model.search_reuse import SEARCH_CHOICE_TAG
+
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(names.FEATURES)
+    contract = training_contract(config, warehouse, keys)
+    searched = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    # Recorded by a version whose estimator took settings this one refuses.
+    stale = searched.chosen.model_copy(update={"params": {"max_iter": -1}})
+    store.client().set_tag(searched.mlflow_run_id, SEARCH_CHOICE_TAG, stale.model_dump_json())
+    stale_run = store.client().get_run(searched.mlflow_run_id)
+    assert stale_run.data.tags[SEARCH_CHOICE_TAG] == stale.model_dump_json()
+
+    again = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+
+    assert again.search.startswith(f"searched {len(config.training.candidates)} candidate(s)")
+    assert "not reused: its choice failed to fit: " in again.search
+    assert again.failed == {}
