@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,7 +40,7 @@ from bench.ingest_run_bench import export
 from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline_tests.live import child_environment, free_port, running, wait_for_http
+from ml_pipeline_tests.live import child_environment, free_port, graphql, running, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status creationTime "
@@ -54,16 +53,6 @@ LANDING_TICKS = (
     'repositoryLocationName: "ml_pipeline.definitions", sensorName: "landing_sensor"}) '
     "{ ... on Sensor { sensorState { ticks(limit: 5) { timestamp } } } } }"
 )
-
-
-def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
 
 
 def runs(url: str) -> list[dict]:

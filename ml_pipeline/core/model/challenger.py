@@ -505,16 +505,7 @@ def blame_failed_fit(
             return None  # nothing here to fail on
         X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
         try:
-            training.fit_configuration(
-                _rare_class_adjustment(config, y, [])(candidate),
-                dataset.task,
-                X,
-                y,
-                dataset.timestamp_column,
-                dataset.ignored_columns,
-                config.training.random_seed,
-                config.cleaning.missing == "indicator",
-            )
+            fit_fixed(config, _rare_class_adjustment(config, y, [])(candidate), X, y)
         except Exception as error:  # the probe's answer: these rows fail the fit
             if outage(error) is not None:
                 raise
@@ -522,6 +513,21 @@ def blame_failed_fit(
         return None
 
     return blame.bisect(partitions, probe)
+
+
+def fit_fixed(config: PipelineConfig, candidate: CandidateConfig, X: pd.DataFrame, y: pd.Series):
+    """``candidate`` with its fixed parameters (no search), fitted as this config says."""
+    dataset = config.dataset
+    return training.fit_configuration(
+        candidate,
+        dataset.task,
+        X,
+        y,
+        dataset.timestamp_column,
+        dataset.ignored_columns,
+        config.training.random_seed,
+        config.cleaning.missing == "indicator",
+    )
 
 
 def _train(
@@ -571,16 +577,7 @@ def _train(
         if reused:
             fit_started = time.perf_counter()
             try:
-                model = training.fit_configuration(
-                    adjust(past.choice),
-                    dataset.task,
-                    X,
-                    y,
-                    dataset.timestamp_column,
-                    ignored,
-                    settings.random_seed,
-                    config.cleaning.missing == "indicator",
-                )
+                model = fit_fixed(config, adjust(past.choice), X, y)
             except Exception as error:  # the search then runs, as if there were no past one
                 if outage(error) is not None:
                     raise
@@ -619,16 +616,7 @@ def _train(
         reference_model = None
         if settings.reference_model and not reused:
             try:
-                reference_model = training.fit_configuration(
-                    adjust(training.REFERENCE),
-                    dataset.task,
-                    X,
-                    y,
-                    dataset.timestamp_column,
-                    ignored,
-                    settings.random_seed,
-                    config.cleaning.missing == "indicator",
-                )
+                reference_model = fit_fixed(config, adjust(training.REFERENCE), X, y)
             except Exception as error:  # the challenger stands without its yardstick
                 leave_out(failed, training.REFERENCE.name, error)
         mlflow.log_params(
