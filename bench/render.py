@@ -567,7 +567,41 @@ def serving(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def soak(data: dict[str, object]) -> str:
+    runs = data["runs"]
+    names = [name for name in ("faults", "no faults") if name in runs] + [
+        name for name in runs if name not in ("faults", "no faults")
+    ]
+
+    def faults(run: dict, of: str) -> str:
+        return " · ".join(f"{kind} {run[of].get(kind, 0)}" for kind in run["faults"])
+
+    measures = [
+        ("files landed", lambda r: str(r["files_landed"])),
+        ("seconds between landings", lambda r: str(r["plan"]["every_seconds"])),
+        ("faults injected", lambda r: f"{r['faults_injected']} ({faults(r, 'faults')})"),
+        ("faults survived", lambda r: f"{r['faults_survived']} ({faults(r, 'survived')})"),
+        ("files ingested", lambda r: str(r["ingested"])),
+        ("files quarantined with a reason", lambda r: str(r["quarantined"])),
+        ("files unaccounted for", lambda r: str(len(r["unaccounted"]))),
+        ("rows landed in ingested files", lambda r: str(r["rows_landed"])),
+        ("rows lost", lambda r: str(r["rows_lost"])),
+        ("training runs", lambda r: str(r["trainings"])),
+        ("model versions (champion at the end)", lambda r: f"{r['versions']} (v{r['champion']})"),
+        ("runs left active", lambda r: str(len(r["active_runs"]))),
+        ("MLflow runs left RUNNING", lambda r: str(r["mlflow_running"])),
+        ("`doctor` problems", lambda r: str(len(r["doctor_problems"]))),
+        ("wall time, s", lambda r: f"{r['seconds']:.0f}"),
+    ]
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for label, cell in measures:
+        lines.append(f"| {label} | " + " | ".join(cell(runs[name]) for name in names) + " |")
+    commits = sorted({runs[name]["commit"][:10] for name in names})
+    return "\n".join([*lines, "", f"Code at {', '.join(commits)}.", "", _provenance(data)])
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
+    "soak": soak,
     "edge": edge,
     "incremental": incremental,
     "latency": latency,

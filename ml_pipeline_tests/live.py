@@ -5,6 +5,7 @@ ignores SIGINT/SIGTERM would otherwise pass that on, leaving servers behind.
 """
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -140,3 +141,23 @@ def scratch_database(purpose: str) -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def wait_until(what: str, predicate, timeout: float, log: Path) -> None:
+    """Poll ``predicate`` every 2 s; fail naming ``what`` with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-4000:]}")

@@ -23,6 +23,7 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy import deploy_folder
+from ml_pipeline.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import (
     free_port,
@@ -260,6 +261,14 @@ def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
         run_id, victim = poll_until(
             training_on_a_worker, "a training step on a worker", timeout=300, every=0.2
         )
+        # Killed once the attempt has opened its MLflow runs, which it never ends.
+        store = resources_for(config)["mlflow"].get()
+        poll_until(
+            lambda: run_id in store.running_runs().values(),
+            "the step attempt's MLflow run",
+            timeout=300,
+            every=0.2,
+        )
         os.killpg(workers[victim].pid, signal.SIGKILL)
         workers[victim].wait(timeout=30)
 
@@ -275,6 +284,8 @@ def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
         assert run.status == dg.DagsterRunStatus.SUCCESS, failures(url, "training_job")
         survivor = next(name for name in WORKERS if name != victim)
         assert step_takers(instance, run_id, "trained_model") == [victim, survivor]
+    # The redelivered attempt ended what the killed one left RUNNING, with no command run.
+    assert store.running_runs() == {}
     # Whatever the killed step had begun is not where readers look: the deployed model
     # is whole.
     import mlflow.pyfunc

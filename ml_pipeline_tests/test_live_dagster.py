@@ -12,8 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.ownership import PID_TAG
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +30,6 @@ BACKFILLED = 20
 RUNS_QUERY = (
     "{ runsOrError(limit: 500) { ... on Runs { results { jobName status tags { key value } } } } }"
 )
-
-
-def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
 
 
 def runs(url: str) -> list[dict]:
@@ -73,15 +61,6 @@ def failures(url: str, job: str) -> str:
             elif event.get("message"):
                 messages.append(event["message"])
     return "\n".join(messages)
-
-
-def wait_until(what: str, predicate, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(2)
-    raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
