@@ -6,12 +6,14 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
+from ml_pipeline.core.data.intake import IGNORED_WARNING
 from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
@@ -67,19 +69,27 @@ def ingest_landed_files(
         instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
     to_run = {key for key, _run_key in plan.runs}
     summary.unchanged = [k for k in plan.digests if k not in to_run and k not in plan.forgotten]
-    for key, (error, ignored) in _ingest_runs(config, instance, [k for k, _ in plan.runs]):
-        if error is None:
+    for key, result in _ingest_runs(config, instance, [k for k, _ in plan.runs]):
+        if result.error is None:
             summary.ingested.append(key)
         else:
-            summary.failed[key] = error
-        if ignored:
-            summary.ignored_columns[key] = ignored
+            summary.failed[key] = result.error
+        if result.ignored:
+            summary.ignored_columns[key] = result.ignored
+        if result.warnings:
+            summary.warnings[key] = result.warnings
 
 
 MIN_FILES_PER_WORKER = 4
 
 
-IngestResult = tuple[str | None, list[str]]  # first error or None, ignored columns
+@dataclass(frozen=True)
+class IngestResult:
+    """What one partition's ingest run tells the summary."""
+
+    error: str | None  # its first error, or None when it succeeded
+    ignored: list[str]  # landed columns the contract lacks
+    warnings: list[str]  # what reading and cleaning the file changed or dropped
 
 
 def _ingest_runs(
@@ -113,11 +123,25 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
     )
     return_freed_memory()
-    ignored: list[str] = []
-    for materialization in result.asset_materializations_for_node(names.RAW_SAMPLES):
-        found = materialization.metadata.get(names.IGNORED_COLUMNS)
-        ignored = list(found.value) if found is not None else []
-    return (None if result.success else _first_error(result)), ignored
+    def listed(asset: str, key: str) -> list[str]:
+        found = []
+        for materialization in result.asset_materializations_for_node(asset):
+            value = materialization.metadata.get(key)
+            found = list(value.value) if value is not None else []
+        return found
+
+    return IngestResult(
+        error=None if result.success else _first_error(result),
+        ignored=listed(names.RAW_SAMPLES, names.IGNORED_COLUMNS),
+        warnings=[
+            *(
+                warning
+                for warning in listed(names.RAW_SAMPLES, names.INTAKE_WARNINGS)
+                if not warning.startswith(IGNORED_WARNING)
+            ),
+            *listed(names.CLEANED_DATA, names.CLEANING_NOTES),
+        ],
+    )
 
 
 _worker: tuple[dg.JobDefinition, dg.DagsterInstance] | None = None

@@ -102,6 +102,8 @@ class RunSummary:
     forgotten: list[str] = field(default_factory=list)
     # Columns left out of the warehouse per partition, because the contract lacks them.
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Per partition: lines dropped while reading, cells coerced by cleaning.
+    warnings: dict[str, list[str]] = field(default_factory=dict)
     # Partitions left out of training, and why (they do not conform to the contract).
     excluded: dict[str, str] = field(default_factory=dict)
     # Why training did not run, when it did not need to.
@@ -139,6 +141,7 @@ class RunSummary:
                 "conflicts": self.conflicts,
                 "forgotten": self.forgotten,
                 "ignored_columns": self.ignored_columns,
+                "warnings": self.warnings,
                 "excluded_from_training": self.excluded,
             },
             "not_retrained": self.not_retrained,
@@ -163,6 +166,8 @@ class RunSummary:
             out.append(f"  forgotten, left in the landing folder: {', '.join(self.forgotten)}")
         for key, columns in self.ignored_columns.items():
             out.append(f"  {key}: columns not in the contract, ignored: {', '.join(columns)}")
+        for key, warnings in self.warnings.items():
+            out += [f"  {key}: {warning}" for warning in warnings]
         out += [f"  left out of training, {key}: {why}" for key, why in self.excluded.items()]
         out.append("rows: " + ", ".join(f"{k}={v}" for k, v in self.rows.items()))
         if self.training:

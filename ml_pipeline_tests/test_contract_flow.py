@@ -33,7 +33,12 @@ def project(tmp_path_factory):
     (landing / "repeated header.csv").write_text("\n".join(rows) + "\n")
     stray = pd.read_csv(landing / "bikes_2024-01-02.csv", dtype=str)
     stray.insert(2, "note", "checked")
-    stray.assign(exported_by="tool").to_csv(landing / "stray columns.csv", index=False)
+    # A cell cleaning cannot read as a number, on a row no other row repeats.
+    single = stray.index[~stray["record_id"].duplicated(keep=False)][5]
+    stray.loc[single, "humidity"] = "humid"
+    text = stray.assign(exported_by="tool").to_csv(index=False)
+    # Cut off mid-row by the exporter: the last line lacks fields and its line end.
+    (landing / "stray columns.csv").write_text(text[: text.rstrip("\n").rindex(",")])
     with dg.DagsterInstance.ephemeral(tempdir=str(root / "instance")) as instance:
         summary = run_pipeline(config, instance)
         yield config, instance, summary
@@ -41,6 +46,7 @@ def project(tmp_path_factory):
 
 def test_a_repeated_header_is_quarantined_and_the_history_keeps_training(project) -> None:
     config, _, summary = project
+    assert len(summary.failed) == 1, summary.failed
     [(key, error)] = summary.failed.items()
     assert key.startswith("repeated_header")
     assert "repeated header.csv: the header names column 'temp' twice" in error
@@ -65,6 +71,18 @@ def test_stray_columns_are_left_out_and_reported(project) -> None:
     assert kinds["temp"] == ("numeric", "feature, required")
     assert kinds["record_id"] == ("categorical", "id, optional")
     assert metadata["ignored_columns"].value == ["note", "exported_by"]
+
+
+def test_what_intake_and_cleaning_changed_reaches_the_summary_and_json(project) -> None:
+    _, _, summary = project
+    key = next(k for k in summary.warnings if k.startswith("stray_columns"))
+    dropped, *coerced = summary.warnings[key]
+    assert dropped.startswith("last line is truncated")
+    assert "humidity: 1 unparseable value(s) set missing" in coerced
+    assert f"  {key}: {coerced[0]}" in summary.lines()
+    assert summary.as_json()["partitions"]["warnings"][key] == [dropped, *coerced]
+    # The ignored columns have their own line, not a second one among the warnings.
+    assert not any("schema contract" in w for w in summary.warnings[key])
 
 
 def test_a_partition_written_before_the_contract_is_left_out_of_training(project) -> None:

@@ -138,6 +138,7 @@ def raw_samples(
             "source_bytes": path.stat().st_size,
             names.SOURCE_DIGEST: digest,
             "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in intake.warnings) or "none"),
+            names.INTAKE_WARNINGS: dg.MetadataValue.json(intake.warnings),
         },
         check_results=[expectation_check_result(checks)],
     )
@@ -209,6 +210,7 @@ def cleaned_data(
                 ).value
             ),
             "column_kinds": dg.MetadataValue.json(report.column_kinds),
+            names.CLEANING_NOTES: dg.MetadataValue.json(report.cell_notes()),
             **drift_metadata,
         },
         check_results=[expectation_check_result(checks)],

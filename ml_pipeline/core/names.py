@@ -25,6 +25,8 @@ BATCH_PREDICTIONS = "batch_predictions"  # also its warehouse table
 SOURCE_DIGEST = "source_digest"  # raw_samples: the landed file's content digest
 DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's reference
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
+INTAKE_WARNINGS = "intake_warnings"  # raw_samples: what reading the file found (JSON list)
+CLEANING_NOTES = "cleaning_notes"  # cleaned_data: cells cleaning changed, one line each
 
 # The dynamic partitions: one per landed file, and one per file to score.
 LANDED_FILES = "landed_files"

@@ -42,6 +42,16 @@ class CleaningReport:
     left_for_model: dict[str, int] = field(default_factory=dict)
     outlier_index: dict[str, list[int]] = field(default_factory=dict)
 
+    def cell_notes(self) -> list[str]:
+        """One line per column whose landed cells were changed: what a user should hear
+        about without opening the event log."""
+        notes = [f"{c}: {n} unparseable value(s) set missing" for c, n in self.mistyped.items()]
+        notes += [
+            f"{c}: {n} non-finite or out-of-range number(s) set missing"
+            for c, n in self.non_finite.items()
+        ]
+        return notes
+
     def summary(self) -> str:
         parts = [f"{self.rows_in} rows in, {self.rows_out} out"]
         if self.duplicates_removed:

@@ -44,6 +44,11 @@ class Intake:
     ignored: list[str] = field(default_factory=list)
 
 
+
+# Starts the warning about landed columns the contract lacks (the summary lists those
+# columns on a line of their own).
+IGNORED_WARNING = "columns not in the schema contract, left out"
+
 def text_encoding(dataset: DatasetConfig) -> str:
     """``dataset.encoding``, reading UTF-8 with or without a byte-order mark."""
     return "utf-8-sig" if codecs.lookup(dataset.encoding).name == "utf-8" else dataset.encoding
@@ -280,7 +285,7 @@ def conform_to_contract(
     warnings = list(intake.warnings)
     if ignored:
         warnings.append(
-            f"columns not in the schema contract, left out: {', '.join(ignored)} "
+            f"{IGNORED_WARNING}: {', '.join(ignored)} "
             "(add them with `ml-pipeline contract add` to use them)"
         )
     empty = [c for c in frame.columns if c in known and frame[c].isna().all()]
