@@ -220,23 +220,59 @@ def make_plots(
     if top:
         figure, axes = plt.subplots(1, len(top), figsize=(4 * len(top), 3), squeeze=False)
         for axis, name in zip(axes.flat, top, strict=True):
-            if pd.api.types.is_numeric_dtype(frame[name]) and pd.api.types.is_numeric_dtype(
-                frame[target]
-            ):
-                axis.scatter(frame[name], frame[target], s=4, alpha=0.3, color="#4c72b0")
-            else:
-                groups = frame.groupby(frame[name].astype(str))[target]
-                if pd.api.types.is_numeric_dtype(frame[target]):
-                    labels = list(groups.groups)[:10]
-                    axis.boxplot([groups.get_group(g).dropna() for g in labels])
-                    axis.set_xticks(range(1, len(labels) + 1), labels, rotation=45, fontsize=7)
-                else:
-                    pd.crosstab(frame[name], frame[target]).plot.bar(ax=axis, stacked=True)
+            _against_target(axis, frame[name], frame[target])
             axis.set_xlabel(name, fontsize=8)
             axis.set_ylabel(target, fontsize=8)
         figure.suptitle(f"{target} against its strongest relations", fontsize=11)
         plots["target_relations"] = images.png(figure)
     return plots
+
+
+# A plot's cost must not grow with a column's distinct values: continuous values are
+# binned, and only the most frequent levels of a category or class get a bar of their own.
+PLOTTED_LEVELS = 10
+PLOTTED_CLASSES = 8
+SCATTER_POINTS = 5000
+
+
+def _top_levels(values: pd.Series, keep: int) -> pd.Series:
+    """``values`` as text, all but the ``keep`` most frequent folded into "other"."""
+    text = values.astype(str)
+    frequent = text.value_counts().index[:keep]
+    return text.where(text.isin(frequent), "other")
+
+
+def _against_target(axis, feature: pd.Series, target: pd.Series) -> None:
+    numeric_feature = pd.api.types.is_numeric_dtype(feature)
+    if pd.api.types.is_numeric_dtype(target):
+        if numeric_feature:
+            both = pd.DataFrame({"x": feature, "y": target}).dropna()
+            shown = both.sample(min(len(both), SCATTER_POINTS), random_state=0)
+            axis.scatter(shown["x"], shown["y"], s=4, alpha=0.3, color="#4c72b0")
+            return
+        levels = _top_levels(feature, PLOTTED_LEVELS)
+        labels = list(levels.value_counts().index)
+        axis.boxplot([target[levels == label].dropna() for label in labels])
+        axis.set_xticks(range(1, len(labels) + 1), labels, rotation=45, fontsize=7)
+        return
+    classes = _top_levels(target, PLOTTED_CLASSES)
+    if numeric_feature:
+        present = feature.notna()
+        # Quantile edges: a heavy tail gets bins of its own instead of one crowded bar.
+        edges = np.unique(np.quantile(feature[present], np.linspace(0, 1, 31)))
+        if len(edges) < 2:
+            edges = 1
+        names = list(classes.value_counts().index)
+        axis.hist(
+            [feature[present & (classes == name)] for name in names],
+            bins=edges,
+            density=True,
+            histtype="step",
+            label=names,
+        )
+        axis.legend(fontsize=6, title=target.name, title_fontsize=6)
+        return
+    pd.crosstab(_top_levels(feature, PLOTTED_LEVELS), classes).plot.bar(ax=axis, stacked=True)
 
 
 def build_profile(

@@ -66,3 +66,30 @@ def test_a_class_target_is_described_by_the_statistic_that_was_computed() -> Non
     assert profile.relation_statistics["weather"] == "Cramér's V"
     table = to_markdown(profile)["target_relations"]
     assert "correlation ratio" in table and "Spearman" not in table
+
+
+def _bars_against_target(feature: pd.Series, target: pd.Series) -> int:
+    from ml_pipeline.core import images
+    from ml_pipeline.core.data.profiling import _against_target
+
+    plt = images.pyplot()
+    figure, axis = plt.subplots()
+    try:
+        _against_target(axis, feature, target)
+        return len(axis.patches) + len(axis.lines)
+    finally:
+        plt.close(figure)
+
+
+def test_a_plot_against_a_class_target_does_not_grow_with_distinct_values() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = 5000
+    target = pd.Series(rng.choice([f"class_{i}" for i in range(12)], rows), name="label")
+    continuous = pd.Series(rng.lognormal(3, 1.5, rows).round(3))  # ~5,000 distinct values
+    assert continuous.nunique() > 4000
+    levels = pd.Series(rng.choice([f"level_{i}" for i in range(2000)], rows))
+    assert _bars_against_target(continuous, target) <= 9  # one outline per shown class
+    assert _bars_against_target(levels, target) <= 11 * 9  # top levels × top classes
+    assert _bars_against_target(levels, pd.Series(rng.normal(size=rows))) <= 11 * 7
