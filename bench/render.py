@@ -567,6 +567,34 @@ def serving(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def profile(data: dict[str, object]) -> str:
+    runs = data["runs"]
+    labels = list(runs)
+    tasks = [row["task"] for row in runs[labels[0]]["rows"]]
+    first = runs[labels[0]]["rows"][0]
+    lines = [
+        f"| task ({first['rows']:,} rows, {first['columns']} columns) | "
+        + " | ".join(labels)
+        + " | ratio |",
+        "|---|" + "---:|" * (len(labels) + 1),
+    ]
+    for task in tasks:
+        cells = [next(r for r in runs[label]["rows"] if r["task"] == task) for label in labels]
+        ratio = cells[0]["median_seconds"] / max(cells[-1]["median_seconds"], 1e-9)
+        lines.append(
+            f"| {task} | "
+            + " | ".join(
+                f"{c['median_seconds']:.1f} s ({', '.join(f'{s:.1f}' for s in c['seconds'])})"
+                for c in cells
+            )
+            + f" | {ratio:.2g}{TIMES} |"
+        )
+    commits = ", ".join(f"{label} at {runs[label]['commit'][:10]}" for label in labels)
+    return "\n".join(
+        [*lines, "", f"Medians of the runs in brackets; {commits}.", "", _provenance(data)]
+    )
+
+
 def soak(data: dict[str, object]) -> str:
     runs = data["runs"]
     names = [name for name in ("faults", "no faults") if name in runs] + [
@@ -602,6 +630,7 @@ def soak(data: dict[str, object]) -> str:
 
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "soak": soak,
+    "profile": profile,
     "edge": edge,
     "incremental": incremental,
     "latency": latency,
