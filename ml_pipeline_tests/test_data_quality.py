@@ -32,11 +32,22 @@ def land_bad_files(landing) -> dict[str, str]:
 def test_bad_files_are_quarantined_and_training_goes_on(landed_bikes, tmp_path) -> None:
     config = landed_bikes
     expected = land_bad_files(config.dataset.landing_dir)
+    # Two rows under one record id with other values: the blocking uniqueness check stops it.
+    lines = (config.dataset.landing_dir / "bikes_2024-01-02.csv").read_text().splitlines()
+    clash = lines[1].split(",")
+    clash[7] = "99.5"  # temp
+    (config.dataset.landing_dir / "clash.csv").write_text(
+        "\n".join([lines[0], lines[1], ",".join(clash)]) + "\n"
+    )
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         summary = run_pipeline(config, instance)
         assert summary.error is None, summary.error
         assert len(summary.ingested) == 8
         failed = {key.split("-")[0]: error for key, error in summary.failed.items()}
+        assert failed.pop("clash").startswith(
+            "cleaned_data check failed: expect_column_values_to_be_unique on record_id: "
+            "2 unexpected"
+        )
         assert set(failed) == set(expected)
         for key, words in expected.items():
             assert words in failed[key] and "\n" not in failed[key]
@@ -52,7 +63,8 @@ def test_bad_files_are_quarantined_and_training_goes_on(landed_bikes, tmp_path) 
         # A good partition re-delivered broken leaves training, and its old data with it.
         (config.dataset.landing_dir / "bikes_2024-01-08.csv").write_bytes(b"")
         again = run_pipeline(config, instance, retrain=True)
-        assert list(again.failed) == ["bikes_2024-01-08"]
+        # The clash stays landed (a blocking check is no reason to move it) and is tried again.
+        assert sorted(again.failed) == ["bikes_2024-01-08", "clash"]
         assert again.training.partitions == 7
         assert "bikes_2024-01-08" not in again.training_partitions
 

@@ -48,6 +48,16 @@ class FailedExpectation:
     sample: list[str]
     observed: str | None
 
+    def line(self) -> str:
+        """The failure in one line, as a run summary tells it."""
+        where = f" on {self.column}" if self.column else ""
+        found = f": {self.unexpected_count} unexpected" if self.unexpected_count else ""
+        if found and self.sample:
+            found += f" (e.g. {', '.join(self.sample[:2])})"
+        elif self.observed:
+            found = f": observed {self.observed}"
+        return f"{self.type}{where}{found}"
+
     def row(self) -> dict[str, object]:
         return {
             "expectation": self.type,
