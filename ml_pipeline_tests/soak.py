@@ -245,7 +245,8 @@ def _landings(plan: Plan, day: int) -> tuple[str, bytes, str | None]:
 
 def soak(root: Path, plan: Plan, settle_seconds: float = 600, log: Path | None = None) -> Report:
     """Land ``plan``'s files under a real `ml-pipeline ui` in ``root``, inject its faults,
-    wait for the files and runs to settle, and report what the project ended with."""
+    wait up to ``settle_seconds`` for the files and runs to settle (a backlog of queued
+    ingest runs takes its time), and report what the project ended with."""
     config = _project(root, plan)
     landing = config.dataset.landing_dir
     landing.mkdir(parents=True)
@@ -287,7 +288,9 @@ def soak(root: Path, plan: Plan, settle_seconds: float = 600, log: Path | None =
             return not left
 
         try:
-            wait_until("every landed file accounted for, and no run active", settled, 600, log)
+            wait_until(
+                "every landed file accounted for, and no run active", settled, settle_seconds, log
+            )
         except AssertionError as error:
             raise AssertionError(f"still open: {left}; report: {report}\n{error}") from None
         time.sleep(5)  # a training the last ingest earned may still be requested
