@@ -20,8 +20,8 @@ import pandas as pd
 from ml_pipeline.config import CandidateConfig, PipelineConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.model import evaluation, training
-from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint
+from ml_pipeline.core.model import evaluation
+from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint, fit_fixed
 from ml_pipeline.core.model.splitting import holdout_mask
 
 PARTITIONS_ARTIFACT = "training_partitions.json"
@@ -150,16 +150,7 @@ def refit(
     dataset = config.dataset
     X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
     chosen = refit_configuration(outcome.chosen, challenger)
-    model = training.fit_configuration(
-        chosen,
-        dataset.task,
-        X,
-        y,
-        dataset.timestamp_column,
-        dataset.ignored_columns,
-        config.training.random_seed,
-        config.cleaning.missing == "indicator",
-    )
+    model = fit_fixed(config, chosen, X, y)
     candidate.in_sample = evaluation.score(model, X, y, dataset.task)
     store.activate()
     with mlflow.start_run(run_id=outcome.mlflow_run_id):
