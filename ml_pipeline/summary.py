@@ -93,6 +93,10 @@ class ChampionSummary:
         return cls(version, validation.decision.promote, metrics, validation.baseline)
 
 
+# Intake and cleaning warnings printed before the rest are only counted (--json has all).
+WARNINGS_SHOWN = 10
+
+
 @dataclass
 class RunSummary:
     ingested: list[str] = field(default_factory=list)
@@ -166,8 +170,10 @@ class RunSummary:
             out.append(f"  forgotten, left in the landing folder: {', '.join(self.forgotten)}")
         for key, columns in self.ignored_columns.items():
             out.append(f"  {key}: columns not in the contract, ignored: {', '.join(columns)}")
-        for key, warnings in self.warnings.items():
-            out += [f"  {key}: {warning}" for warning in warnings]
+        told = [f"  {key}: {w}" for key, warnings in self.warnings.items() for w in warnings]
+        out += told[:WARNINGS_SHOWN]
+        if len(told) > WARNINGS_SHOWN:
+            out.append(f"  ... and {len(told) - WARNINGS_SHOWN} more warning(s): see --json")
         out += [f"  left out of training, {key}: {why}" for key, why in self.excluded.items()]
         out.append("rows: " + ", ".join(f"{k}={v}" for k, v in self.rows.items()))
         if self.training:
