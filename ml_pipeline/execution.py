@@ -129,6 +129,7 @@ def _ingest_one(job: dg.JobDefinition, instance: dg.DagsterInstance, key: str) -
         tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
     )
     return_freed_memory()
+
     def listed(asset: str, key: str) -> list[str]:
         found = []
         for materialization in result.asset_materializations_for_node(asset):
