@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import BLOCKED_BY
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
@@ -49,7 +48,7 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            blocked_by = evaluation.metadata.get(BLOCKED_BY)
+            blocked_by = evaluation.metadata.get(names.BLOCKED_BY)
             if not evaluation.passed and blocked_by is not None and blocked_by.value:
                 return f"{evaluation.asset_key.to_user_string()} check failed: {blocked_by.value}"
         if event.is_step_failure and event.step_failure_data.error:

@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 import pandas as pd
 
+from ml_pipeline.core import names
 from ml_pipeline.core.data.expectations import SuiteResult
 from ml_pipeline.core.monitor.reference import MAJOR_SHIFT, DriftReport
 
@@ -77,10 +78,6 @@ def expectation_check_specs(
         ]
 
 
-# On a failed expectations check: its blocking failures, one line each, for summaries.
-BLOCKED_BY = "blocked_by"
-
-
 def expectation_check_result(result: SuiteResult) -> dg.AssetCheckResult:
     """The suite's verdict: ERROR when a blocking expectation failed, WARN when only
     warnings did. One check instead of one per severity halves the check events each
@@ -95,6 +92,6 @@ def expectation_check_result(result: SuiteResult) -> dg.AssetCheckResult:
             "failed": len(result.failures),
             "blocking_failed": len(blocking),
             "failures": markdown_table([f.row() for f in result.failures]),
-            BLOCKED_BY: "; ".join(f.line() for f in blocking),
+            names.BLOCKED_BY: "; ".join(f.line() for f in blocking),
         },
     )
