@@ -21,9 +21,13 @@ run: install
 	$(BIN)/ml-pipeline demo-data --if-empty
 	$(BIN)/ml-pipeline run
 
+# One pytest worker per core; a test module stays on one worker, so the project a module
+# trains once is shared by its tests.
+TEST_WORKERS ?= 2
+
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,6 +1,9 @@
 """Shared fixtures: configs written to temp folders, small demo data, fast training."""
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import yaml
 
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline_tests.live import PROJECT_VARIABLES
+from ml_pipeline_tests.live import PROJECT_VARIABLES, child_environment
 
 # Small enough for a test to train in seconds, still exercising every code path.
 FAST_TRAINING = {
@@ -41,10 +44,48 @@ BIKE_DATASET = {
 }
 
 
-def write_config(folder: Path, document: dict) -> Path:
+# A migrated, empty MLflow store, made once per test process: creating one runs every
+# schema migration (seconds), and most tests start a new project. The CLI's first-run
+# test creates its store as a user's first run does.
+_MIGRATED_MLFLOW_STORE: Path | None = None
+
+CREATE_MLFLOW_STORE = "import sys; from mlflow.tracking import MlflowClient; \
+MlflowClient(sys.argv[1]).search_experiments()"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    global _MIGRATED_MLFLOW_STORE
+    store = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    subprocess.run(
+        [sys.executable, "-c", CREATE_MLFLOW_STORE, f"sqlite:///{store.as_posix()}"],
+        check=True,
+        capture_output=True,
+        env=child_environment(None),
+    )
+    _MIGRATED_MLFLOW_STORE = store
+    yield
+    _MIGRATED_MLFLOW_STORE = None
+
+
+def _embedded_mlflow_store(folder: Path, document: dict) -> Path | None:
+    """Where the project ``document`` in ``folder`` keeps its embedded MLflow store."""
+    if (document.get("mlflow") or {}).get("tracking_uri"):
+        return None
+    data_dir = Path((document.get("storage") or {}).get("data_dir", "data"))
+    return (folder / data_dir if not data_dir.is_absolute() else data_dir) / "mlflow/mlflow.db"
+
+
+def write_config(folder: Path, document: dict, *, migrated_store: bool = True) -> Path:
+    """Write ``document`` as ``folder``'s pipeline.yaml; with ``migrated_store``, the
+    project's embedded MLflow store starts as a copy of the migrated one."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    store = _embedded_mlflow_store(folder, document)
+    if migrated_store and _MIGRATED_MLFLOW_STORE and store and not store.exists():
+        store.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_MIGRATED_MLFLOW_STORE, store)
     return path
 
 
@@ -148,3 +189,20 @@ def s3_root(s3_endpoint: str):
     from ml_pipeline_tests.s3 import new_bucket
 
     return location(f"s3://{new_bucket(s3_endpoint)}/team", {"endpoint_url": s3_endpoint})
+
+
+def _module_rank(item: pytest.Item) -> int:
+    """Live modules first, then slow ones: the longest start first, so that the test
+    workers (``make test`` runs two) finish together rather than one waiting on another."""
+    marks = {mark.name for mark in item.iter_markers()}
+    return 0 if "live" in marks else 1 if "slow" in marks else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Whole modules move, never single tests: a module's shared fixtures are made once.
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        rank[module] = min(rank.get(module, 2), _module_rank(item))
+    order = {id(item): index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (rank[item.nodeid.split("::")[0]], order[id(item)]))

@@ -73,7 +73,7 @@ def test_demo_data_never_overwrites_landed_files(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
-    path = write_config(tmp_path, bike_document())
+    path = write_config(tmp_path, bike_document(), migrated_store=False)
     assert cli("demo-data", "--batches", "6", "--config", str(path), cwd=tmp_path).returncode == 0
     (tmp_path / "landing" / "broken.csv").write_bytes(b"")
     done = cli("run", "--json", "--config", str(path), cwd=tmp_path)
@@ -87,6 +87,7 @@ def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
     assert summary["champion"]["version"] == "1"
     assert set(summary["champion"]["metrics"]) == {"rmse", "mae", "r2"}
     assert Path(summary["artifact_path"]) == tmp_path / "data" / "deploy" / "current"
+    assert (tmp_path / "data" / "mlflow" / "mlflow.db").is_file()
 
     again = cli("run", "--config", str(path), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]

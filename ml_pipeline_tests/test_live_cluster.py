@@ -35,7 +35,7 @@ from ml_pipeline_tests.live import (
 from ml_pipeline_tests.s3 import new_bucket
 from ml_pipeline_tests.test_live_dagster import failures, runs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 psycopg2 = pytest.importorskip("psycopg2", reason="the cluster extra is not installed")
 pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
 

@@ -23,7 +23,7 @@ from ml_pipeline.core.ownership import PID_TAG
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SENSED = 4
 BACKFILLED = 20

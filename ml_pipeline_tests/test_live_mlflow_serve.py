@@ -17,7 +17,7 @@ from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
 from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 
 def test_mlflow_models_serve_scores_unseen_rows_as_the_model_does(landed_bikes, tmp_path) -> None:

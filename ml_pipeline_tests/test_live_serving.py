@@ -35,7 +35,7 @@ from ml_pipeline.serving.model import current_version_dir
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 TOKEN = "test-token-7c1f"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,7 @@ import pytest
 
 from ml_pipeline_tests.soak import Plan, can_make_immutable, soak
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SHORT = Plan(
     files=40,
