@@ -24,6 +24,8 @@ class TrainingSummary:
     holdout: str
     partitions: int
     search: str = ""
+    # The default HGB against the searched challenger on the holdout: who won, and why.
+    yardstick: str | None = None
 
     @classmethod
     def of(cls, training: TrainingOutcome) -> TrainingSummary:
@@ -35,6 +37,7 @@ class TrainingSummary:
             holdout=training.holdout.describe(),
             partitions=len(training.partitions),
             search=training.search,
+            yardstick=training.yardstick,
         )
 
 
@@ -210,6 +213,8 @@ def _training_lines(training: TrainingSummary) -> list[str]:
         shown = scores_text(scores) if scores else "not cross-validated"
         out.append(f"  {row['candidate']:<24} {shown}  [{params}]")
     out.append(f"challenger: {training.challenger} ({training.search})")
+    if training.yardstick:
+        out.append(f"  {training.yardstick}")
     return out
 
 

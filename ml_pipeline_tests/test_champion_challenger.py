@@ -15,7 +15,12 @@ from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_confi
 
 pytestmark = pytest.mark.slow
 
-RIDGE_ONLY = {**FAST_TRAINING, "candidates": [FAST_TRAINING["candidates"][0]]}
+# Without the default HGB, which would otherwise be deployed in the weak ridge's place.
+RIDGE_ONLY = {
+    **FAST_TRAINING,
+    "candidates": [FAST_TRAINING["candidates"][0]],
+    "reference_model": False,
+}
 HGB_ONLY = {**FAST_TRAINING, "candidates": [FAST_TRAINING["candidates"][1]]}
 
 

@@ -26,7 +26,12 @@ from ml_pipeline_tests.conftest import (
 
 pytestmark = pytest.mark.slow
 
-RIDGE_ONLY = {**FAST_TRAINING, "candidates": [FAST_TRAINING["candidates"][0]]}
+# Without the default HGB, which would otherwise be deployed in the weak ridge's place.
+RIDGE_ONLY = {
+    **FAST_TRAINING,
+    "candidates": [FAST_TRAINING["candidates"][0]],
+    "reference_model": False,
+}
 HGB_ONLY = {**FAST_TRAINING, "candidates": [FAST_TRAINING["candidates"][1]]}
 
 

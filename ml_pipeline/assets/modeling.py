@@ -103,6 +103,7 @@ def trained_model(
             "contract_version": contract.version,
             "challenger": outcome.challenger,
             "search": outcome.search,
+            "yardstick": outcome.yardstick or "not fitted",
             "candidates": markdown_table(outcome.candidates),
             "mlflow_run_id": outcome.mlflow_run_id,
             "model_uri": outcome.model_uri,

@@ -30,7 +30,7 @@ from ml_pipeline.core.data.contract import (
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.features import finite_or_missing
-from ml_pipeline.core.model import blame, evaluation, search_reuse, training
+from ml_pipeline.core.model import blame, evaluation, search_reuse, training, yardstick
 from ml_pipeline.core.model.splitting import (
     HoldoutSpec,
     count_holdout_rows,
@@ -43,6 +43,8 @@ from ml_pipeline.core.outages import one_line, outage
 HOLDOUT_TABLE = "holdout"
 # On a candidate's MLflow run that failed: its error, in one line.
 CANDIDATE_ERROR_TAG = "ml_pipeline.candidate_error"
+# On the training run: whether the default HGB took the searched challenger's place.
+YARDSTICK_TAG = "ml_pipeline.yardstick"
 
 
 @dataclass
@@ -74,6 +76,8 @@ class TrainingOutcome:
     search: str = ""
     # Candidates (the reference included) that raised, and their errors: left out.
     failed: dict[str, str] = field(default_factory=dict)
+    # The default HGB against the searched challenger on the holdout: who was deployed, why.
+    yardstick: str | None = None
 
 
 def code_version() -> str:
@@ -574,6 +578,7 @@ def _train(
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         reused = past is not None and refusal is None
         failed: dict[str, str] = {}
+        reference_model, yardstick_verdict = None, None
         if reused:
             fit_started = time.perf_counter()
             try:
@@ -610,15 +615,16 @@ def _train(
                 search += f"; {len(failed)} failed and left out"
             if reuse_search:
                 search += f"; not reused: {refusal}"
+            # The reference shows whether a search earned its time, and takes the
+            # challenger's place when it scores better on the holdout; a run that reused a
+            # search has no search of its own to judge, and saves another fit.
+            if settings.reference_model:
+                best, chosen, yardstick_verdict, reference_model = _against_reference(
+                    config, adjust(training.REFERENCE), best, chosen, X, y, holdout, failed
+                )
             mlflow.set_tags(search_reuse.search_tags(key, chosen, len(train)))
-        # The reference shows whether a search earned its time; a run that reused one
-        # has no search of its own to judge, and saves another fit.
-        reference_model = None
-        if settings.reference_model and not reused:
-            try:
-                reference_model = fit_fixed(config, adjust(training.REFERENCE), X, y)
-            except Exception as error:  # the challenger stands without its yardstick
-                leave_out(failed, training.REFERENCE.name, error)
+        if yardstick_verdict is not None:
+            mlflow.set_tag(YARDSTICK_TAG, tracking.tag_value(yardstick_verdict))
         mlflow.log_params(
             {
                 "challenger": best.name,
@@ -667,7 +673,37 @@ def _train(
         search=search,
         reference_model=reference_model,
         columns=list(train.columns),
+        yardstick=yardstick_verdict,
     )
+
+
+def _against_reference(
+    config: PipelineConfig,
+    reference: CandidateConfig,
+    best: training.CandidateResult,
+    chosen: CandidateConfig,
+    X: pd.DataFrame,
+    y: pd.Series,
+    holdout: pd.DataFrame,
+    failed: dict[str, str],
+) -> tuple[training.CandidateResult, CandidateConfig, str | None, object]:
+    """The default HGB fitted on the same sample and judged against ``best`` on the
+    holdout: it takes ``best``'s place when it wins. Returns the winner, its
+    configuration, the verdict and the reference model (None when it failed, which is
+    recorded in ``failed`` and leaves ``best`` standing)."""
+    started = time.perf_counter()
+    try:
+        model = fit_fixed(config, reference, X, y)
+        verdict = yardstick.judge(
+            config, best.name, best.model, model, holdout, config.promotion_metric
+        )
+    except Exception as error:  # the challenger stands without its yardstick
+        leave_out(failed, reference.name, error)
+        return best, chosen, None, None
+    if not verdict.replaces:
+        return best, chosen, verdict.reason, model
+    winner = training.CandidateResult.unsearched(reference, model, time.perf_counter() - started)
+    return winner, reference, verdict.reason, model
 
 
 def _rare_class_adjustment(

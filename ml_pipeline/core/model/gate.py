@@ -21,7 +21,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.model import bootstrap, diagnostics, evaluation, promotion, refit
+from ml_pipeline.core.model import diagnostics, evaluation, promotion, refit
 from ml_pipeline.core.model.bootstrap import Predictions
 from ml_pipeline.core.model.challenger import (
     HOLDOUT_TABLE,
@@ -31,6 +31,7 @@ from ml_pipeline.core.model.challenger import (
 from ml_pipeline.core.model.refit import DeployCandidate
 from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeProcess, SmokeResult, smoke_process
 from ml_pipeline.core.model.splitting import holdout_mask
+from ml_pipeline.core.model.yardstick import DEFAULT_HGB, paired
 from ml_pipeline.core.outages import one_line, outage
 
 SMOKE_ROWS = 500
@@ -106,24 +107,6 @@ def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
         min_compare_rows=policy.min_compare_rows,
         confidence=policy.confidence,
     )
-
-
-def _paired(
-    config: PipelineConfig, y: pd.Series, challenger: Predictions, other: Predictions, metric: str
-) -> promotion.Paired:
-    scores = [bootstrap.score_of(metric, y, predictions) for predictions in (challenger, other)]
-    low = None
-    if config.promotion.confidence > 0 and len(y):
-        low = bootstrap.gain_bounds(
-            y,
-            challenger,
-            other,
-            metric,
-            config.promotion.confidence,
-            config.promotion.bootstrap_rounds,
-            config.training.random_seed,
-        )
-    return promotion.Paired(len(y), scores[0], scores[1], low)
 
 
 def _comparison_rows(
@@ -228,8 +211,8 @@ def validate_challenger(
         except Exception as error:  # the yardstick failing must not stop the decision
             if outage(error) is not None:
                 raise
-            unmeasured["default HGB"] = f"scoring the holdout raised {one_line(error)}"
-    versus_baseline = _paired(config, y, said, said_by_baseline, metric)
+            unmeasured[DEFAULT_HGB] = f"scoring the holdout raised {one_line(error)}"
+    versus_baseline = paired(config, y, said, said_by_baseline, metric)
 
     current = store.champion()
     champion = challenger_compared = versus_champion = champion_broken = None
@@ -249,7 +232,7 @@ def validate_challenger(
                 if said_by_champion is not None:
                     champion = said_by_champion.scores(yc, task, _classes(champion_model))
                     challenger_compared = said_compared.scores(yc, task, _classes(model))
-                    versus_champion = _paired(config, yc, said_compared, said_by_champion, metric)
+                    versus_champion = paired(config, yc, said_compared, said_by_champion, metric)
             else:
                 versus_champion = promotion.Paired(0, float("nan"), float("nan"))
         if champion_broken is not None:
@@ -302,7 +285,7 @@ def validate_challenger(
         plots = _plots(model, X, y, task, importances, confusion)
         compared = {"challenger": challenger, "baseline": baseline}
         if reference is not None:
-            compared["default HGB"] = reference
+            compared[DEFAULT_HGB] = reference
         plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
         if pending is not None:
             smoke = pending.result()
