@@ -90,6 +90,13 @@ def test_bike_pipeline_end_to_end(landed_bikes, tmp_path) -> None:
 
     artifact = Path(summary.artifact_path)
     assert artifact.parent == config.deploy_dir and (artifact / "MLmodel").is_file()
+    # Which of the search and the default HGB was deployed, and why, wherever a person looks.
+    verdict = summary.training.yardstick
+    assert " kept: default HGB rmse " in verdict or verdict.startswith("default HGB deployed")
+    assert f"  {verdict}" in summary.lines()
+    card = json.loads((artifact / "model_card.json").read_text())
+    assert card["yardstick"] == verdict
+    assert f"- against the default HGB: {verdict}" in (artifact / "model_card.md").read_text()
     landed = clean_landing_file(config)
     scored = score_in_fresh_process(str(artifact), landed, "count")
     assert scored["n"] == len(pd.read_csv(landed))

@@ -59,6 +59,7 @@ def _card(
         challenger=training.challenger,
         candidates=training.candidates,
         search=training.search,
+        yardstick=training.yardstick,
         metric=training.metric,
         holdout=training.holdout.describe(),
         holdout_metrics=validation.challenger,

@@ -33,6 +33,7 @@ def build_card(
     deployed: dict[str, object] | None = None,
     edge: dict[str, object] | None = None,
     search: str = "",
+    yardstick: str | None = None,
 ) -> dict[str, object]:
     return {
         "model": model_name,
@@ -44,6 +45,7 @@ def build_card(
         "estimator": challenger,
         "candidates": candidates,
         "search": search,
+        "yardstick": yardstick,
         "promotion_metric": metric,
         "decision": decision,
         "holdout": holdout,
@@ -117,6 +119,7 @@ def card_markdown(card: dict[str, object]) -> str:
             f"- MLflow run: {card['mlflow_run_id']}",
             f"- estimator: {card['estimator']}",
             *([f"- search: {card['search']}"] if card.get("search") else []),
+            *([f"- against the default HGB: {card['yardstick']}"] if card.get("yardstick") else []),
             f"- decision: {card['decision']}",
             refit_line,
             *([f"- edge (model.onnx): {edge['note']}"] if edge else []),
