@@ -135,7 +135,9 @@ def deploy(
         )
     deploy = validation.deploy
     if deploy is not None and deploy.refit:
-        refit.log_training_partitions(store, training.mlflow_run_id, training.partitions)
+        refit.log_training_partitions(
+            store, training.mlflow_run_id, training.partitions, deploy.digests
+        )
     model_uri = deploy.model_uri if deploy is not None else training.model_uri
     version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
     card = _card(store, version, training, validation, tags, edge)

@@ -22,6 +22,7 @@ from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import diagnostics, evaluation, promotion, refit
+from ml_pipeline.core.model.blame import content_digest
 from ml_pipeline.core.model.bootstrap import Predictions
 from ml_pipeline.core.model.challenger import (
     HOLDOUT_TABLE,
@@ -120,13 +121,20 @@ def _comparison_rows(
     """The holdout rows the champion never trained on.
 
     A champion fitted without its holdout (no refit) saw none of this holdout: the split
-    is stable and never reaches back past its cutoff. A refit champion saw every row of
-    the partitions it was trained on, so only rows of later partitions count.
+    is stable and never reaches back past its cutoff. A refit champion saw the rows of
+    the partitions it was trained on: rows of later partitions count, and so do rows of
+    a partition whose content changed since (a file landed again, completed) that are
+    not among the rows it fitted, told apart by their content hashes.
     """
     if champion_version.tags.get(tracking.REFIT_TAG) != "true":
         return holdout
-    seen = refit.seen_partitions(store, champion_version.run_id)
-    unseen = [key for key in outcome.partitions if key not in seen]
+    seen = refit.seen_by(store, warehouse, champion_version.run_id)
+    unseen = [
+        key
+        for key in outcome.partitions
+        if key not in seen.partitions
+        or seen.changed(key, content_digest(warehouse.footer(names.FEATURES, key)))
+    ]
     if not unseen:
         return holdout.iloc[:0]
     return warehouse.sample(
@@ -134,7 +142,7 @@ def _comparison_rows(
         unseen,
         config.holdout.max_rows,
         config.training.random_seed,
-        row_filter=lambda frame: holdout_mask(frame, outcome.holdout),
+        row_filter=lambda frame: holdout_mask(frame, outcome.holdout) & seen.unseen_rows(frame),
         columns=list(holdout.columns),
     )
 
@@ -192,7 +200,9 @@ def validate_challenger(
     task, target, metric = config.dataset.task, config.dataset.target, outcome.metric
     holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
     X, y = holdout.drop(columns=[target]), holdout[target]
-    prune_holdouts(warehouse, {outcome.holdout_key, *store.registered_run_ids()})
+    keep = {outcome.holdout_key, *store.registered_run_ids()}
+    prune_holdouts(warehouse, keep)
+    refit.prune_seen_rows(warehouse, keep)
     model = mlflow.sklearn.load_model(outcome.model_uri)
     labels = None
     if task == "classification":
@@ -276,6 +286,7 @@ def validate_challenger(
             deployed_model = model
             if rows is not None:
                 deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
+                refit.record_seen_rows(warehouse, outcome.mlflow_run_id, rows)
             pending = waiting.enter_context(
                 started_smoke_test_of(child, deployed_model, deploy.model_uri, X)
             )

@@ -15,16 +15,20 @@ import json
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import evaluation
+from ml_pipeline.core.model.blame import content_digest
 from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint, fit_fixed
 from ml_pipeline.core.model.splitting import holdout_mask
 
 PARTITIONS_ARTIFACT = "training_partitions.json"
+# Per refit training run, the content hash of every row the refit trained on.
+SEEN_ROWS_TABLE = "seen_rows"
 
 
 @dataclass
@@ -40,6 +44,8 @@ class DeployCandidate:
     training_cutoff: str | None = None
     in_sample: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    # Each training partition's content digest when the refit read it.
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 def model_fingerprint(chosen: CandidateConfig | None, data_fingerprint: str) -> str:
@@ -113,6 +119,9 @@ def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig)
         data_fingerprint=data_fingerprint,
         model_fingerprint=model_fingerprint(outcome.chosen, data_fingerprint),
         training_cutoff=newest_timestamp(rows, config.dataset.timestamp_column),
+        digests={
+            key: content_digest(warehouse.footer(names.FEATURES, key)) for key in outcome.partitions
+        },
     )
 
 
@@ -168,22 +177,64 @@ def refit(
 
 
 def log_training_partitions(
-    store: tracking.MlflowStore, run_id: str, partitions: list[str]
+    store: tracking.MlflowStore, run_id: str, partitions: list[str], digests: dict[str, str]
 ) -> None:
-    """Record every partition the deployed model trained on: the next gate compares it
-    with a challenger only on rows of partitions outside this list."""
+    """Record every partition the deployed model trained on, with its content digest: the
+    next gate compares it with a challenger only on rows it did not train on."""
     import mlflow
 
     store.activate()
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_dict({"partitions": partitions}, PARTITIONS_ARTIFACT)
+        mlflow.log_dict({"partitions": partitions, "digests": digests}, PARTITIONS_ARTIFACT)
 
 
-def seen_partitions(store: tracking.MlflowStore, run_id: str) -> set[str]:
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """Each row's identity by content, whatever the order of the columns."""
+    return pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False)
+
+
+def record_seen_rows(warehouse: Warehouse, run_id: str, rows: pd.DataFrame) -> None:
+    """Keep the content hash of every row the refit of training run ``run_id`` fitted."""
+    hashes = np.unique(row_hashes(rows).to_numpy())
+    warehouse.write(SEEN_ROWS_TABLE, run_id, pd.DataFrame({"row_hash": hashes}))
+
+
+def prune_seen_rows(warehouse: Warehouse, keep: set[str]) -> None:
+    for key in warehouse.partitions(SEEN_ROWS_TABLE):
+        if key not in keep:
+            warehouse.drop(SEEN_ROWS_TABLE, key)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a refit champion trained on: its partitions with their content digests (None
+    when recorded before digests were), and its rows' hashes (None when not kept)."""
+
+    partitions: dict[str, str | None]
+    rows: np.ndarray | None
+
+    def changed(self, key: str, digest: str) -> bool:
+        """Whether partition ``key`` holds rows the champion may not have seen: its
+        content changed since, and the rows it saw are known (else it counts as seen)."""
+        recorded = self.partitions[key]
+        return self.rows is not None and recorded is not None and recorded != digest
+
+    def unseen_rows(self, frame: pd.DataFrame) -> pd.Series:
+        if self.rows is None:
+            return pd.Series(True, index=frame.index)
+        return ~row_hashes(frame).isin(self.rows)
+
+
+def seen_by(store: tracking.MlflowStore, warehouse: Warehouse, run_id: str) -> Seen:
     text = tracking.run_text(store, run_id, PARTITIONS_ARTIFACT)
     if text is None:
         raise RuntimeError(
             f"training run {run_id} of a refit champion lacks {PARTITIONS_ARTIFACT}: "
             "the rows it saw cannot be told apart; promote with `ml-pipeline run --promote force`"
         )
-    return set(json.loads(text)["partitions"])
+    logged = json.loads(text)
+    digests = logged.get("digests", {})
+    rows = None
+    if run_id in warehouse.partitions(SEEN_ROWS_TABLE):
+        rows = warehouse.read(SEEN_ROWS_TABLE, run_id)["row_hash"].to_numpy()
+    return Seen({key: digests.get(key) for key in logged["partitions"]}, rows)
