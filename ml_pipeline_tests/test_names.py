@@ -54,3 +54,24 @@ def test_what_ingest_records_is_what_its_readers_find(bike_config: PipelineConfi
     evidence, _after, newest = retraining_evidence(instance)
     assert evidence.new_partitions == 1 and newest is not None
     assert isinstance(evidence.max_drift, float)
+
+
+def test_a_file_landed_again_with_new_rows_counts_as_new_evidence(
+    bike_config: PipelineConfig,
+) -> None:
+    spec = DemoSpec(batches=1, rows_per_batch=120)
+    (landed,) = write_demo_data(spec, bike_config.dataset.landing_dir, bike_config.data_dir / "t")
+    complete = landed.read_text()
+    lines = complete.splitlines(keepends=True)
+    landed.write_text("".join(lines[:60]))  # half-written when first seen
+    instance = dg.DagsterInstance.ephemeral()
+    ingest_landed_files(bike_config, instance, RunSummary(), reingest=False)
+    instance.report_runless_asset_event(dg.AssetMaterialization(names.TRAINED_MODEL))
+    assert retraining_evidence(instance)[0].new_partitions == 0
+
+    landed.write_text(complete)  # completed: the same partition, new content
+    summary = RunSummary()
+    ingest_landed_files(bike_config, instance, summary, reingest=False)
+
+    assert summary.ingested == [landed.stem]
+    assert retraining_evidence(instance)[0].new_partitions == 1
