@@ -252,7 +252,10 @@ class MlflowConfig(_Strict):
 
 class OutlierConfig(_Strict):
     method: Literal["iqr", "zscore", "isolation_forest", "bounds", "none"] = "iqr"
-    treatment: Literal["clip", "null", "drop"] = "null"
+    # What becomes of a statistical outlier. "flag": counted, with examples, and kept as
+    # it landed: the model meets the same values when it scores. Values outside
+    # declared ``bounds`` are certainly wrong and set missing under "flag".
+    treatment: Literal["flag", "clip", "null", "drop"] = "flag"
     iqr_k: float = Field(default=3.0, gt=0)
     zscore_threshold: float = Field(default=5.0, gt=0)
     contamination: float = Field(default=0.01, gt=0, le=0.5)
@@ -268,9 +271,12 @@ class OutlierConfig(_Strict):
 
 
 class CleaningConfig(_Strict):
-    # "indicator": leave gaps for the model, whose imputer adds a was-missing column
-    # per feature, so scoring treats missing values exactly as training did.
-    missing: Literal["impute", "drop", "indicator"] = "impute"
+    # "model": gaps stay gaps, filled by the exported model's imputer with statistics of
+    # the training rows, so scoring treats a missing value exactly as training did.
+    # "indicator": the same, and the imputer adds a was-missing column per feature.
+    # "impute" fills each batch with its own median or mode at ingest (outside the
+    # model); "drop" removes rows with any gap.
+    missing: Literal["model", "indicator", "impute", "drop"] = "model"
     outliers: OutlierConfig = OutlierConfig()
     numeric_parse_threshold: float = Field(default=0.9, gt=0, le=1)
 

@@ -193,7 +193,17 @@ def cleaned_data(
             "non_finite_values": counts_table(report.non_finite, "set missing"),
             "outliers": dg.MetadataValue.md(
                 f"method `{outliers.method}`, treatment `{outliers.treatment}`\n\n"
-                + counts_table(report.outliers, "outliers").value
+                + markdown_table(
+                    [
+                        {
+                            "column": c,
+                            "outliers": n,
+                            "treatment": report.outlier_treatment[c],
+                            "examples": ", ".join(f"{v:.6g}" for v in report.outlier_examples[c]),
+                        }
+                        for c, n in sorted(report.outliers.items())
+                    ]
+                ).value
             ),
             "missing_values": dg.MetadataValue.md(
                 f"policy `{config.cleaning.missing}`\n\n"

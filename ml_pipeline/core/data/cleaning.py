@@ -18,6 +18,8 @@ from ml_pipeline.core.features import categories, parse_numbers
 # Columns with this few distinct values are codes or flags, where spread-based
 # outlier rules would flag every minority value.
 MIN_DISTINCT_FOR_OUTLIER_RULES = 10
+FLAGGED = "flagged, kept as landed"
+OUTLIER_EXAMPLES = 5
 
 
 class SchemaError(ValueError):
@@ -35,6 +37,10 @@ class CleaningReport:
     # Infinite numbers, numbers beyond float32's range and NaN spelled out: made missing.
     non_finite: dict[str, int] = field(default_factory=dict)
     outliers: dict[str, int] = field(default_factory=dict)
+    # Per column with outliers: what was done ("flagged, kept", "set missing"...), and
+    # a few of the values found, as they landed.
+    outlier_treatment: dict[str, str] = field(default_factory=dict)
+    outlier_examples: dict[str, list[float]] = field(default_factory=dict)
     outlier_rows_removed: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     missing_rows_removed: int = 0
@@ -50,6 +56,11 @@ class CleaningReport:
             f"{c}: {n} non-finite or out-of-range number(s) set missing"
             for c, n in self.non_finite.items()
         ]
+        notes += [
+            f"{c}: {n} outlier(s) {self.outlier_treatment[c]}"
+            for c, n in self.outliers.items()
+            if self.outlier_treatment.get(c) != FLAGGED
+        ]
         return notes
 
     def summary(self) -> str:
@@ -62,14 +73,17 @@ class CleaningReport:
             parts.append(f"{sum(self.mistyped.values())} unparseable values set missing")
         if self.non_finite:
             parts.append(f"{sum(self.non_finite.values())} non-finite numbers set missing")
-        if self.outliers:
-            parts.append(f"{sum(self.outliers.values())} outliers treated")
+        flagged = sum(n for c, n in self.outliers.items() if self.outlier_treatment[c] == FLAGGED)
+        if flagged:
+            parts.append(f"{flagged} outliers flagged and kept as landed")
+        if sum(self.outliers.values()) > flagged:
+            parts.append(f"{sum(self.outliers.values()) - flagged} outliers treated")
         if self.imputed:
             parts.append(f"{sum(self.imputed.values())} missing values imputed")
         if self.left_for_model:
             parts.append(
                 f"{sum(self.left_for_model.values())} missing values left for the model's "
-                "imputer, which adds was-missing indicators"
+                "imputer"
             )
         if self.missing_rows_removed:
             parts.append(f"{self.missing_rows_removed} rows with missing values removed")
@@ -221,13 +235,23 @@ def _treat_outliers(
             continue
         report.outliers[column] = flagged
         report.outlier_index[column] = [int(i) for i in frame.index[mask]]
+        report.outlier_examples[column] = [
+            float(v) for v in frame.loc[mask, column].head(OUTLIER_EXAMPLES)
+        ]
         treatment = cleaning.outliers.treatment
-        if treatment == "clip" and low is not None:
+        if treatment == "flag" and column in cleaning.outliers.bounds:
+            treatment = "null"  # outside declared bounds: certainly wrong, not just rare
+        if treatment == "flag":
+            report.outlier_treatment[column] = FLAGGED
+        elif treatment == "clip" and low is not None:
             frame[column] = frame[column].clip(lower=low, upper=high)
+            report.outlier_treatment[column] = f"clipped to [{low:.4g}, {high:.4g}]"
         elif treatment in ("null", "clip"):  # no fences to clip to: treat as missing
             frame.loc[mask, column] = np.nan
+            report.outlier_treatment[column] = "set missing"
         else:
             rows_to_drop |= mask
+            report.outlier_treatment[column] = "rows removed"
     if rows_to_drop.any():
         report.outlier_rows_removed = int(rows_to_drop.sum())
         frame = frame[~rows_to_drop]
@@ -245,7 +269,7 @@ def _treat_missing(
         rows = missing.any(axis=1)
         report.missing_rows_removed = int(rows.sum())
         return frame[~rows]
-    if cleaning.missing == "indicator":
+    if cleaning.missing in ("model", "indicator"):
         report.left_for_model = dict(report.missing)
         return frame
     frame = frame.copy()

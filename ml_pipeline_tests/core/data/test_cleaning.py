@@ -95,12 +95,26 @@ def spread(n=40, glitch=1000.0):
 
 
 @pytest.mark.parametrize("method", ["iqr", "zscore"])
-def test_statistical_outliers_are_nulled_then_imputed(method) -> None:
+def test_statistical_outliers_are_flagged_and_kept_as_landed_by_default(method) -> None:
     cleaned, report = clean(batch(x=spread()), outliers=OutlierConfig(method=method))
     assert report.outliers == {"x": 1}
     assert report.outlier_index == {"x": [5]}
+    assert report.outlier_examples == {"x": [1000.0]}
+    assert report.outlier_treatment == {"x": "flagged, kept as landed"}
+    assert cleaned.loc[5, "x"] == 1000.0 and not report.imputed
+    assert "1 outliers flagged and kept as landed" in report.summary()
+    assert report.cell_notes() == []  # no landed value changed
+
+
+@pytest.mark.parametrize("method", ["iqr", "zscore"])
+def test_statistical_outliers_are_nulled_then_imputed_when_asked(method) -> None:
+    outliers = OutlierConfig(method=method, treatment="null")
+    cleaned, report = clean(batch(x=spread()), outliers=outliers, missing="impute")
+    assert report.outliers == {"x": 1}
+    assert report.outlier_treatment == {"x": "set missing"}
     assert report.imputed == {"x": 1}
     assert 10 < cleaned.loc[5, "x"] < 30
+    assert report.cell_notes() == ["x: 1 outlier(s) set missing"]
 
 
 def test_outlier_clip_and_drop_treatments() -> None:
@@ -118,6 +132,14 @@ def test_domain_bounds_apply_even_to_few_distinct_values() -> None:
     assert report.outliers == {"h": 1}
 
 
+def test_values_outside_declared_bounds_are_set_missing_even_when_outliers_are_kept() -> None:
+    values = [str(v) for v in range(20, 60)] + ["250"]
+    cleaned, report = clean(batch(h=values, x=spread(41)), outliers=OutlierConfig(bounds={"h": (0, 100)}))
+    assert report.outlier_treatment == {"h": "set missing", "x": "flagged, kept as landed"}
+    assert np.isnan(cleaned.loc[40, "h"]) and cleaned.loc[5, "x"] == 1000.0
+    assert report.left_for_model == {"h": 1}
+
+
 def test_flags_and_codes_are_not_statistical_outliers() -> None:
     flags = ["0"] * 30 + ["1"] * 2
     _, report = clean(batch(flag=flags))
@@ -133,8 +155,18 @@ def test_target_and_identifier_columns_are_never_treated() -> None:
     assert cleaned["y"].max() == 1e6
 
 
-def test_missing_values_imputed_per_kind() -> None:
+def test_gaps_are_left_for_the_models_imputer_by_default() -> None:
     cleaned, report = clean(batch(x=["1", None, "3", "5"], kind=["a", "a", None, "b"]))
+    assert report.missing == {"x": 1, "kind": 1}
+    assert report.left_for_model == {"x": 1, "kind": 1} and not report.imputed
+    assert cleaned["x"].isna().tolist() == [False, True, False, False]
+    assert "2 missing values left for the model's imputer" in report.summary()
+
+
+def test_missing_values_imputed_per_kind() -> None:
+    cleaned, report = clean(
+        batch(x=["1", None, "3", "5"], kind=["a", "a", None, "b"]), missing="impute"
+    )
     assert report.missing == {"x": 1, "kind": 1}
     assert cleaned["x"].tolist() == [1.0, 3.0, 3.0, 5.0]
     assert cleaned["kind"].tolist() == ["a", "a", "a", "b"]
@@ -156,7 +188,9 @@ def test_demo_batch_cleaning_matches_ground_truth() -> None:
             "drop_columns": ["casual", "registered"],
         }
     )
-    cleaned, report = clean_batch(dirty, dataset, CleaningConfig())
+    # Outliers set missing and every gap filled at ingest, as asked: no gap is left.
+    cleaning = CleaningConfig(missing="impute", outliers=OutlierConfig(treatment="null"))
+    cleaned, report = clean_batch(dirty, dataset, cleaning)
     assert report.duplicates_removed == (truth.fault == "duplicate").sum()
     assert cleaned["record_id"].is_unique and len(cleaned) == 960
     mistyped = truth[truth.fault == "mistyped"].groupby("column").size().to_dict()

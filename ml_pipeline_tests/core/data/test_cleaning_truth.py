@@ -63,16 +63,17 @@ def expected_missing(truth, report) -> dict[str, int]:
     return {c: n for c, n in counts.items() if n}
 
 
-@pytest.mark.parametrize("policy", ["impute", "indicator", "drop"])
+@pytest.mark.parametrize("policy", ["impute", "model", "indicator", "drop"])
 def test_every_missing_value_treated_per_policy(demo_batches, policy) -> None:
+    nulled = OutlierConfig(treatment="null")
     for dirty, truth in demo_batches[:10]:
-        cleaned, report = clean_batch(dirty, DATASET, CleaningConfig(missing=policy))
+        cleaned, report = clean_batch(dirty, DATASET, CleaningConfig(missing=policy, outliers=nulled))
         assert report.missing == expected_missing(truth, report)
         features = [*SENSORS, "weather", "station_id", "season", "holiday", "workingday"]
         if policy == "impute":
             assert report.imputed == report.missing
             assert cleaned[features].notna().all().all()
-        elif policy == "indicator":
+        elif policy in ("model", "indicator"):
             assert report.left_for_model == report.missing
             assert cleaned[features].isna().sum()[lambda s: s > 0].to_dict() == report.missing
         else:
