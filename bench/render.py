@@ -625,7 +625,13 @@ def soak(data: dict[str, object]) -> str:
     for label, cell in measures:
         lines.append(f"| {label} | " + " | ".join(cell(runs[name]) for name in names) + " |")
     commits = sorted({runs[name]["commit"][:10] for name in names})
-    return "\n".join([*lines, "", f"Code at {', '.join(commits)}.", "", _provenance(data)])
+    moved = [
+        f"{name}: the checkout moved to {runs[name]['code_changed_to'][:10]} during the run"
+        for name in names
+        if runs[name].get("code_changed_to")
+    ]
+    code = f"Code at {', '.join(commits)}" + (f" ({'; '.join(moved)})" if moved else "")
+    return "\n".join([*lines, "", f"{code}.", "", _provenance(data)])
 
 
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {

@@ -16,6 +16,11 @@ sensors, runs and retries are those that run for months.
 Then it waits for every file to be ingested or quarantined and every run to end, and
 records what the project ended with. A second run without faults (``--no-faults``)
 is the comparison. Writes ``bench/results/soak.json`` (both runs, by name).
+
+Every run of the month starts a new process that imports the checkout's code, so the
+checkout must not change while it runs: run it from a worktree of its own
+(``git worktree add``, then ``make install`` there). The commit is recorded when it
+starts, and a checkout that moved meanwhile is recorded too.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ def main() -> int:
     if args.no_faults:
         plan = Plan(args.files, args.every, {}, (), (), args.retrain_every, drift=True)
         name = "no faults"
+    started_at = checked_out_commit()
     with tempfile.TemporaryDirectory() as scratch:
         refusal = can_make_immutable(Path(scratch) / "probe") if plan.outages else None
         if refusal is not None:
@@ -66,8 +72,10 @@ def main() -> int:
             "retrain_every": plan.retrain_every,
             "outages": [list(outage) for outage in plan.outages],
         },
-        "commit": checked_out_commit(),
+        "commit": started_at,
     }
+    if checked_out_commit() != started_at:
+        data["runs"][name]["code_changed_to"] = checked_out_commit()
     data["machine"] = machine()
     data["command"] = "python bench/soak_bench.py && python bench/soak_bench.py --no-faults"
     path = write_result("soak", data)
