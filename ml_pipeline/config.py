@@ -315,7 +315,12 @@ BOOSTING_SEARCH = {
 
 def _default_candidates() -> list[CandidateConfig]:
     return [
-        CandidateConfig(name="linear", estimator="linear", search={"alpha": [0.1, 1.0, 10.0]}),
+        # Whether clipping the extremes helps the linear model is the search's to judge.
+        CandidateConfig(
+            name="linear",
+            estimator="linear",
+            search={"alpha": [0.1, 1.0, 10.0], "clip_outliers": [False, True]},
+        ),
         CandidateConfig(
             name="random_forest",
             estimator="random_forest",

@@ -212,6 +212,8 @@ def _training_lines(training: TrainingSummary) -> list[str]:
         scores = {k: v for k, v in row.items() if k.startswith("cv_") and v is not None}
         shown = scores_text(scores) if scores else "not cross-validated"
         out.append(f"  {row['candidate']:<24} {shown}  [{params}]")
+        for option, effect in (row.get("treatments") or {}).items():
+            out.append(f"  {'':<24} {option}: {effect}")
     out.append(f"challenger: {training.challenger} ({training.search})")
     if training.yardstick:
         out.append(f"  {training.yardstick}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
 CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
 CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
@@ -249,3 +249,37 @@ def calendar_parts(moments: np.ndarray) -> dict[str, np.ndarray]:
     return {
         name: np.where(missing, np.nan, values.astype("float64")) for name, values in parts.items()
     }
+
+
+class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Numbers held within the range most training rows span.
+
+    Each column is clipped to its ``quantile`` and ``1 - quantile`` quantiles among the
+    rows it was fitted on, and to the same bounds when the model scores; a gap stays a
+    gap for the imputer after it. With ``quantile=None`` it passes numbers through: the
+    search tries both (``clip_outliers``), so the cross-validation decides whether a
+    linear model is better off with its extremes tamed.
+    """
+
+    def __init__(self, quantile: float | None = None) -> None:
+        self.quantile = quantile
+
+    def fit(self, X: object, y: object = None) -> OutlierClipper:
+        values = np.asarray(X, dtype="float64")
+        self.n_features_in_ = values.shape[1]
+        if self.quantile is None:
+            self.low_ = self.high_ = None
+            return self
+        empty = np.isnan(values).all(axis=0)
+        filled = np.where(empty, 0.0, values)  # an all-gap column has no range to keep
+        low = np.nanquantile(filled, self.quantile, axis=0)
+        high = np.nanquantile(filled, 1 - self.quantile, axis=0)
+        self.low_ = np.where(empty, -np.inf, low)
+        self.high_ = np.where(empty, np.inf, high)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        values = np.asarray(X, dtype="float64")
+        if self.low_ is None:
+            return values
+        return np.clip(values, self.low_, self.high_)

@@ -29,6 +29,7 @@ SKOPS_TRUSTED_TYPES = [
     # check_array; trusting partial admits nothing else, as its function must be trusted too.
     "functools.partial",
     "ml_pipeline.core.features.FeatureBuilder",
+    "ml_pipeline.core.features.OutlierClipper",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",

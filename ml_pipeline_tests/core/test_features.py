@@ -7,7 +7,13 @@ from ml_pipeline.core.data.feature_table import (
     build_feature_table,
     raw_input_columns,
 )
-from ml_pipeline.core.features import FeatureBuilder, calendar_parts, categories, numbers
+from ml_pipeline.core.features import (
+    FeatureBuilder,
+    OutlierClipper,
+    calendar_parts,
+    categories,
+    numbers,
+)
 
 
 def frame() -> pd.DataFrame:
@@ -192,3 +198,19 @@ def test_timestamps_outside_iso_8601_are_still_read() -> None:
     hours = out["when_hour"].tolist()
     assert hours[0] == 6 and hours[1] == 7 and np.isnan(hours[2]) and hours[3] == 8
     assert out["when_dayofyear"].tolist()[1] == 62
+
+
+def test_the_clipper_holds_numbers_within_the_training_range_and_keeps_gaps() -> None:
+    training = np.column_stack([np.arange(1000.0), np.full(1000, np.nan)])
+    clipper = OutlierClipper(0.01).fit(training)
+    assert clipper.low_[0] == pytest.approx(9.99) and clipper.high_[0] == pytest.approx(989.01)
+    assert np.isneginf(clipper.low_[1]) and np.isposinf(clipper.high_[1])  # no range yet
+    scored = clipper.transform(np.array([[-1e9, 5.0], [np.nan, np.nan], [500.0, 1e9]]))
+    np.testing.assert_array_equal(scored, [[clipper.low_[0], 5.0], [np.nan, np.nan], [500.0, 1e9]])
+
+
+def test_the_clipper_switched_off_passes_numbers_through() -> None:
+    values = np.array([[1.0], [1e12], [np.nan]])
+    clipper = OutlierClipper(None).fit(values)
+    np.testing.assert_array_equal(clipper.transform(values), values)
+    assert list(clipper.get_feature_names_out(["a"])) == ["a"]

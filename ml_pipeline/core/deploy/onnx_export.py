@@ -61,7 +61,7 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
     """Median imputation (dropping columns that were empty in training), indicators,
     then scaling: the numeric block as operators on the ``numeric`` input."""
     steps = dict(block.steps)
-    unknown = set(steps) - {"impute", "scale"}
+    unknown = set(steps) - {"clip", "impute", "scale"}
     if unknown:
         raise EdgeExportError(f"numeric step(s) {sorted(unknown)} have no edge form")
     imputer = steps["impute"]
@@ -75,6 +75,19 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
         helper.make_node("Gather", ["num_filled", "num_kept"], ["num_imputed"], axis=1),
     ]
     current = "num_imputed"
+    clipper = steps.get("clip")
+    if clipper is not None and clipper.low_ is not None:
+        # After the imputation, not before as in the pipeline: a fill value is a median
+        # of clipped numbers, so it lies within the bounds and the order changes nothing.
+        low = np.asarray(clipper.low_, dtype=np.float32)[kept]
+        high = np.asarray(clipper.high_, dtype=np.float32)[kept]
+        nodes += [
+            _const(helper, numpy_helper, "num_low", low),
+            _const(helper, numpy_helper, "num_high", high),
+            helper.make_node("Max", [current, "num_low"], ["num_above_low"]),
+            helper.make_node("Min", ["num_above_low", "num_high"], ["num_clipped"]),
+        ]
+        current = "num_clipped"
     if imputer.indicator_ is not None:
         flagged = np.asarray(imputer.indicator_.features_, dtype=np.int64)
         nodes += [

@@ -126,11 +126,25 @@ def _encoder(step: Any) -> Step:
     return encode
 
 
+def _clipper(step: Any) -> Step:
+    low, high = step.low_, step.high_
+
+    def clip(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype="float64")
+        return values if low is None else np.clip(values, low, high)
+
+    return clip
+
+
 def _step(step: Any) -> Step:
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+    from ml_pipeline.core.features import OutlierClipper
+
     kind = type(step)
+    if kind is OutlierClipper:
+        return _clipper(step)
     if kind is SimpleImputer:
         return _imputer(step)
     if kind is StandardScaler:

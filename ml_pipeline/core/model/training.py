@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ml_pipeline.config import CandidateConfig
-from ml_pipeline.core.features import FeatureBuilder
+from ml_pipeline.core.features import FeatureBuilder, OutlierClipper
 from ml_pipeline.core.model import evaluation
 
 TREE_ESTIMATORS = frozenset({"random_forest", "hist_gradient_boosting"})
@@ -127,6 +127,8 @@ class CandidateResult:
     # The unfitted pipeline and the winning setting, enough to fit it later.
     unfitted: Pipeline | None = field(default=None, repr=False)
     setting: dict[str, object] = field(default_factory=dict)
+    # Each treatment the search switched: its best cross-validated score on and off.
+    treatments: dict[str, str] = field(default_factory=dict)
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Pipeline:
         """Fit the chosen setting on X (once; later calls return the same model); its time
@@ -163,6 +165,7 @@ class CandidateResult:
             "fit_seconds": round(self.fit_seconds, 2),
             "settings_tried": f"{self.tried} of {self.planned}" if self.planned else "reused",
             "params": {k: v for k, v in self.params.items()},
+            **({"treatments": self.treatments} if self.treatments else {}),
         }
 
 
@@ -177,6 +180,52 @@ def estimator_params(name: str, task: str, params: dict[str, object]) -> dict[st
     alpha = params["alpha"]
     translated["C"] = [1.0 / a for a in alpha] if isinstance(alpha, list) else 1.0 / alpha
     return translated
+
+
+# Treatments of the numbers that a candidate's params or search may switch, and the
+# pipeline step parameter each one sets: cross-validation can then judge whether a
+# treatment earns its place. The model card and the candidate table say what it chose.
+CLIP_QUANTILE = 0.005
+PIPELINE_OPTIONS = {
+    "clip_outliers": "preprocess__numeric__clip__quantile",
+    "missing_indicator": "preprocess__numeric__impute__add_indicator",
+}
+
+
+def _pipeline_value(option: str, value: object) -> object:
+    if option == "clip_outliers":
+        return CLIP_QUANTILE if value else None
+    return bool(value)
+
+
+def routed(options: dict[str, object]) -> dict[str, object]:
+    """Search or fixed options keyed as the pipeline's parameters: treatments to their
+    steps, everything else to the estimator."""
+    out = {}
+    for key, value in options.items():
+        if key in PIPELINE_OPTIONS:
+            translate = (
+                [_pipeline_value(key, v) for v in value]
+                if isinstance(value, list)
+                else _pipeline_value(key, value)
+            )
+            out[PIPELINE_OPTIONS[key]] = translate
+        else:
+            out[f"model__{key}"] = value
+    return out
+
+
+def unrouted(setting: dict[str, object]) -> dict[str, object]:
+    """A search setting keyed as the candidate's params again."""
+    back = {step: option for option, step in PIPELINE_OPTIONS.items()}
+    out = {}
+    for key, value in setting.items():
+        if key in back:
+            option = back[key]
+            out[option] = value is not None if option == "clip_outliers" else bool(value)
+        else:
+            out[key.removeprefix("model__")] = value
+    return out
 
 
 def make_estimator(name: str, task: str, params: dict[str, object], seed: int) -> object:
@@ -208,9 +257,13 @@ def build_pipeline(
     """Raw columns in, prediction out: features, imputation, encoding, estimator."""
     builder = FeatureBuilder(timestamp_column, ignored_columns).fit(X)
     tree = candidate.estimator in TREE_ESTIMATORS
-    numeric_steps: list[tuple[str, object]] = [
-        ("impute", SimpleImputer(strategy="median", add_indicator=missing_indicator))
-    ]
+    params = candidate.params
+    numeric_steps: list[tuple[str, object]] = []
+    if "clip_outliers" in params or "clip_outliers" in candidate.search:
+        quantile = _pipeline_value("clip_outliers", params.get("clip_outliers", False))
+        numeric_steps.append(("clip", OutlierClipper(quantile)))
+    indicator = bool(params.get("missing_indicator", missing_indicator))
+    numeric_steps.append(("impute", SimpleImputer(strategy="median", add_indicator=indicator)))
     if not tree:
         numeric_steps.append(("scale", StandardScaler()))
     categorical = Pipeline(
@@ -222,7 +275,8 @@ def build_pipeline(
     # however many missing-value indicators follow the numeric ones.
     blocks = [categorical_block, numeric_block] if tree else [numeric_block, categorical_block]
     preprocess = ColumnTransformer(blocks, verbose_feature_names_out=False)
-    estimator = make_estimator(candidate.estimator, task, candidate.params, seed)
+    estimator_only = {k: v for k, v in params.items() if k not in PIPELINE_OPTIONS}
+    estimator = make_estimator(candidate.estimator, task, estimator_only, seed)
     if candidate.estimator == "hist_gradient_boosting" and builder.categorical_columns_:
         estimator.set_params(categorical_features=list(range(len(builder.categorical_columns_))))
     return Pipeline([("features", builder), ("preprocess", preprocess), ("model", estimator)])
@@ -352,7 +406,7 @@ def tune_candidate(
     settings = (
         list(
             ParameterSampler(
-                {f"model__{k}": v for k, v in options.items()},
+                routed(options),
                 n_iter=min(iterations, _search_size(options)),
                 random_state=seed,
             )
@@ -406,7 +460,7 @@ def tune_candidate(
         raise CandidateError(f"every cross-validation fit failed: {first_fit_error(fit_failures)}")
     best = int(np.nanargmax(np.where(np.isnan(means), -np.inf, means)))
     sign = 1.0 if evaluation.higher_is_better(metric) else -1.0
-    chosen = {k.removeprefix("model__"): v for k, v in tried[best].items()}
+    chosen = unrouted(tried[best])
     result = CandidateResult(
         name=candidate.name,
         estimator=candidate.estimator,
@@ -419,10 +473,28 @@ def tune_candidate(
         planned=len(settings),
         unfitted=pipeline,
         setting=tried[best],
+        treatments=treatment_effects(tried, means, sign),
     )
     if fit_best:
         result.fit(X, y)
     return result
+
+
+def treatment_effects(tried: list[dict], means: list[float], sign: float) -> dict[str, str]:
+    """For each treatment the search switched, the best cross-validated score with it on
+    and with it off, in the metric's own direction: what it did to the score."""
+    effects = {}
+    for option in PIPELINE_OPTIONS:
+        best: dict[bool, float] = {}
+        for setting, mean in zip(tried, means, strict=True):
+            params = unrouted(setting)
+            if option not in params or not math.isfinite(mean):
+                continue
+            on = bool(params[option])
+            best[on] = max(best.get(on, -math.inf), mean)
+        if len(best) == 2:
+            effects[option] = f"on {sign * best[True]:.4g}, off {sign * best[False]:.4g}"
+    return effects
 
 
 @contextlib.contextmanager

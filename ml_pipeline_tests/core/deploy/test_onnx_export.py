@@ -50,7 +50,12 @@ def _bike_model(bikes, name, **params):
 
 
 @pytest.mark.parametrize(
-    ("name", "params"), [("linear", {}), ("random_forest", {"n_estimators": 15})]
+    ("name", "params"),
+    [
+        ("linear", {}),
+        ("linear", {"clip_outliers": True}),
+        ("random_forest", {"n_estimators": 15}),
+    ],
 )
 def test_linear_and_forest_regressors_convert_exactly(bikes, name, params) -> None:
     pipeline = _bike_model(bikes, name, **params)
@@ -84,7 +89,12 @@ def test_the_edge_variant_of_gradient_boosting_converts_exactly(bikes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "params"), [("linear", {}), ("random_forest", {"n_estimators": 15})]
+    ("name", "params"),
+    [
+        ("linear", {}),
+        ("linear", {"clip_outliers": True}),
+        ("random_forest", {"n_estimators": 15}),
+    ],
 )
 def test_classifiers_give_the_same_labels_and_probabilities(name, params) -> None:
     frame = pd.concat([churn_batch(i) for i in range(4)], ignore_index=True)

@@ -152,3 +152,15 @@ def test_codes_the_model_recodes_keep_its_own_recoding():
     np.testing.assert_array_equal(
         scorer.model.predict(scorer.features(rows)), pipeline.predict(rows)
     )
+
+
+def test_a_clipping_linear_model_compiles_and_predicts_what_the_pipeline_predicts():
+    X = client_rows(400, 0)
+    y = X["temp"].fillna(10) * 2
+    candidate = CandidateConfig(name="linear", estimator="linear", params={"clip_outliers": True})
+    pipeline = build_pipeline(candidate, "regression", X, "timestamp", [], seed=0).fit(X, y)
+    scorer = compile_pipeline(pipeline)  # raises NotCompilable if it cannot stand in
+    rows = unseen_rows()  # holds a temperature of 1e6: clipped in both paths
+    np.testing.assert_array_equal(
+        scorer.model.predict(scorer.features(rows)), pipeline.predict(rows)
+    )

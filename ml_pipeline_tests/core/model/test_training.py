@@ -37,7 +37,9 @@ def test_skops_trusted_types_are_exactly_those_used() -> None:
     for task in ("regression", "classification"):
         X, y = data(task)
         for estimator in ESTIMATORS:
-            candidate = CandidateConfig(name=estimator, estimator=estimator)
+            # The linear model clips its numbers: the clipper is shipped in the model too.
+            params = {"clip_outliers": True} if estimator == "linear" else {}
+            candidate = CandidateConfig(name=estimator, estimator=estimator, params=params)
             model = build_pipeline(candidate, task, X, "ts", ["id"], 0).fit(X, y)
             found = set(sio.get_untrusted_types(data=sio.dumps(model)))
             assert found <= set(SKOPS_TRUSTED_TYPES), found - set(SKOPS_TRUSTED_TYPES)
@@ -269,3 +271,43 @@ def test_the_trivial_baseline_is_fair_to_macro_f1_on_imbalanced_labels() -> None
     assert majority["accuracy"] == pytest.approx(0.8, abs=0.02)
     assert majority["accuracy"] > drawn["accuracy"]
     assert drawn["log_loss"] == majority["log_loss"]  # both give the priors as probabilities
+
+
+def test_the_search_decides_whether_clipping_helps_and_says_what_it_did() -> None:
+    X, y = data("regression", n=1000)
+    X.loc[[100, 700], "a"] = 1e4  # a sensor's spikes: the linear fit chases them unless clipped
+    candidate = CandidateConfig(
+        name="l", estimator="linear", search={"alpha": [1.0], "clip_outliers": [False, True]}
+    )
+    result = tune_candidate(
+        candidate,
+        "regression",
+        X,
+        y,
+        metric="rmse",
+        timestamp_column="ts",
+        ignored_columns=["id"],
+        folds=2,
+        iterations=2,
+        n_jobs=1,
+        seed=0,
+    )
+    on, off = (float(part.split()[1]) for part in result.treatments["clip_outliers"].split(", "))
+    assert on < off  # lower RMSE with the spikes clipped
+    assert result.params["clip_outliers"] is True
+    assert result.row("rmse")["treatments"] == result.treatments
+    clipper = result.model.named_steps["preprocess"].named_transformers_["numeric"]["clip"]
+    assert clipper.high_[0] < 1e4
+
+
+def test_a_fixed_treatment_builds_its_step_and_leaves_the_estimator_alone() -> None:
+    X, y = data("regression")
+    candidate = CandidateConfig(
+        name="l",
+        estimator="linear",
+        params={"alpha": 2.0, "clip_outliers": False, "missing_indicator": True},
+    )
+    model = build_pipeline(candidate, "regression", X, "ts", ["id"], 0).fit(X, y)
+    numeric = model.named_steps["preprocess"].named_transformers_["numeric"]
+    assert numeric["clip"].low_ is None and numeric["impute"].add_indicator
+    assert model.named_steps["model"].alpha == 2.0
