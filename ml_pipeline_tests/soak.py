@@ -262,12 +262,15 @@ def soak(root: Path, plan: Plan, settle_seconds: float = 600, log: Path | None =
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/server_info", server, log, timeout=180)
         with contextlib.ExitStack() as outage:
+            away = False
             for day in range(plan.files):
-                for start, span in plan.outages:
-                    if day == start:
-                        outage.enter_context(immutable(config.warehouse_dir / "raw_samples"))
-                    if day == start + span:
+                # Outages may overlap: storage is away from the first start to the last end.
+                if plan.in_outage(day) != away:
+                    if away:
                         outage.close()
+                    else:
+                        outage.enter_context(immutable(config.warehouse_dir / "raw_samples"))
+                    away = not away
                 if day in plan.kills:
                     killed = kill_a_running_run(url)
                     if killed is not None:
