@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_pipeline.core.features import FeatureBuilder
+from ml_pipeline.core.features import FeatureBuilder, OutlierClipper
 from ml_pipeline.core.tracking import SKOPS_TRUSTED_TYPES
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ml_pipeline"
@@ -89,12 +89,16 @@ def test_the_feature_code_shipped_inside_models_imports_nothing_of_the_package()
 
 
 def test_exported_models_name_only_the_stable_feature_path() -> None:
-    # Champions exported before a reorganisation still load after it: the only type of
-    # this package inside a saved pipeline is FeatureBuilder, at its fixed path.
+    # Champions exported before a reorganisation still load after it: the only types of
+    # this package inside a saved pipeline are the feature module's, at its fixed path.
     ours = {name for name in SKOPS_TRUSTED_TYPES if name.startswith("ml_pipeline")}
-    assert ours == {"ml_pipeline.core.features.FeatureBuilder"}
-    module, _, name = next(iter(ours)).rpartition(".")
-    assert getattr(importlib.import_module(module), name) is FeatureBuilder
+    assert ours == {
+        "ml_pipeline.core.features.FeatureBuilder",
+        "ml_pipeline.core.features.OutlierClipper",
+    }
+    for path, expected in zip(sorted(ours), (FeatureBuilder, OutlierClipper), strict=True):
+        module, _, name = path.rpartition(".")
+        assert getattr(importlib.import_module(module), name) is expected
 
 
 def test_the_code_location_module_is_where_dagster_is_told_it_is() -> None:

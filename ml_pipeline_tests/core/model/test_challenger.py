@@ -20,6 +20,10 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
     import mlflow.sklearn
 
     config, warehouse, store = trained_setup
+    # The holdout's one say in training is the choice between the searched challenger and
+    # the default HGB (both fitted without it); the search itself must never see it.
+    training = config.training.model_copy(update={"reference_model": False})
+    config = config.model_copy(update={"training": training})
     keys = warehouse.partitions(names.FEATURES)
     contract = training_contract(config, warehouse, keys)
     clean = train_challenger(warehouse, keys, config, store, {}, contract)
