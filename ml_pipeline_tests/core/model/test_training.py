@@ -280,17 +280,7 @@ def test_the_search_decides_whether_clipping_helps_and_says_what_it_did() -> Non
         name="l", estimator="linear", search={"alpha": [1.0], "clip_outliers": [False, True]}
     )
     result = tune_candidate(
-        candidate,
-        "regression",
-        X,
-        y,
-        metric="rmse",
-        timestamp_column="ts",
-        ignored_columns=["id"],
-        folds=2,
-        iterations=2,
-        n_jobs=1,
-        seed=0,
+        candidate, "regression", X, y, metric="rmse", iterations=2, **{**TUNING, "folds": 2}
     )
     on, off = (float(part.split()[1]) for part in result.treatments["clip_outliers"].split(", "))
     assert on < off  # lower RMSE with the spikes clipped
