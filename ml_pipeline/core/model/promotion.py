@@ -62,6 +62,13 @@ def _significant(paired: Paired) -> bool:
     return paired.gain_low is None or paired.gain_low > 0
 
 
+def clearly_better(metric: str, paired: Paired, min_improvement: float) -> tuple[bool, float]:
+    """Whether ``paired``'s challenger beats the other model by more than
+    ``min_improvement`` (relative) and more than the noise; and the relative gain."""
+    gain = relative_improvement(metric, paired.challenger, paired.other)
+    return gain > min_improvement and _significant(paired), gain
+
+
 def decide(
     challenger: dict[str, float],
     rules: Rules,
@@ -120,7 +127,7 @@ def decide(
             f"{versus_champion.rows} new rows since {name}'s cutoff; need "
             f"{rules.min_compare_rows} to compare (promotion.min_compare_rows)",
         )
-    gain = relative_improvement(metric, versus_champion.challenger, versus_champion.other)
+    better, gain = clearly_better(metric, versus_champion, rules.min_improvement)
     verdict = (
         f"challenger {metric} {versus_champion.challenger:.4g} vs {name} "
         f"{versus_champion.other:.4g} on {versus_champion.rows} rows neither trained on "
@@ -129,4 +136,4 @@ def decide(
     )
     if gain > rules.min_improvement and not _significant(versus_champion):
         verdict += ": the gain is within the noise"
-    return Decision(gain > rules.min_improvement and _significant(versus_champion), verdict)
+    return Decision(better, verdict)

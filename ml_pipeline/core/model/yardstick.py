@@ -65,9 +65,7 @@ def judge(
         for name, model in (("reference", reference), ("challenger", challenger))
     }
     versus = paired(config, y, said_by["reference"], said_by["challenger"], metric)
-    gain = promotion.relative_improvement(metric, versus.challenger, versus.other)
-    significant = versus.gain_low is None or versus.gain_low > 0
-    replaces = gain > config.promotion.min_improvement and significant
+    replaces, gain = promotion.clearly_better(metric, versus, config.promotion.min_improvement)
     said = (
         f"{DEFAULT_HGB} {metric} {versus.challenger:.4g} vs {challenger_name} "
         f"{versus.other:.4g} on {versus.rows} holdout rows ({gain:+.2%}"
