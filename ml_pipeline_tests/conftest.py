@@ -55,17 +55,24 @@ MlflowClient(sys.argv[1]).search_experiments()"
 
 @pytest.fixture(scope="session", autouse=True)
 def _migrated_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Where this test process keeps the migrated store; it is made on first use, so a run
+    of tests that start no project pays nothing."""
     global _MIGRATED_MLFLOW_STORE
-    store = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
-    subprocess.run(
-        [sys.executable, "-c", CREATE_MLFLOW_STORE, f"sqlite:///{store.as_posix()}"],
-        check=True,
-        capture_output=True,
-        env=child_environment(None),
-    )
-    _MIGRATED_MLFLOW_STORE = store
+    _MIGRATED_MLFLOW_STORE = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
     yield
     _MIGRATED_MLFLOW_STORE = None
+
+
+def _migrated_store() -> Path | None:
+    store = _MIGRATED_MLFLOW_STORE
+    if store is not None and not store.exists():
+        subprocess.run(
+            [sys.executable, "-c", CREATE_MLFLOW_STORE, f"sqlite:///{store.as_posix()}"],
+            check=True,
+            capture_output=True,
+            env=child_environment(None),
+        )
+    return store
 
 
 def _embedded_mlflow_store(folder: Path, document: dict) -> Path | None:
@@ -83,9 +90,10 @@ def write_config(folder: Path, document: dict, *, migrated_store: bool = True) -
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     store = _embedded_mlflow_store(folder, document)
-    if migrated_store and _MIGRATED_MLFLOW_STORE and store and not store.exists():
+    template = _migrated_store() if migrated_store and store and not store.exists() else None
+    if template is not None:
         store.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_MIGRATED_MLFLOW_STORE, store)
+        shutil.copyfile(template, store)
     return path
 
 
