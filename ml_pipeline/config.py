@@ -86,6 +86,9 @@ class DatasetConfig(_Strict):
     # The schema contract, when you want to declare it; else it is inferred from the
     # first ingested file. A bare kind is short for {type: kind}.
     columns: dict[str, ColumnSpec] = {}
+    # Without declared columns, a column's kind is decided once this many of its values
+    # have landed, across however many files; until then it is undecided.
+    kind_evidence_rows: int = Field(default=100, ge=1)
     max_file_mb: float = Field(default=512.0, gt=0)
     encoding: str = "utf-8"
     # A classification target with more distinct values than this is refused before

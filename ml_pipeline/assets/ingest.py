@@ -22,6 +22,7 @@ from ml_pipeline.core.data.contract import (
     SchemaContract,
     create_contract,
     infer_contract,
+    record_evidence,
     resolve_contract,
 )
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX, build_feature_table
@@ -75,16 +76,24 @@ def _config_fault(config: PipelineConfig) -> str | None:
     return ingest_blocker(config, resolve_contract(config.contract_path, dataset), paths)
 
 
-def _take_in(path, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
+def _take_in(path, key: str, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
     """Read a landed file and hold it to the contract, inferring the contract from it if
-    it is the first; raises LandingFileError."""
+    it is the first and counting its values while kinds are undecided; raises
+    LandingFileError."""
     dataset, threshold = config.dataset, config.cleaning.numeric_parse_threshold
     intake = read_landed_file(path, dataset)
     contract = resolve_contract(config.contract_path, dataset)
     if contract is None:
-        inferred = infer_contract(intake.frame, dataset, threshold, path.name)
+        inferred = infer_contract(
+            intake.frame, dataset, threshold, path.name, dataset.kind_evidence_rows, key
+        )
         contract = create_contract(inferred, config.contract_path)
-    return conform_to_contract(path, intake, contract, threshold), contract
+    conformed = conform_to_contract(path, intake, contract, threshold)
+    if contract.wants_evidence(key):
+        contract = record_evidence(
+            config.contract_path, conformed.frame, key, threshold, dataset.kind_evidence_rows
+        )
+    return conformed, contract
 
 
 @dg.asset(
@@ -107,7 +116,7 @@ def raw_samples(
     path = find_landed_file(config.dataset.landing_dir, config.dataset.patterns, key)
     digest = content_digest(path)
     try:
-        intake, contract = _take_in(path, config)
+        intake, contract = _take_in(path, key, config)
     except LandingFileError as error:
         fault = _config_fault(config)
         if fault is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ml_pipeline.config import DatasetConfig
-from ml_pipeline.core.data.contract import SchemaContract
+from ml_pipeline.core.data.contract import UNDECIDED, ContractColumn, SchemaContract
 from ml_pipeline.core.fileio import atomic_write_text
 
 MAGIC_BYTES = {
@@ -242,6 +242,29 @@ def _bad_share(values: pd.Series, kind: str) -> tuple[float, object]:
     return len(failed) / len(present), failed.iloc[0]
 
 
+# Fewer numbers than this in a file say nothing against a categorical kind.
+NUMBERS_THAT_DOUBT_A_CATEGORY = 20
+
+
+def _numbers_in_a_categorical(
+    values: pd.Series, column: ContractColumn, declared: bool
+) -> str | None:
+    """A warning when a column made categorical by earlier files' values holds only
+    numbers here: its kind may have been decided on values that were not typical."""
+    if declared or column.evidence is None or column.role != "feature":
+        return None
+    present = values.dropna()
+    if len(present) < NUMBERS_THAT_DOUBT_A_CATEGORY:
+        return None
+    if pd.to_numeric(present, errors="coerce").notna().all():
+        return (
+            f"column {column.name!r} holds only numbers here ({len(present)} values), but the "
+            f"contract made it categorical from {column.evidence['values']} earlier values; "
+            f"if it is numeric: `ml-pipeline contract kind {column.name} numeric`"
+        )
+    return None
+
+
 def conform_to_contract(
     path: Path, intake: Intake, contract: SchemaContract, numeric_threshold: float
 ) -> Intake:
@@ -270,19 +293,31 @@ def conform_to_contract(
         raise _refuse(
             path, f"missing columns {', '.join(missing)} (required by the schema contract)"
         )
+    declared = contract.source.startswith("config")
+    warnings = list(intake.warnings)
     for column in contract.columns:
-        if column.kind == "categorical" or column.name not in frame.columns:
+        if column.name not in frame.columns or column.kind == UNDECIDED:
+            continue
+        if column.kind == "categorical":
+            doubt = _numbers_in_a_categorical(frame[column.name], column, declared)
+            if doubt:
+                warnings.append(doubt)
             continue
         share, example = _bad_share(frame[column.name], column.kind)
         if share > 1 - numeric_threshold:
+            fix = (
+                "if that kind is wrong, change dataset.columns"
+                if declared
+                else "if that kind is wrong: `ml-pipeline contract kind "
+                f"{column.name} categorical`, then move the file back from the quarantine"
+            )
             raise _refuse(
                 path,
                 f"column {column.name!r} should be {column.kind} but {share:.0%} of its values "
-                f"are not (e.g. {str(example)[:30]!r})",
+                f"are not (e.g. {str(example)[:30]!r}); {fix}",
             )
     known = set(contract.names())
     ignored = [c for c in frame.columns if c not in known]
-    warnings = list(intake.warnings)
     if ignored:
         warnings.append(
             f"{IGNORED_WARNING}: {', '.join(ignored)} "

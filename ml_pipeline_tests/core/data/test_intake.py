@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.config import DatasetConfig
-from ml_pipeline.core.data.contract import infer_contract
+from ml_pipeline.core.data.contract import infer_contract, set_kind
 from ml_pipeline.core.data.intake import (
     LandingFileError,
     conform_to_contract,
@@ -125,6 +125,54 @@ def test_text_in_a_numeric_column(tmp_path) -> None:
         contract(),
     )
     assert "column 'temp' should be numeric but 67% of its values are not (e.g. 'warm')" in message
+    # The kind came from one value of an earlier file: it may be the contract that is wrong.
+    assert "if that kind is wrong: `ml-pipeline contract kind temp categorical`" in message
+
+
+def test_text_in_a_numeric_column_the_config_declared_points_at_the_config(tmp_path) -> None:
+    from ml_pipeline.core.data.contract import contract_from_config
+
+    declared = DatasetConfig(
+        landing_dir="x",
+        target="y",
+        task="regression",
+        columns={"temp": "numeric", "kind": "categorical", "y": "numeric"},
+    )
+    message = refused(
+        land(tmp_path, "text.csv", "id,temp,kind,y\n1,warm,a,3\n2,cold,b,4\n3,20,a,5\n"),
+        contract_from_config(declared),
+    )
+    assert message.endswith("if that kind is wrong, change dataset.columns")
+
+
+def test_an_undecided_column_takes_any_values(tmp_path) -> None:
+    held_to = infer_contract(
+        pd.DataFrame({"id": ["1"], "temp": [None], "kind": ["a"], "y": ["1"]}),
+        DATASET,
+        0.9,
+        "first.csv",
+        minimum=100,
+    )
+    assert held_to.column("temp").kind == "undecided"
+    intake = take_in(land(tmp_path, "words.csv", "id,temp,kind,y\n1,warm,a,3\n2,cold,b,4\n"), held_to)
+    assert intake.frame["temp"].tolist() == ["warm", "cold"]
+
+
+def test_numbers_in_a_column_made_categorical_by_earlier_values_are_doubted(tmp_path) -> None:
+    held_to = contract(temp=["mild"])  # one word decided it
+    rows = "".join(f"{i},{20 + i / 10},a,{i}\n" for i in range(25))
+    intake = take_in(land(tmp_path, "numbers.csv", "id,temp,kind,y\n" + rows), held_to)
+    assert (
+        "column 'temp' holds only numbers here (25 values), but the contract made it "
+        "categorical from 1 earlier values; if it is numeric: "
+        "`ml-pipeline contract kind temp numeric`"
+    ) in intake.warnings
+    # A few numbers say nothing yet, and a kind the user set is never doubted.
+    few = take_in(land(tmp_path, "few.csv", "id,temp,kind,y\n1,20,a,1\n"), held_to)
+    assert not any("holds only numbers" in w for w in few.warnings)
+    chosen = set_kind(held_to, DATASET, "temp", "categorical")
+    codes = take_in(land(tmp_path, "codes.csv", "id,temp,kind,y\n" + rows), chosen)
+    assert not any("holds only numbers" in w for w in codes.warnings)
 
 
 def test_a_few_mistyped_numbers_are_left_to_cleaning(tmp_path) -> None:
