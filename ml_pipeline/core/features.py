@@ -110,6 +110,25 @@ def categories(values: pd.Series) -> np.ndarray:
     return text
 
 
+def as_kinds(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with its numeric and categorical columns read as ``kinds`` say.
+
+    Partitions cleaned before a column's kind was decided, or before a user changed it,
+    hold its values as the other kind; read by the kind in force, every partition
+    feeds the model the same column. Text that is not a number becomes missing.
+    """
+    converted = {}
+    for column, kind in kinds.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if kind == "numeric" and not pd.api.types.is_numeric_dtype(values):
+            converted[column] = parse_numbers(values)[0]
+        elif kind == "categorical" and not pd.api.types.is_string_dtype(values):
+            converted[column] = pd.Series(categories(values), index=frame.index, dtype=object)
+    return frame.assign(**converted) if converted else frame
+
+
 def _wall_clock(value: object) -> pd.Timestamp:
     stamp = pd.to_datetime(value, errors="coerce")
     if isinstance(stamp, pd.Timestamp) and stamp.tzinfo is not None:

@@ -10,6 +10,7 @@ from ml_pipeline.core.data.feature_table import (
 from ml_pipeline.core.features import (
     FeatureBuilder,
     OutlierClipper,
+    as_kinds,
     calendar_parts,
     categories,
     numbers,
@@ -214,3 +215,21 @@ def test_the_clipper_switched_off_passes_numbers_through() -> None:
     clipper = OutlierClipper(None).fit(values)
     np.testing.assert_array_equal(clipper.transform(values), values)
     assert list(clipper.get_feature_names_out(["a"])) == ["a"]
+
+
+def test_partitions_stored_as_other_kinds_are_read_as_the_contract_says() -> None:
+    """One partition cleaned while ``depth`` was undecided (text), one after (numbers)."""
+    before = pd.DataFrame({"depth": ["61.5", None, "deep"], "cut": [1.0, 2.0, np.nan]})
+    after = pd.DataFrame({"depth": [62.0, np.inf], "cut": ["3", "ideal"]})
+    read = as_kinds(
+        pd.concat([before, after], ignore_index=True), {"depth": "numeric", "cut": "categorical"}
+    )
+    np.testing.assert_array_equal(read["depth"], [61.5, np.nan, np.nan, 62.0, np.nan])
+    assert read["cut"].tolist()[:2] == ["1", "2"] and pd.isna(read["cut"][2])
+    assert read["cut"].tolist()[3:] == ["3", "ideal"]
+    assert FeatureBuilder().fit(read).numeric_columns_ == ["depth"]
+    unchanged = pd.DataFrame({"depth": [1.0], "cut": ["a"]})
+    assert (
+        as_kinds(unchanged, {"depth": "numeric", "cut": "categorical", "gone": "numeric"})
+        is unchanged
+    )

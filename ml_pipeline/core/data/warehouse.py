@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml_pipeline.core.features import as_kinds
 from ml_pipeline.core.fileio import atomic_path
 from ml_pipeline.core.storage import StoragePath, readable
 
@@ -103,6 +104,7 @@ class Warehouse:
         row_filter: RowFilter | None = None,
         columns: list[str] | None = None,
         population: int | None = None,
+        kinds: dict[str, str] | None = None,
     ) -> pd.DataFrame:
         """At most ``max_rows`` rows drawn evenly from the partitions, one partition in memory.
 
@@ -111,6 +113,8 @@ class Warehouse:
         the warehouse (for a given overall sampling rate). ``population`` is how many
         rows ``row_filter`` keeps, when known: the rate is then ``max_rows`` of those
         rather than of every row, so a filter keeping a fifth still fills the sample.
+        ``kinds`` (the contract's) are how columns are read, whatever kind a partition
+        stored them as.
         """
         total = sum(self.row_count(table, key) for key in partition_keys)
         if total == 0:
@@ -128,4 +132,6 @@ class Warehouse:
         combined = pd.concat(non_empty, ignore_index=True) if non_empty else pieces[0].iloc[:0]
         if len(combined) > max_rows:
             combined = combined.sample(n=max_rows, random_state=seed).sort_index()
+        if kinds:
+            combined = as_kinds(combined, kinds)
         return combined.reset_index(drop=True)

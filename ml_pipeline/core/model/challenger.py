@@ -78,6 +78,9 @@ class TrainingOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     # The default HGB against the searched challenger on the holdout: who was deployed, why.
     yardstick: str | None = None
+    # The inputs' kinds as the training sample read them (the contract's, undecided
+    # columns by their leaning): later samples of the same rows read them alike.
+    kinds: dict[str, str] | None = None
 
 
 def code_version() -> str:
@@ -115,6 +118,15 @@ def _fits_kind(arrow_type: pa.DataType, kind: str) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
+def _readable_input(arrow_type: pa.DataType) -> bool:
+    """An input column the sample can read as any kind (see ``features.as_kinds``)."""
+    return any(_fits_kind(arrow_type, kind) for kind in ("numeric", "datetime", "categorical"))
+
+
+def input_kinds(contract: SchemaContract, target: str) -> dict[str, str]:
+    return {name: kind for name, kind in contract.kinds().items() if name != target}
+
+
 def _non_finite_bound(footer: pq.FileMetaData, column: str) -> float | None:
     """An infinite minimum or maximum that the footer's statistics record for
     ``column``, or None (also when a writer kept no statistics)."""
@@ -132,10 +144,11 @@ def _non_finite_bound(footer: pq.FileMetaData, column: str) -> float | None:
 def partition_problem(footer: pq.FileMetaData, contract: SchemaContract, target: str) -> str | None:
     """Why a feature partition cannot join the training data, or None if it conforms.
 
-    Checked on the footer alone: the contract's columns and kinds (the target's kind is
-    the task's), and a finite target. Columns outside the contract are never read, so they
-    do not matter; a column the contract made optional may be absent (it is read as
-    empty). Infinite inputs are no reason: the sample reads them as missing.
+    Checked on the footer alone: the contract's columns, the target's kind (the task's;
+    inputs of another kind are read as the contract's), and a finite target. Columns
+    outside the contract are never read, so they do not matter; a column the contract
+    made optional may be absent (it is read as empty). Infinite inputs are no reason:
+    the sample reads them as missing.
     """
     schema = footer.schema.to_arrow_schema()
     types = dict(zip(schema.names, schema.types, strict=True))
@@ -146,7 +159,11 @@ def partition_problem(footer: pq.FileMetaData, contract: SchemaContract, target:
         found = types.get(column.name)
         if found is None:
             continue
-        if not _fits_kind(found, column.kind):
+        # An input stored as another kind (cleaned before its kind was decided) is read
+        # as the contract's kind; a target of the wrong kind has no such reading.
+        if column.name != target and _readable_input(found):
+            continue
+        if not _fits_kind(found, column.leaning() or "categorical"):
             return f"column {column.name!r} is {found}, not {column.kind} as the contract says"
     bound = _non_finite_bound(footer, target) if target in types else None
     if bound is not None:
@@ -281,6 +298,7 @@ def split_for_training(
         row_filter=lambda frame: ~holdout_mask(frame, spec),
         columns=columns,
         population=total - withheld,
+        kinds=input_kinds(contract, dataset.target),
     )
     holdout = warehouse.sample(
         names.FEATURES,
@@ -290,6 +308,7 @@ def split_for_training(
         row_filter=lambda frame: holdout_mask(frame, spec),
         columns=columns,
         population=withheld,
+        kinds=input_kinds(contract, dataset.target),
     )
     if dataset.timestamp_column:
         train = train.sort_values(dataset.timestamp_column, kind="stable").reset_index(drop=True)
@@ -503,6 +522,7 @@ def blame_failed_fit(
             config.training.sample_rows,
             config.training.random_seed,
             columns=columns,
+            kinds=input_kinds(contract, dataset.target),
         )
         rows = finite_numbers(rows).dropna(subset=[dataset.target])
         if rows.empty:
@@ -558,6 +578,7 @@ def _train(
     metric = config.promotion_metric
     ignored = dataset.ignored_columns
     warnings = [warning] if warning else []
+    warnings += contract.undecided_notes(dataset.kind_evidence_rows)
     adjust = _rare_class_adjustment(config, y, warnings)
     candidates = [adjust(candidate) for candidate in settings.candidates]
 
@@ -674,6 +695,7 @@ def _train(
         reference_model=reference_model,
         columns=list(train.columns),
         yardstick=yardstick_verdict,
+        kinds=input_kinds(contract, dataset.target),
     )
 
 

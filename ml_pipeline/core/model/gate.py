@@ -144,6 +144,7 @@ def _comparison_rows(
         config.training.random_seed,
         row_filter=lambda frame: holdout_mask(frame, outcome.holdout) & seen.unseen_rows(frame),
         columns=list(holdout.columns),
+        kinds=outcome.kinds,
     )
 
 

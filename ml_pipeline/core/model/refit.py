@@ -69,6 +69,7 @@ def all_rows_sample(
         config.training.sample_rows,
         config.training.random_seed,
         columns=outcome.columns,
+        kinds=outcome.kinds,
     )
     column = config.dataset.timestamp_column
     if column:
@@ -88,6 +89,7 @@ def training_sample(
         config.training.random_seed,
         row_filter=lambda frame: ~holdout_mask(frame, outcome.holdout),
         columns=outcome.columns,
+        kinds=outcome.kinds,
     )
     target = config.dataset.target
     return sample.drop(columns=[target]), sample[target]
