@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "drop", parents=[parent], help="remove a column: it is ignored from then on"
     )
     drop.add_argument("column")
+    kind = contract_commands.add_parser(
+        "kind",
+        parents=[parent],
+        help="decide a column's kind: training reads every partition's values as it",
+    )
+    kind.add_argument("column")
+    kind.add_argument("kind", choices=["numeric", "categorical", "datetime"])
 
     commands.add_parser(
         "rollback",
@@ -421,7 +428,7 @@ def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
     current = contracts.resolve_contract(config.contract_path, config.dataset)
     if current is None:
         print(
-            f"error: no schema contract yet: it is inferred from the first ingested file, "
+            f"error: no schema contract yet: it is inferred from the landed files, "
             f"or declared in dataset.columns ({config.source_path})",
             file=sys.stderr,
         )
@@ -433,17 +440,21 @@ def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
         return _config_error(
             config, "dataset.columns declares the contract: change it there, not here"
         )
-    try:
-        if args.action == "add":
-            updated = contracts.add_column(
-                current, config.dataset, args.column, args.kind, args.required
-            )
-        else:
-            updated = contracts.drop_column(current, args.column)
-    except contracts.ContractError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    contracts.save_contract(updated, config.contract_path)
+    with contracts.contract_lock(config.contract_path):
+        current = contracts.load_contract(config.contract_path) or current
+        try:
+            if args.action == "add":
+                updated = contracts.add_column(
+                    current, config.dataset, args.column, args.kind, args.required
+                )
+            elif args.action == "kind":
+                updated = contracts.set_kind(current, config.dataset, args.column, args.kind)
+            else:
+                updated = contracts.drop_column(current, args.column)
+        except contracts.ContractError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        contracts.save_contract(updated, config.contract_path)
     print(f"contract version {updated.version}: {updated.history[-1]['change']}")
     return 0
 

@@ -26,6 +26,8 @@ class TrainingSummary:
     search: str = ""
     # The default HGB against the searched challenger on the holdout: who won, and why.
     yardstick: str | None = None
+    # What the training noticed about its data: undecided column kinds, rare classes.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, training: TrainingOutcome) -> TrainingSummary:
@@ -38,6 +40,7 @@ class TrainingSummary:
             partitions=len(training.partitions),
             search=training.search,
             yardstick=training.yardstick,
+            warnings=list(training.warnings),
         )
 
 
@@ -217,6 +220,7 @@ def _training_lines(training: TrainingSummary) -> list[str]:
     out.append(f"challenger: {training.challenger} ({training.search})")
     if training.yardstick:
         out.append(f"  {training.yardstick}")
+    out += [f"  warning: {warning}" for warning in training.warnings]
     return out
 
 

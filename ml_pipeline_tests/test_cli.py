@@ -155,6 +155,33 @@ def test_contract_show_add_and_drop_are_logged(tmp_path) -> None:
     assert unknown.returncode == 1 and "column 'nope' is not in the contract" in unknown.stderr
 
 
+def test_contract_kind_decides_an_undecided_column(tmp_path) -> None:
+    import pandas as pd
+
+    from ml_pipeline.config import load_config
+    from ml_pipeline.core.data.contract import infer_contract, save_contract
+
+    path = write_config(tmp_path, bike_document())
+    config = load_config(path)
+    first = pd.DataFrame(
+        {"timestamp": ["2024-01-01"], "temp": [None], "note": ["x"], "count": ["3"]}
+    )
+    save_contract(
+        infer_contract(first, config.dataset, 0.9, "first.csv", minimum=100, key="first"),
+        config.contract_path,
+    )
+    decided = cli("contract", "kind", "temp", "numeric", "--config", str(path), cwd=tmp_path)
+    assert decided.returncode == 0, decided.stderr
+    assert decided.stdout.strip() == "contract version 2: temp: kind undecided -> numeric"
+    shown = json.loads(cli("contract", "show", "--config", str(path), cwd=tmp_path).stdout)
+    temp = next(c for c in shown["columns"] if c["name"] == "temp")
+    assert temp["kind"] == "numeric" and temp["evidence"] is None
+    assert shown["counted"] == ["first"]  # note is still undecided
+    refused = cli("contract", "kind", "count", "categorical", "--config", str(path), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "column 'count' is the target: its kind is numeric" in refused.stderr
+
+
 def test_contract_declared_in_config_is_changed_there(tmp_path) -> None:
     document = bike_document()
     document["dataset"]["columns"] = {"count": "numeric", "temp": "numeric"}
