@@ -26,7 +26,7 @@ from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, w
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SENSED = 4
-BACKFILLED = 20
+BACKFILLED = 12
 RUNS_QUERY = (
     "{ runsOrError(limit: 500) { ... on Runs { results { jobName status tags { key value } } } } }"
 )
