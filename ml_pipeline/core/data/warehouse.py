@@ -18,7 +18,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ml_pipeline.core.features import as_kinds
 from ml_pipeline.core.fileio import atomic_path
 from ml_pipeline.core.storage import StoragePath, readable
 
@@ -133,5 +132,8 @@ class Warehouse:
         if len(combined) > max_rows:
             combined = combined.sample(n=max_rows, random_state=seed).sort_index()
         if kinds:
+            # Here, not at the top: scikit-learn would load into every command's process.
+            from ml_pipeline.core.features import as_kinds
+
             combined = as_kinds(combined, kinds)
         return combined.reset_index(drop=True)
