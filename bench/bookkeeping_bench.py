@@ -53,10 +53,10 @@ def ingest_once(config_path: str) -> None:
     """In the measured process: ingest every landed file, print seconds and run count."""
     import time
 
+    from ml_pipeline.commands.execution import ingest_landed_files
+    from ml_pipeline.commands.project import open_project
+    from ml_pipeline.commands.summary import RunSummary
     from ml_pipeline.config import load_config
-    from ml_pipeline.execution import ingest_landed_files
-    from ml_pipeline.project import open_project
-    from ml_pipeline.summary import RunSummary
 
     config = load_config(config_path)
     summary = RunSummary()

@@ -40,7 +40,15 @@ def run(folder: Path, landing: Path, budget: float | None) -> dict[str, object]:
     config = folder / f"pipeline-{name}.yaml"
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "ml_pipeline.cli", "run", "--json", "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "ml_pipeline.commands.cli",
+            "run",
+            "--json",
+            "--config",
+            str(config),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest_run_bench import cli_at, export
 from bench.measure import measure
 from bench.results import checked_out_commit, machine, read_result, write_result
-from ml_pipeline.jobs import TRAINING_JOB
+from ml_pipeline.defs.jobs import TRAINING_JOB
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.e2e_bench import write_config
 from bench.measure import in_fresh_process
 from bench.results import machine, write_result
+from ml_pipeline.commands.execution import QUIET, ingest_landed_files
+from ml_pipeline.commands.summary import RunSummary
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.execution import QUIET, ingest_landed_files
-from ml_pipeline.instance import project_instance
-from ml_pipeline.jobs import TRAINING_JOB
-from ml_pipeline.summary import RunSummary
+from ml_pipeline.defs.jobs import TRAINING_JOB
+from ml_pipeline.runtime.instance import project_instance
 
 START = dt.date(2024, 1, 1)
 

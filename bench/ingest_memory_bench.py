@@ -33,13 +33,13 @@ RULES = {"collect after every run": 0, "collect above the resident threshold": N
 
 def ingest_all(argument: str) -> None:
     """In the measured process: every landed file, one ingest run each, one rule."""
+    from ml_pipeline.commands.execution import _ingest_one
     from ml_pipeline.config import load_config
     from ml_pipeline.core import memory
     from ml_pipeline.definitions import build_definitions
-    from ml_pipeline.execution import _ingest_one
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.jobs import INGEST_JOB
-    from ml_pipeline.partitions import landed_files
+    from ml_pipeline.defs.jobs import INGEST_JOB
+    from ml_pipeline.defs.partitions import landed_files
+    from ml_pipeline.runtime.instance import project_instance
 
     config_path, threshold = json.loads(argument)
     if threshold is not None:

@@ -59,7 +59,7 @@ class Clock:
 
 def _open_project(config_path: str):
     from ml_pipeline.config import load_config
-    from ml_pipeline.instance import ensure_dagster_home, project_instance
+    from ml_pipeline.runtime.instance import ensure_dagster_home, project_instance
 
     config = load_config(config_path)
     ensure_dagster_home(config)
@@ -67,8 +67,8 @@ def _open_project(config_path: str):
 
 
 def _ingest(config, instance) -> None:
-    from ml_pipeline.execution import ingest_landed_files
-    from ml_pipeline.summary import RunSummary
+    from ml_pipeline.commands.execution import ingest_landed_files
+    from ml_pipeline.commands.summary import RunSummary
 
     summary = RunSummary()
     ingest_landed_files(config, instance, summary, reingest=False)

@@ -33,12 +33,12 @@ def ingest_all(argument: str) -> None:
     tree, config_path = json.loads(argument)
     sys.path.insert(0, tree)
     import ml_pipeline
+    from ml_pipeline.commands.execution import _ingest_one
     from ml_pipeline.config import load_config
     from ml_pipeline.definitions import build_definitions
-    from ml_pipeline.execution import _ingest_one
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.jobs import INGEST_JOB
-    from ml_pipeline.partitions import landed_files
+    from ml_pipeline.defs.jobs import INGEST_JOB
+    from ml_pipeline.defs.partitions import landed_files
+    from ml_pipeline.runtime.instance import project_instance
 
     assert Path(ml_pipeline.__file__).is_relative_to(tree), ml_pipeline.__file__
     config = load_config(config_path)
@@ -79,7 +79,7 @@ def cli_at(tree: Path) -> list[str]:
     console script does (``command`` where the revision has it, else ``main``); the
     processes it spawns inherit that path, so they run the same code."""
     code = (
-        f"import sys; sys.path.insert(0, {str(tree)!r}); import ml_pipeline.cli as cli; "
+        f"import sys; sys.path.insert(0, {str(tree)!r}); import ml_pipeline.commands.cli as cli; "
         "cli.command() if hasattr(cli, 'command') else sys.exit(cli.main())"
     )
     return [sys.executable, "-c", code]

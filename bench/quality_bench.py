@@ -143,7 +143,15 @@ def run_one(dataset: CorpusDataset, variant: str, folder: Path) -> dict[str, obj
     config.write_text(yaml.safe_dump({"dataset": section, **VARIANTS[variant]}), encoding="utf-8")
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "ml_pipeline.cli", "run", "--json", "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "ml_pipeline.commands.cli",
+            "run",
+            "--json",
+            "--config",
+            str(config),
+        ],
         cwd=folder,
         capture_output=True,
         text=True,

@@ -34,11 +34,11 @@ def score_once(config_path: str) -> None:
     import dagster as dg
     import pandas as pd
 
-    from ml_pipeline.assets.scoring import batch_predictions
     from ml_pipeline.config import load_config
     from ml_pipeline.core.deploy import batch_scoring
-    from ml_pipeline.partitions import scoring_files
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.assets.scoring import batch_predictions
+    from ml_pipeline.defs.partitions import scoring_files
+    from ml_pipeline.defs.resources import resources_for
 
     config = load_config(config_path)
     instance = dg.DagsterInstance.ephemeral()

@@ -23,10 +23,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import machine, write_result
-from ml_pipeline.assets.ingest import landed_files
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.landing import content_digest
-from ml_pipeline.sensors import build_landing_sensor
+from ml_pipeline.defs.assets.ingest import landed_files
+from ml_pipeline.defs.sensors import build_landing_sensor
 
 ROW = "timestamp,temp,count\n2024-01-01 00:00:00,3.5,{}\n"
 

@@ -2,22 +2,22 @@
 
 import dagster as dg
 
-from ml_pipeline.assets.explore import data_profile
-from ml_pipeline.assets.ingest import cleaned_data, features, raw_samples
-from ml_pipeline.assets.modeling import (
+from ml_pipeline.config import PipelineConfig, load_config
+from ml_pipeline.defs.assets.explore import data_profile
+from ml_pipeline.defs.assets.ingest import cleaned_data, features, raw_samples
+from ml_pipeline.defs.assets.modeling import (
     deployed_model,
     promotion_gate,
     trained_model,
     validation_metrics,
 )
-from ml_pipeline.assets.monitoring import prediction_monitoring
-from ml_pipeline.assets.scoring import batch_predictions
-from ml_pipeline.cluster import executor_for
-from ml_pipeline.config import PipelineConfig, load_config
-from ml_pipeline.jobs import ingest_job, monitoring_job, scoring_job, training_job
-from ml_pipeline.resources import resources_for
-from ml_pipeline.schedules import build_monitoring_schedule, build_retrain_schedule
-from ml_pipeline.sensors import (
+from ml_pipeline.defs.assets.monitoring import prediction_monitoring
+from ml_pipeline.defs.assets.scoring import batch_predictions
+from ml_pipeline.defs.cluster import executor_for
+from ml_pipeline.defs.jobs import ingest_job, monitoring_job, scoring_job, training_job
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.schedules import build_monitoring_schedule, build_retrain_schedule
+from ml_pipeline.defs.sensors import (
     build_landing_sensor,
     build_retrain_sensor,
     build_scoring_sensor,

@@ -145,7 +145,7 @@ def scratch_database(purpose: str) -> Iterator[str]:
 def graphql(url: str, query: str) -> dict:
     """The project's own GraphQL client (the one `ml-pipeline backfill` uses): an error
     in the answer fails the test with its message."""
-    from ml_pipeline.backfill import graphql as ask
+    from ml_pipeline.commands.backfill import graphql as ask
 
     return ask(url, query, {})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ def test_core_modules_import_only_what_their_room_may(path: Path) -> None:
 def test_the_serving_side_never_imports_dagster_or_the_assets() -> None:
     for path in sorted((PACKAGE / "serving").rglob("*.py")):
         for imported in _imports(path):
-            assert not imported.startswith(("dagster", "ml_pipeline.assets")), (path, imported)
+            assert not imported.startswith(("dagster", "ml_pipeline.defs.assets")), (path, imported)
 
 
 def test_the_feature_code_shipped_inside_models_imports_nothing_of_the_package() -> None:
@@ -116,12 +117,76 @@ def test_the_main_process_of_a_run_leaves_training_imports_to_training() -> None
         [
             sys.executable,
             "-c",
-            "import sys, ml_pipeline.cli, ml_pipeline.execution, ml_pipeline.project,"
-            " ml_pipeline.core.deploy.switch; print(' '.join(sys.modules))",
+            "import sys, ml_pipeline.commands.cli, ml_pipeline.commands.execution,"
+            " ml_pipeline.commands.project, ml_pipeline.core.deploy.switch;"
+            " print(' '.join(sys.modules))",
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    heavy = {"sklearn", "great_expectations", "ml_pipeline.definitions", "ml_pipeline.assets"}
+    heavy = {"sklearn", "great_expectations", "ml_pipeline.definitions", "ml_pipeline.defs.assets"}
     assert not heavy & set(loaded)
+
+
+# The package's top-level rooms -> what else of the package they may import.
+TOP_ROOMS = {
+    "runtime": {"core", "config"},
+    "defs": {"core", "config", "runtime"},
+    "serving": {"core", "config"},
+    "edge": {"core.edge_features"},
+}
+
+
+def _top_modules(room: str) -> list[Path]:
+    return sorted((PACKAGE / room).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for room in TOP_ROOMS for path in _top_modules(room)],
+    ids=lambda p: _module_name(p),
+)
+def test_top_level_rooms_import_only_what_they_may(path: Path) -> None:
+    module = _module_name(path)
+    room = module.split(".")[1]
+    allowed = {f"ml_pipeline.{name}" for name in TOP_ROOMS[room] | {room}}
+    for imported in _imports(path):
+        if imported.startswith("ml_pipeline"):
+            assert imported.startswith(tuple(allowed)), f"{module} ({room}) imports {imported}"
+
+
+def test_config_and_core_never_import_the_rooms_above_them() -> None:
+    above = tuple(f"ml_pipeline.{room}" for room in ("defs", "commands", "runtime", "serving"))
+    for path in [PACKAGE / "config.py", *_core_modules()]:
+        for imported in _imports(path):
+            assert not imported.startswith(above), f"{_module_name(path)} imports {imported}"
+
+
+def _documented_rooms() -> dict[str, str]:
+    """docs/architecture.md's rooms table: each room's folder -> the modules it lists."""
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = line.split("|")
+        first = cells[1].strip() if len(cells) > 3 else ""
+        if first.startswith("`") or first == "top level":
+            rows[first] = cells[2]
+    return rows
+
+
+def test_the_architecture_doc_lists_every_module_in_its_room() -> None:
+    rows = _documented_rooms()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__init__.py" or "templates" in path.parts:
+            continue
+        folder = path.parent.relative_to(PACKAGE).as_posix()
+        if folder == ".":
+            key = "top level"
+        elif folder == "core":
+            key = "`core/` shared"
+        else:
+            key = f"`{folder}/`"
+        row = next((text for cell, text in rows.items() if cell.startswith(key)), None)
+        assert row is not None, f"docs/architecture.md has no row for {key}"
+        assert re.search(rf"\b{path.stem}\b", row), f"{key} row does not list {path.stem}"

@@ -1,6 +1,6 @@
 import pytest
 
-from ml_pipeline.backfill import (
+from ml_pipeline.commands.backfill import (
     BackfillError,
     Progress,
     backfill_params,

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.assets.scoring import batch_predictions
 from ml_pipeline.config import CandidateConfig, PipelineConfig, parse_config
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.deploy import batch_scoring
 from ml_pipeline.core.model import training
-from ml_pipeline.partitions import scoring_files
-from ml_pipeline.resources import resources_for
-from ml_pipeline.sensors import build_scoring_sensor
+from ml_pipeline.defs.assets.scoring import batch_predictions
+from ml_pipeline.defs.partitions import scoring_files
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.sensors import build_scoring_sensor
 from ml_pipeline_tests.conftest import tiny_regression_document, tiny_rows
 
 

@@ -5,12 +5,12 @@ import json
 import dagster as dg
 import pytest
 
+from ml_pipeline.commands.execution import roll_back, run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG, TRAINING_CUTOFF_TAG
-from ml_pipeline.execution import roll_back, run_pipeline
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from ml_pipeline_tests.conftest import bike_document, write_config
 
 def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ml_pipeline.cli", *args],
+        [sys.executable, "-m", "ml_pipeline.commands.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -247,10 +247,10 @@ def test_the_program_exits_with_its_commands_status_and_skips_the_last_collectio
     import gc
     from importlib.metadata import entry_points
 
-    from ml_pipeline import cli
+    from ml_pipeline.commands import cli
 
     (program,) = entry_points(group="console_scripts", name="ml-pipeline")
-    assert program.value == "ml_pipeline.cli:command"
+    assert program.value == "ml_pipeline.commands.cli:command"
     monkeypatch.setattr(cli, "main", lambda: 3)
     frozen_before = gc.get_freeze_count()
     try:

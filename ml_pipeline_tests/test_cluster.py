@@ -5,12 +5,17 @@ import dagster as dg
 import pytest
 import yaml
 
-from ml_pipeline.cli import main
-from ml_pipeline.cluster import celery_settings, executor_for, worker_command, write_worker_config
+from ml_pipeline.commands.cli import main
 from ml_pipeline.config import ConfigError, load_config
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.instance import ensure_dagster_home
-from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.defs.cluster import (
+    celery_settings,
+    executor_for,
+    worker_command,
+    write_worker_config,
+)
+from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.runtime.instance import ensure_dagster_home
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 PRODUCTION = {

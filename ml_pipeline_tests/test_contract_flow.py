@@ -5,14 +5,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from ml_pipeline.commands.execution import run_pipeline
+from ml_pipeline.commands.forget import ForgetRefused, forget_partition
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.contract import load_contract
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.execution import run_pipeline
-from ml_pipeline.forget import ForgetRefused, forget_partition
-from ml_pipeline.jobs import TRAINING_JOB
+from ml_pipeline.defs.jobs import TRAINING_JOB
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 pytestmark = pytest.mark.slow

@@ -6,11 +6,11 @@ import mlflow.sklearn
 import pandas as pd
 import pytest
 
+from ml_pipeline.commands.execution import ingest_landed_files, run_pipeline
+from ml_pipeline.commands.summary import RunSummary
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.contract import UNDECIDED, load_contract
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline.execution import ingest_landed_files, run_pipeline
-from ml_pipeline.summary import RunSummary
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 pytestmark = pytest.mark.slow

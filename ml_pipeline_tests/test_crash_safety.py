@@ -22,8 +22,8 @@ from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.crashpoints import CRASH_ENV
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy.switch import served_version
-from ml_pipeline.resources import resources_for
-from ml_pipeline.sensors import build_retrain_sensor
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.sensors import build_retrain_sensor
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import free_port, run_to_end, running, wait_for_http
 

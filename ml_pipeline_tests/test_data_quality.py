@@ -5,10 +5,10 @@ import gzip
 import dagster as dg
 import pytest
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("onnxruntime", reason="the edge extra is not installed")
 pytest.importorskip("skl2onnx", reason="the edge extra is not installed")
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
-from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.conftest import (
     FAST_TRAINING,
     bike_document,

@@ -9,8 +9,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
-from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.churn_data import CHURN_DATASET, land_churn
 from ml_pipeline_tests.conftest import FAST_TRAINING, write_config
 

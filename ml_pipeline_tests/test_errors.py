@@ -1,6 +1,6 @@
 """The user's error is found inside Dagster's wrappers, whichever shape the chain has."""
 
-from ml_pipeline.errors import cause_line
+from ml_pipeline.commands.errors import cause_line
 
 
 def test_the_first_error_not_raised_by_dagster_is_told() -> None:

@@ -23,9 +23,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.landing import partition_key_for
-from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.mutations import examples, good_batch, landed_files
 

@@ -23,7 +23,7 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy import deploy_folder
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import (
     free_port,

@@ -158,7 +158,7 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
         [
             sys.executable,
             "-m",
-            "ml_pipeline.cli",
+            "ml_pipeline.commands.cli",
             "backfill",
             "--all",
             "--url",
@@ -183,7 +183,7 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
         [
             sys.executable,
             "-m",
-            "ml_pipeline.cli",
+            "ml_pipeline.commands.cli",
             "backfill",
             "--partitions",
             "ghost",

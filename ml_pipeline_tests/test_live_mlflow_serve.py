@@ -13,8 +13,8 @@ import mlflow.pyfunc
 import pandas as pd
 import pytest
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
-from ml_pipeline.execution import run_pipeline
 from ml_pipeline_tests.live import free_port, running, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]

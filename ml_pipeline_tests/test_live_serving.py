@@ -26,11 +26,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from ml_pipeline.assets.monitoring import prediction_monitoring
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
-from ml_pipeline.execution import run_pipeline
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.assets.monitoring import prediction_monitoring
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline.serving.model import current_version_dir
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http

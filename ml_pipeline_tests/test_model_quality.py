@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG
-from ml_pipeline.execution import run_pipeline
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, land_demo_bikes, write_config
 
 pytestmark = pytest.mark.slow

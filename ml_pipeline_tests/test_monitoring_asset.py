@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from ml_pipeline.assets.monitoring import prediction_monitoring
 from ml_pipeline.config import PipelineConfig
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.assets.monitoring import prediction_monitoring
+from ml_pipeline.defs.resources import resources_for
 
 
 def test_no_requests_and_no_champion_read_as_no_data(bike_config: PipelineConfig) -> None:

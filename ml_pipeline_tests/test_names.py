@@ -3,16 +3,16 @@ the sensors, the CLI and the retraining policy read back."""
 
 import dagster as dg
 
+from ml_pipeline.commands.execution import ingest_landed_files
+from ml_pipeline.commands.summary import RunSummary
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch, write_demo_data
 from ml_pipeline.core.data.landing import content_digest
 from ml_pipeline.core.monitor.reference import build_reference
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.execution import ingest_landed_files
-from ml_pipeline.history import ingested_digests, retraining_evidence
-from ml_pipeline.jobs import INGEST_JOB, MONITORING_JOB, SCORING_JOB, TRAINING_JOB
-from ml_pipeline.summary import RunSummary
+from ml_pipeline.defs.jobs import INGEST_JOB, MONITORING_JOB, SCORING_JOB, TRAINING_JOB
+from ml_pipeline.runtime.history import ingested_digests, retraining_evidence
 
 
 def test_every_named_asset_is_defined_and_the_jobs_select_by_those_names(

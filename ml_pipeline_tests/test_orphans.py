@@ -7,12 +7,12 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from ml_pipeline.core.ownership import Owner, current_owner, this_host
-from ml_pipeline.instance import ensure_dagster_home
-from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
-from ml_pipeline.launcher import OwnedRunLauncher
-from ml_pipeline.orphans import end_orphans, find_orphans, living_runs
-from ml_pipeline.partitions import landed_files
-from ml_pipeline.sensors import build_retrain_sensor
+from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.defs.sensors import build_retrain_sensor
+from ml_pipeline.runtime.instance import ensure_dagster_home
+from ml_pipeline.runtime.launcher import OwnedRunLauncher
+from ml_pipeline.runtime.orphans import end_orphans, find_orphans, living_runs
 
 
 def _gone_owner() -> Owner:
@@ -140,11 +140,11 @@ def test_an_mlflow_run_left_running_by_a_finished_dagster_run_is_a_problem_until
 ) -> None:
     """As when a Celery worker dies mid-step: the step is redelivered and the Dagster run
     succeeds, but the killed attempt's MLflow run stays RUNNING."""
+    from ml_pipeline.commands.doctor import _store
+    from ml_pipeline.commands.project import recover
     from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
-    from ml_pipeline.doctor import _store
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.project import recover
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.runtime.instance import project_instance
 
     store = resources_for(bike_config)["mlflow"].get()
     with project_instance(bike_config) as instance:
@@ -181,8 +181,8 @@ def test_a_restarted_training_step_ends_what_its_dead_attempt_left_running(bike_
     """The Celery case as the redelivered step meets it: its own Dagster run is still
     STARTED, and an MLflow run of that run is RUNNING, left by the killed attempt."""
     from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.runtime.instance import project_instance
 
     store = resources_for(bike_config)["mlflow"].get()
     with project_instance(bike_config) as instance:

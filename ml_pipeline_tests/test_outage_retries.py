@@ -5,14 +5,14 @@ import dagster as dg
 import pytest
 import s3fs
 
-from ml_pipeline.cli import main
+from ml_pipeline.commands.cli import main
+from ml_pipeline.commands.doctor import examine
 from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.definitions import build_definitions
-from ml_pipeline.doctor import examine
-from ml_pipeline.jobs import INGEST_JOB
-from ml_pipeline.partitions import landed_files
-from ml_pipeline.sensors import build_landing_sensor
+from ml_pipeline.defs.jobs import INGEST_JOB
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.defs.sensors import build_landing_sensor
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 
 pytestmark = pytest.mark.slow

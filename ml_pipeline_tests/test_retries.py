@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from ml_pipeline.jobs import ingest_job, monitoring_job, scoring_job, training_job
-from ml_pipeline.retries import STEP_RETRY_POLICY, retry_only_outages
+from ml_pipeline.defs.jobs import ingest_job, monitoring_job, scoring_job, training_job
+from ml_pipeline.defs.retries import STEP_RETRY_POLICY, retry_only_outages
 
 
 @retry_only_outages

@@ -2,9 +2,13 @@ import json
 
 import dagster as dg
 
-from ml_pipeline.jobs import INGEST_JOB
-from ml_pipeline.partitions import landed_files
-from ml_pipeline.sensors import build_landing_sensor, build_retrain_sensor, build_wave_end_sensor
+from ml_pipeline.defs.jobs import INGEST_JOB
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.defs.sensors import (
+    build_landing_sensor,
+    build_retrain_sensor,
+    build_wave_end_sensor,
+)
 
 
 def evaluate(sensor, instance, cursor=None):

@@ -12,16 +12,16 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from ml_pipeline.assets.scoring import batch_predictions
+from ml_pipeline.commands.doctor import examine
+from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.deploy import batch_scoring, deploy_folder
 from ml_pipeline.core.deploy.switch import rollback
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
-from ml_pipeline.doctor import examine
-from ml_pipeline.execution import run_pipeline
-from ml_pipeline.partitions import scoring_files
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.assets.scoring import batch_predictions
+from ml_pipeline.defs.partitions import scoring_files
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline.serving.app import create_app
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 from ml_pipeline_tests.s3 import new_bucket

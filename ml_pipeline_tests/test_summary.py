@@ -1,6 +1,6 @@
 """The run summary as the CLI prints it and as --json gives it."""
 
-from ml_pipeline.summary import WARNINGS_SHOWN, RunSummary
+from ml_pipeline.commands.summary import WARNINGS_SHOWN, RunSummary
 
 
 def test_many_warnings_are_counted_after_the_first_ones_and_all_kept_in_json() -> None:

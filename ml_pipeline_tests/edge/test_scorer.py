@@ -18,7 +18,7 @@ from ml_pipeline_tests.conftest import tiny_rows
 # Runs the command, then fails if any library the edge must do without was imported.
 IN_A_BARE_PROCESS = """
 import sys
-from ml_pipeline.cli import main
+from ml_pipeline.commands.cli import main
 code = main(sys.argv[1:])
 heavy = sorted({"pandas", "sklearn", "mlflow", "dagster", "skl2onnx"} & set(sys.modules))
 if heavy:

@@ -8,7 +8,7 @@ from ml_pipeline.core.data.cleaning import clean_batch
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
 from ml_pipeline.core.data.feature_table import build_feature_table
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 

@@ -26,7 +26,7 @@ from ml_pipeline.core.model.training import (
     tune_candidate,
     without_early_stopping,
 )
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, write_config
 
 HGB = CandidateConfig(

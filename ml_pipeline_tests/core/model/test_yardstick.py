@@ -10,7 +10,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.model import training
 from ml_pipeline.core.model.challenger import YARDSTICK_TAG, train_challenger, training_contract
 from ml_pipeline.core.model.yardstick import judge
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 

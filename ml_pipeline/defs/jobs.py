@@ -1,14 +1,14 @@
 """The ingest, training, monitoring and batch scoring jobs.
 
 They run on the definitions' executor: in the run's process by default, on Celery
-workers in the scale-out profile (:mod:`ml_pipeline.cluster`).
+workers in the scale-out profile (:mod:`ml_pipeline.defs.cluster`).
 """
 
 import dagster as dg
 
 from ml_pipeline.core import names
-from ml_pipeline.partitions import landed_files, scoring_files
-from ml_pipeline.retries import STEP_RETRY_POLICY
+from ml_pipeline.defs.partitions import landed_files, scoring_files
+from ml_pipeline.defs.retries import STEP_RETRY_POLICY
 
 INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"

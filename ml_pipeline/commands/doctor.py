@@ -74,9 +74,9 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
 
 
 def _runs(config: PipelineConfig, fix: bool) -> Finding:
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.orphans import end_orphans, find_orphans
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.runtime.instance import project_instance
+    from ml_pipeline.runtime.orphans import end_orphans, find_orphans
 
     with project_instance(config) as instance:
         total = instance.get_runs_count()
@@ -96,9 +96,9 @@ def _runs(config: PipelineConfig, fix: bool) -> Finding:
 
 
 def _store(config: PipelineConfig) -> Finding:
-    from ml_pipeline.instance import project_instance
-    from ml_pipeline.orphans import abandoned_mlflow_runs
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.runtime.instance import project_instance
+    from ml_pipeline.runtime.orphans import abandoned_mlflow_runs
 
     store = resources_for(config)["mlflow"].get()
     running = store.running_runs()
@@ -119,7 +119,7 @@ def _store(config: PipelineConfig) -> Finding:
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:
     from ml_pipeline.core.deploy.deploy_folder import is_complete
     from ml_pipeline.core.deploy.switch import reconcile, served_version
-    from ml_pipeline.resources import resources_for
+    from ml_pipeline.defs.resources import resources_for
 
     store = resources_for(config)["mlflow"].get()
     if fix:

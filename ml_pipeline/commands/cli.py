@@ -241,11 +241,11 @@ def _busy(error: Exception) -> int:
 
 
 def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.execution import run_pipeline
+    from ml_pipeline.commands.project import open_project
     from ml_pipeline.core.data.config_faults import preflight
     from ml_pipeline.core.memory import give_back_large_blocks
     from ml_pipeline.core.project_lock import ProjectBusy
-    from ml_pipeline.execution import run_pipeline
-    from ml_pipeline.project import open_project
 
     problem = preflight(config)
     if problem:
@@ -272,7 +272,7 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline import backfill
+    from ml_pipeline.commands import backfill
     from ml_pipeline.core import names
 
     if args.end and not args.start:
@@ -310,9 +310,9 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.execution import roll_back
+    from ml_pipeline.commands.project import open_project
     from ml_pipeline.core.project_lock import ProjectBusy
-    from ml_pipeline.execution import roll_back
-    from ml_pipeline.project import open_project
 
     try:
         with open_project(config, "rollback", _note) as instance:
@@ -343,7 +343,7 @@ def cmd_serve(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.instance import ensure_dagster_home
+    from ml_pipeline.runtime.instance import ensure_dagster_home
 
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
     os.environ[CONFIG_ENV_VAR] = str(config.source_path)
@@ -363,8 +363,8 @@ def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.cluster import worker_command
-    from ml_pipeline.instance import ensure_dagster_home
+    from ml_pipeline.defs.cluster import worker_command
+    from ml_pipeline.runtime.instance import ensure_dagster_home
 
     if config.dagster.executor != "celery":
         return _config_error(
@@ -399,9 +399,9 @@ def cmd_mlflow_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_forget(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.forget import ForgetRefused, forget_partition
+    from ml_pipeline.commands.project import open_project
     from ml_pipeline.core.project_lock import ProjectBusy
-    from ml_pipeline.forget import ForgetRefused, forget_partition
-    from ml_pipeline.project import open_project
 
     try:
         with open_project(config, "forget", _note, deployment=False) as instance:
@@ -488,9 +488,9 @@ def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
 def cmd_doctor(config: PipelineConfig, args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
+    from ml_pipeline.commands.doctor import examine
+    from ml_pipeline.commands.project import LOCK_NAME
     from ml_pipeline.core.project_lock import ProjectBusy, project_lock
-    from ml_pipeline.doctor import examine
-    from ml_pipeline.project import LOCK_NAME
 
     # Repairs wait for quiet; a report may run beside another command.
     guard = project_lock(config.data_dir / LOCK_NAME, "doctor") if args.fix else nullcontext()

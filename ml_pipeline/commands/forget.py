@@ -9,9 +9,9 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.landing import content_digest, find_landed_file, remember_forgotten
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.jobs import TRAINING_JOB
-from ml_pipeline.orphans import ACTIVE_STATUSES
-from ml_pipeline.partitions import landed_files
+from ml_pipeline.defs.jobs import TRAINING_JOB
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.runtime.orphans import ACTIVE_STATUSES
 
 
 class ForgetRefused(RuntimeError):

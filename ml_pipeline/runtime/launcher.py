@@ -2,7 +2,7 @@
 
 Dagster's default launcher cannot tell whether a run's process still lives, so its run
 monitoring would leave a run whose process was killed STARTED forever. Every run records
-its owner process when it starts (see :mod:`ml_pipeline.orphans`); this launcher answers
+its owner process when it starts (see :mod:`ml_pipeline.runtime.orphans`); this launcher answers
 the monitoring daemon's health check from that record. Runs are launched exactly as by
 the default launcher.
 """

@@ -4,12 +4,12 @@ import time
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import cleaned_data, live_partitions
 from ml_pipeline.core import names
 from ml_pipeline.core.data.profiling import build_profile, exploration_table, to_html, to_markdown
 from ml_pipeline.core.fileio import atomic_write_text
-from ml_pipeline.resources import PipelineSettings, WarehouseResource
-from ml_pipeline.retries import retry_only_outages
+from ml_pipeline.defs.assets.ingest import cleaned_data, live_partitions
+from ml_pipeline.defs.resources import PipelineSettings, WarehouseResource
+from ml_pipeline.defs.retries import retry_only_outages
 
 EXPLORE_GROUP = "explore"
 

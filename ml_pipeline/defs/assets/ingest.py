@@ -4,14 +4,6 @@ import time
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import (
-    counts_table,
-    drift_table,
-    expectation_check_result,
-    expectation_check_specs,
-    markdown_table,
-    table_facts,
-)
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.crashpoints import crash_point
@@ -35,9 +27,17 @@ from ml_pipeline.core.data.intake import (
 )
 from ml_pipeline.core.data.landing import content_digest, find_landed_file, scan_landing
 from ml_pipeline.core.monitor.reference import drift, load_reference
-from ml_pipeline.partitions import landed_files
-from ml_pipeline.resources import PipelineSettings, WarehouseResource
-from ml_pipeline.retries import retry_only_outages
+from ml_pipeline.defs.assets.metadata import (
+    counts_table,
+    drift_table,
+    expectation_check_result,
+    expectation_check_specs,
+    markdown_table,
+    table_facts,
+)
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.defs.resources import PipelineSettings, WarehouseResource
+from ml_pipeline.defs.retries import retry_only_outages
 
 INGEST_GROUP = "ingest"
 

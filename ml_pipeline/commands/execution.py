@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from ml_pipeline.commands.errors import cause_line
+from ml_pipeline.commands.summary import RunSummary
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
@@ -19,12 +21,10 @@ from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
-from ml_pipeline.errors import cause_line
-from ml_pipeline.history import ingested_digests, retraining_evidence
-from ml_pipeline.jobs import INGEST_JOB, TRAINING_JOB
-from ml_pipeline.partitions import landed_files
-from ml_pipeline.resources import resources_for
-from ml_pipeline.summary import RunSummary
+from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
+from ml_pipeline.defs.partitions import landed_files
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.runtime.history import ingested_digests, retraining_evidence
 
 if TYPE_CHECKING:
     from ml_pipeline.core.deploy.deployment import DeploymentOutcome

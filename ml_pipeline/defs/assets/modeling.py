@@ -5,13 +5,13 @@ from typing import Literal
 
 import dagster as dg
 
-from ml_pipeline.assets.ingest import contract_schema, features, live_partitions
-from ml_pipeline.assets.metadata import markdown_table
 from ml_pipeline.core import images, names
 from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
-from ml_pipeline.orphans import end_orphans
-from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
-from ml_pipeline.retries import retry_only_outages
+from ml_pipeline.defs.assets.ingest import contract_schema, features, live_partitions
+from ml_pipeline.defs.assets.metadata import markdown_table
+from ml_pipeline.defs.resources import MlflowResource, PipelineSettings, WarehouseResource
+from ml_pipeline.defs.retries import retry_only_outages
+from ml_pipeline.runtime.orphans import end_orphans
 
 # The lifecycle modules (scikit-learn, MLflow) are imported inside the assets, and their
 # outcome types are left off the signatures: loading the definitions, which every run and

@@ -4,14 +4,14 @@ import time
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import markdown_table, table_facts
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import LandingFileError, read_landed_file
 from ml_pipeline.core.data.landing import content_digest, find_landed_file
 from ml_pipeline.core.deploy import batch_scoring
-from ml_pipeline.partitions import scoring_files
-from ml_pipeline.resources import MlflowResource, PipelineSettings, WarehouseResource
-from ml_pipeline.retries import retry_only_outages
+from ml_pipeline.defs.assets.metadata import markdown_table, table_facts
+from ml_pipeline.defs.partitions import scoring_files
+from ml_pipeline.defs.resources import MlflowResource, PipelineSettings, WarehouseResource
+from ml_pipeline.defs.retries import retry_only_outages
 
 SCORING_GROUP = "scoring"
 

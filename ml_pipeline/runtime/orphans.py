@@ -3,7 +3,7 @@
 A run killed with its process (an OOM kill, a reboot) stays STARTED forever in the
 instance, and its MLflow run stays RUNNING. Left alone, such a run makes every sensor
 that waits for quiet wait forever. Every run records its owner when it starts
-(:class:`ml_pipeline.resources.PipelineSettings`); a run whose owner is gone is ended
+(:class:`ml_pipeline.defs.resources.PipelineSettings`); a run whose owner is gone is ended
 here as failed, with a message naming the process.
 """
 

@@ -4,12 +4,12 @@ import datetime as dt
 
 import dagster as dg
 
-from ml_pipeline.assets.metadata import drift_table, markdown_table
 from ml_pipeline.core.monitor.monitoring import summarize
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.core.monitor.reference import load_reference
-from ml_pipeline.resources import PipelineSettings
-from ml_pipeline.retries import retry_only_outages
+from ml_pipeline.defs.assets.metadata import drift_table, markdown_table
+from ml_pipeline.defs.resources import PipelineSettings
+from ml_pipeline.defs.retries import retry_only_outages
 
 MONITORING_GROUP = "monitoring"
 

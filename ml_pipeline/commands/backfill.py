@@ -13,8 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ml_pipeline.commands.errors import cause_line
 from ml_pipeline.core import names
-from ml_pipeline.errors import cause_line
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
-from ml_pipeline.jobs import monitoring_job, training_job
+from ml_pipeline.defs.jobs import monitoring_job, training_job
 
 
 def build_retrain_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:

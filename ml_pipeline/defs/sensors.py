@@ -19,11 +19,11 @@ from ml_pipeline.core.data.landing import (
     scan_landing,
 )
 from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
-from ml_pipeline.history import ingested_digests, outage_failures, retraining_evidence
-from ml_pipeline.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
-from ml_pipeline.orphans import end_orphans, living_runs
-from ml_pipeline.partitions import landed_files, scoring_files
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
+from ml_pipeline.defs.partitions import landed_files, scoring_files
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.runtime.history import ingested_digests, outage_failures, retraining_evidence
+from ml_pipeline.runtime.orphans import end_orphans, living_runs
 
 
 def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:

@@ -15,8 +15,8 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.project_lock import project_lock
-from ml_pipeline.orphans import Ended, end_orphans
-from ml_pipeline.resources import resources_for
+from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.runtime.orphans import Ended, end_orphans
 
 LOCK_NAME = "ml-pipeline.lock"
 
@@ -56,7 +56,7 @@ def open_project(
 ) -> Iterator[dg.DagsterInstance]:
     """The project's instance, under the project lock, after recovery; raises
     :class:`ml_pipeline.core.project_lock.ProjectBusy` when another command holds it."""
-    from ml_pipeline.instance import project_instance
+    from ml_pipeline.runtime.instance import project_instance
 
     with ExitStack() as stack:
         stack.enter_context(project_lock(config.data_dir / LOCK_NAME, command))
