@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ml_pipeline.core.names import PARTITION_TAG
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e_bench import BIN, write_config
@@ -83,7 +85,7 @@ def land_at_phase(url: str, phase: float, interval: int, log: Path) -> None:
 def ingest_run(url: str, key: str) -> dict | None:
     for run in runs(url):
         tags = {tag["key"]: tag["value"] for tag in run["tags"]}
-        if run["jobName"] == "ingest_job" and tags.get("dagster/partition") == key:
+        if run["jobName"] == "ingest_job" and tags.get(PARTITION_TAG) == key:
             return run
     return None
 

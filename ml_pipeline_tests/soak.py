@@ -30,7 +30,7 @@ from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, FaultRates, generate_batch
 from ml_pipeline.core.data.landing import partition_key_for
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.ownership import PID_TAG
+from ml_pipeline.core.names import PID_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, wait_until

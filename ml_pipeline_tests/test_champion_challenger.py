@@ -9,7 +9,13 @@ from ml_pipeline.commands.execution import roll_back, run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG, TRAINING_CUTOFF_TAG
+from ml_pipeline.core.names import (
+    CODE_VERSION_TAG,
+    HOLDOUT_CUTOFF_TAG,
+    PARTITIONS_TAG,
+    REFIT_TAG,
+    TRAINING_CUTOFF_TAG,
+)
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
@@ -85,8 +91,8 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         )
         store = resources_for(strong)["mlflow"].get()
         version = store.version("2")
-        assert version.tags["dagster.run_id"] and version.tags["ml_pipeline.code_version"]
-        assert "bikes_2024-01-12" in version.tags["ml_pipeline.partitions"]
+        assert version.tags["dagster.run_id"] and version.tags[CODE_VERSION_TAG]
+        assert "bikes_2024-01-12" in version.tags[PARTITIONS_TAG]
         assert version.tags[REFIT_TAG] == "true"
         # The refit on all twelve days is what was registered, not the challenger.
         refit = better.validation.refit

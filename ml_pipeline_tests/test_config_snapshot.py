@@ -3,8 +3,9 @@
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core.names import CONFIG_DIGEST_TAG
 from ml_pipeline.defs.assets.monitoring import prediction_monitoring
-from ml_pipeline.defs.resources import CONFIG_DIGEST_TAG, resources_for
+from ml_pipeline.defs.resources import resources_for
 
 
 def test_the_snapshot_is_the_validated_config(bike_config: PipelineConfig) -> None:

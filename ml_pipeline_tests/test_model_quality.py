@@ -7,7 +7,7 @@ import pytest
 
 from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
-from ml_pipeline.core.tracking import HOLDOUT_CUTOFF_TAG, REFIT_TAG
+from ml_pipeline.core.names import HOLDOUT_CUTOFF_TAG, REFIT_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, land_demo_bikes, write_config
 

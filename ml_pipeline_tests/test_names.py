@@ -75,3 +75,28 @@ def test_a_file_landed_again_with_new_rows_counts_as_new_evidence(
 
     assert summary.ingested == [landed.stem]
     assert retraining_evidence(instance)[0].new_partitions == 1
+
+
+# Strings shaped like a tag that are not one: the code location's module, and the key
+# of the edge scorer's spec, which lives in the one module the edge device carries.
+NOT_TAGS = {"ml_pipeline.definitions", "ml_pipeline.edge_spec"}
+
+
+def test_every_tag_of_the_package_is_spelled_in_names_only() -> None:
+    import ast
+    import re
+    from pathlib import Path
+
+    import ml_pipeline
+
+    shaped = re.compile(r"^(ml_pipeline[./][a-z_]+|dagster/(partition|run_key))$")
+    package = Path(ml_pipeline.__file__).parent
+    spelled = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "names.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and shaped.match(value) and value not in NOT_TAGS:
+                spelled.append(f"{path.relative_to(package)}:{node.lineno} {value}")
+    assert not spelled

@@ -9,6 +9,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.landing import content_digest, find_landed_file, remember_forgotten
 from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.names import PARTITION_TAG
 from ml_pipeline.defs.jobs import TRAINING_JOB
 from ml_pipeline.defs.partitions import landed_files
 from ml_pipeline.runtime.orphans import ACTIVE_STATUSES
@@ -27,9 +28,7 @@ class Forgotten:
 
 def _runs_using(instance: dg.DagsterInstance, key: str) -> list[dg.DagsterRun]:
     """Active runs that read or write ``key``: its own ingest runs, and any training."""
-    own = instance.get_runs(
-        dg.RunsFilter(statuses=ACTIVE_STATUSES, tags={"dagster/partition": key})
-    )
+    own = instance.get_runs(dg.RunsFilter(statuses=ACTIVE_STATUSES, tags={PARTITION_TAG: key}))
     training = instance.get_runs(dg.RunsFilter(statuses=ACTIVE_STATUSES, job_name=TRAINING_JOB))
     return [*own, *training]
 
@@ -63,7 +62,7 @@ def forget_partition(config: PipelineConfig, instance: dg.DagsterInstance, key: 
     warehouse.drop(names.FIT_FAULTS, key)  # a blame belongs to the content that is forgotten
     # Its ingest record is its runs, one partition each: deleting them removes their
     # materializations and check results (sqlite event storage cannot wipe partitions).
-    for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key})):
+    for run in instance.get_runs(dg.RunsFilter(tags={PARTITION_TAG: key})):
         instance.delete_run(run.run_id)
     instance.delete_dynamic_partition(landed_files.name, key)
     return Forgotten(partition=key, tables=removed, landed_file=landed)

@@ -51,3 +51,48 @@ RETRY_TAG = "ml_pipeline/retry"
 NEW_PARTITIONS_REASON = "new_partitions"
 # The registered model version batch_predictions scores with; the champion without it.
 MODEL_VERSION_TAG = "ml_pipeline/model_version"
+
+# Run tags Dagster sets, read by the package.
+PARTITION_TAG = "dagster/partition"
+RUN_KEY_TAG = "dagster/run_key"
+# Run tags the package sets on every run: its job, the config it ran with, and the
+# process that owns it (so a run whose process died is told from one still running).
+JOB_TAG = "ml_pipeline/job"
+CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
+HOST_TAG = "ml_pipeline/owner_host"
+PID_TAG = "ml_pipeline/owner_pid"
+START_TAG = "ml_pipeline/owner_start"
+
+# MLflow tags on training runs.
+CODE_VERSION_TAG = "ml_pipeline.code_version"
+MLFLOW_TRIGGER_TAG = "ml_pipeline.trigger"
+DAGSTER_RUN_TAG = "dagster.run_id"
+DATA_FINGERPRINT_TAG = "ml_pipeline.data_fingerprint"
+PARTITION_COUNT_TAG = "ml_pipeline.partition_count"
+PARTITIONS_TAG = "ml_pipeline.partitions"
+# A search that ran to the end (its MLflow run finished): what it searched and chose.
+SEARCH_KEY_TAG = "ml_pipeline.search_key"
+SEARCH_CHOICE_TAG = "ml_pipeline.search_choice"
+SEARCH_ROWS_TAG = "ml_pipeline.search_rows"
+# A training run that reused a search names the run that searched.
+SEARCH_REUSED_TAG = "ml_pipeline.search_reused_from"
+# On a candidate's MLflow run that failed: its error, in one line.
+CANDIDATE_ERROR_TAG = "ml_pipeline.candidate_error"
+# Whether the default HGB took the searched challenger's place.
+YARDSTICK_TAG = "ml_pipeline.yardstick"
+# The gate's verdict.
+PROMOTE_TAG = "ml_pipeline.promote"
+DECISION_TAG = "ml_pipeline.decision"
+SMOKE_TEST_TAG = "ml_pipeline.smoke_test"
+
+# MLflow tags on registered model versions.
+MLFLOW_RUN_ID_TAG = "ml_pipeline.mlflow_run_id"
+MODEL_FINGERPRINT_TAG = "ml_pipeline.model_fingerprint"
+PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
+ROLLED_BACK_TAG = "ml_pipeline.rolled_back_at"
+# Fitted with the holdout withheld: rows after this timestamp judge it.
+HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
+# Fitted on every landed row up to its promotion ("true"), and the newest timestamp
+# among them: only rows landed later can judge it.
+REFIT_TAG = "ml_pipeline.refit"
+TRAINING_CUTOFF_TAG = "ml_pipeline.training_cutoff"

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-HOST_TAG = "ml_pipeline/owner_host"
-PID_TAG = "ml_pipeline/owner_pid"
-START_TAG = "ml_pipeline/owner_start"
+from ml_pipeline.core.names import HOST_TAG, PID_TAG, START_TAG
 
 Liveness = Literal["alive", "gone", "unknown"]
 PROC = Path("/proc")

@@ -16,6 +16,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ml_pipeline.core.names import (
+    DAGSTER_RUN_TAG,
+    HOLDOUT_CUTOFF_TAG,
+    MODEL_FINGERPRINT_TAG,
+    PREVIOUS_CHAMPION_TAG,
+    REFIT_TAG,
+    ROLLED_BACK_TAG,
+)
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
@@ -37,15 +46,6 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 CHAMPION_ALIAS = "champion"
-PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
-HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
-# A version fitted on every landed row up to its promotion ("true"), and the newest
-# timestamp among them: only rows landed later can judge it.
-REFIT_TAG = "ml_pipeline.refit"
-TRAINING_CUTOFF_TAG = "ml_pipeline.training_cutoff"
-MODEL_FINGERPRINT_TAG = "ml_pipeline.model_fingerprint"
-ROLLED_BACK_TAG = "ml_pipeline.rolled_back_at"
-DAGSTER_RUN_TAG = "dagster.run_id"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ workers in the scale-out profile (:mod:`ml_pipeline.defs.cluster`).
 import dagster as dg
 
 from ml_pipeline.core import names
+from ml_pipeline.core.names import JOB_TAG
 from ml_pipeline.defs.partitions import landed_files, scoring_files
 from ml_pipeline.defs.retries import STEP_RETRY_POLICY
 
@@ -14,7 +15,6 @@ INGEST_JOB = "ingest_job"
 TRAINING_JOB = "training_job"
 MONITORING_JOB = "monitoring_job"
 SCORING_JOB = "scoring_job"
-JOB_TAG = "ml_pipeline/job"
 
 ingest_job = dg.define_asset_job(
     INGEST_JOB,

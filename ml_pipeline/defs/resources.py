@@ -10,11 +10,10 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig, parse_config
 from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.names import CONFIG_DIGEST_TAG
 from ml_pipeline.core.ownership import current_owner
 from ml_pipeline.core.storage import location, options_of
 from ml_pipeline.core.tracking import MlflowStore
-
-CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
 
 
 class PipelineSettings(dg.ConfigurableResource):

@@ -105,7 +105,7 @@ def outage_failures(instance: dg.DagsterInstance, job_name: str) -> list[OutageF
     )
     grouped: dict[tuple[str, str], list[dg.RunRecord]] = {}
     for record in records:
-        run_key = record.dagster_run.tags.get("dagster/run_key", "")
+        run_key = record.dagster_run.tags.get(names.RUN_KEY_TAG, "")
         key, _, rest = run_key.partition("@")
         if rest:
             grouped.setdefault((key, rest.split("#", 1)[0]), []).append(record)

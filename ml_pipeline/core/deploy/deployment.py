@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ml_pipeline.core import tracking
+from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.deploy import deploy_folder
 from ml_pipeline.core.deploy.edge import ONNX_FILE, EdgeOutcome, log_edge_model
@@ -24,6 +24,13 @@ from ml_pipeline.core.model import refit
 from ml_pipeline.core.model.challenger import TrainingOutcome
 from ml_pipeline.core.model.gate import ValidationOutcome
 from ml_pipeline.core.model.refit import DeployCandidate
+from ml_pipeline.core.names import (
+    CODE_VERSION_TAG,
+    DATA_FINGERPRINT_TAG,
+    MLFLOW_RUN_ID_TAG,
+    MLFLOW_TRIGGER_TAG,
+    PARTITIONS_TAG,
+)
 
 if TYPE_CHECKING:
     from ml_pipeline.core.storage import StoragePath
@@ -53,8 +60,8 @@ def _card(
         model_name=store.registered_model,
         version=version,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        code_version=tags.get("ml_pipeline.code_version", "unknown"),
-        trigger=tags.get("ml_pipeline.trigger"),
+        code_version=tags.get(CODE_VERSION_TAG, "unknown"),
+        trigger=tags.get(MLFLOW_TRIGGER_TAG),
         mlflow_run_id=training.mlflow_run_id,
         challenger=training.challenger,
         candidates=training.candidates,
@@ -93,20 +100,20 @@ def _deployed(deploy: DeployCandidate | None) -> dict[str, object]:
 
 def _version_tags(training: TrainingOutcome, deploy: DeployCandidate | None) -> dict[str, str]:
     tags = {
-        "ml_pipeline.mlflow_run_id": training.mlflow_run_id,
-        "ml_pipeline.partitions": tracking.tag_value(",".join(training.partitions)),
+        MLFLOW_RUN_ID_TAG: training.mlflow_run_id,
+        PARTITIONS_TAG: tracking.tag_value(",".join(training.partitions)),
     }
     if deploy is not None and deploy.refit:
-        tags[tracking.REFIT_TAG] = "true"
-        tags["ml_pipeline.data_fingerprint"] = deploy.data_fingerprint
+        tags[names.REFIT_TAG] = "true"
+        tags[DATA_FINGERPRINT_TAG] = deploy.data_fingerprint
         if deploy.training_cutoff:
-            tags[tracking.TRAINING_CUTOFF_TAG] = deploy.training_cutoff
+            tags[names.TRAINING_CUTOFF_TAG] = deploy.training_cutoff
     else:
-        tags["ml_pipeline.data_fingerprint"] = training.data_fingerprint
+        tags[DATA_FINGERPRINT_TAG] = training.data_fingerprint
         if training.holdout.cutoff:
-            tags[tracking.HOLDOUT_CUTOFF_TAG] = training.holdout.cutoff
+            tags[names.HOLDOUT_CUTOFF_TAG] = training.holdout.cutoff
     if deploy is not None:
-        tags[tracking.MODEL_FINGERPRINT_TAG] = deploy.model_fingerprint
+        tags[names.MODEL_FINGERPRINT_TAG] = deploy.model_fingerprint
     return tags
 
 

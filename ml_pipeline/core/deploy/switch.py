@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ml_pipeline.core import tracking
+from ml_pipeline.core import names, tracking
 from ml_pipeline.core.deploy import deploy_folder
 from ml_pipeline.core.monitor.reference import ReferenceProfile
 
@@ -126,7 +126,7 @@ def rollback(
     current = store.champion()
     if current is None:
         raise RollbackError(f"model {store.registered_model!r} has no champion to roll back")
-    previous = current.tags.get(tracking.PREVIOUS_CHAMPION_TAG)
+    previous = current.tags.get(names.PREVIOUS_CHAMPION_TAG)
     if not previous:
         raise RollbackError(
             f"champion version {current.version} of {store.registered_model!r} replaced no "
@@ -138,7 +138,7 @@ def rollback(
     store.client().set_model_version_tag(
         store.registered_model,
         str(current.version),
-        tracking.ROLLED_BACK_TAG,
+        names.ROLLED_BACK_TAG,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     artifact, note = _serve_export(exported, reference_path, profile)

@@ -38,13 +38,16 @@ from ml_pipeline.core.model.splitting import (
     plan_holdout,
 )
 from ml_pipeline.core.monitor.reference import ReferenceProfile, build_reference
+from ml_pipeline.core.names import (
+    CANDIDATE_ERROR_TAG,
+    DATA_FINGERPRINT_TAG,
+    PARTITION_COUNT_TAG,
+    PARTITIONS_TAG,
+    YARDSTICK_TAG,
+)
 from ml_pipeline.core.outages import one_line, outage
 
 HOLDOUT_TABLE = "holdout"
-# On a candidate's MLflow run that failed: its error, in one line.
-CANDIDATE_ERROR_TAG = "ml_pipeline.candidate_error"
-# On the training run: whether the default HGB took the searched challenger's place.
-YARDSTICK_TAG = "ml_pipeline.yardstick"
 
 
 @dataclass
@@ -491,7 +494,7 @@ def train_challenger(
             raise training.CandidateError(
                 f"{error}; no partition is to blame: {found.unresolved}", error.failed
             ) from error
-        blame.record(warehouse, found.partitions, tags.get(tracking.DAGSTER_RUN_TAG, "unknown"))
+        blame.record(warehouse, found.partitions, tags.get(names.DAGSTER_RUN_TAG, "unknown"))
         for key, why in found.partitions.items():
             excluded[key] = f"a fit failed on its rows, so it is left out from now on: {why}"
         outcome = _train([k for k in usable if k not in found.partitions], *attempt)
@@ -592,9 +595,9 @@ def _train(
     data_fingerprint = fingerprint(train)
     run_tags = {
         **tags,
-        "ml_pipeline.data_fingerprint": data_fingerprint,
-        "ml_pipeline.partition_count": str(len(partitions)),
-        "ml_pipeline.partitions": tracking.tag_value(",".join(partitions)),
+        DATA_FINGERPRINT_TAG: data_fingerprint,
+        PARTITION_COUNT_TAG: str(len(partitions)),
+        PARTITIONS_TAG: tracking.tag_value(",".join(partitions)),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
         reused = past is not None and refusal is None
@@ -615,7 +618,7 @@ def _train(
             results = [best]
             chosen = past.choice
             search = f"reused the choice of search run {past.run_id}"
-            mlflow.set_tag(search_reuse.SEARCH_REUSED_TAG, past.run_id)
+            mlflow.set_tag(names.SEARCH_REUSED_TAG, past.run_id)
         else:
             # Only the winner is fitted on the whole sample, after the search's workers
             # are gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
@@ -752,7 +755,7 @@ def _past_search(
     store: tracking.MlflowStore, key: str, max_age_hours: float | None, rows: int
 ) -> tuple[search_reuse.PastSearch | None, str | None]:
     """The newest finished search with this key, and why it cannot be reused (or None)."""
-    found = store.latest_finished_run(search_reuse.SEARCH_KEY_TAG, key) if max_age_hours else None
+    found = store.latest_finished_run(names.SEARCH_KEY_TAG, key) if max_age_hours else None
     past = search_reuse.past_search(*found) if found else None
     return past, search_reuse.reuse_refusal(past, time.time(), max_age_hours, rows)
 

@@ -24,15 +24,12 @@ from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import diagnostics, evaluation, promotion, refit
 from ml_pipeline.core.model.blame import content_digest
 from ml_pipeline.core.model.bootstrap import Predictions
-from ml_pipeline.core.model.challenger import (
-    HOLDOUT_TABLE,
-    TrainingOutcome,
-    prune_holdouts,
-)
+from ml_pipeline.core.model.challenger import HOLDOUT_TABLE, TrainingOutcome, prune_holdouts
 from ml_pipeline.core.model.refit import DeployCandidate
 from ml_pipeline.core.model.smoke import PendingSmokeTest, SmokeProcess, SmokeResult, smoke_process
 from ml_pipeline.core.model.splitting import holdout_mask
 from ml_pipeline.core.model.yardstick import DEFAULT_HGB, paired
+from ml_pipeline.core.names import DECISION_TAG, PROMOTE_TAG, SMOKE_TEST_TAG
 from ml_pipeline.core.outages import one_line, outage
 
 SMOKE_ROWS = 500
@@ -126,7 +123,7 @@ def _comparison_rows(
     a partition whose content changed since (a file landed again, completed) that are
     not among the rows it fitted, told apart by their content hashes.
     """
-    if champion_version.tags.get(tracking.REFIT_TAG) != "true":
+    if champion_version.tags.get(names.REFIT_TAG) != "true":
         return holdout
     seen = refit.seen_by(store, warehouse, champion_version.run_id)
     unseen = [
@@ -321,9 +318,9 @@ def validate_challenger(
         )
         mlflow.set_tags(
             {
-                "ml_pipeline.promote": str(decision.promote),
-                "ml_pipeline.decision": tracking.tag_value(decision.reason),
-                "ml_pipeline.smoke_test": tracking.tag_value(smoke.message if smoke else "not run"),
+                PROMOTE_TAG: str(decision.promote),
+                DECISION_TAG: tracking.tag_value(decision.reason),
+                SMOKE_TEST_TAG: tracking.tag_value(smoke.message if smoke else "not run"),
             }
         )
     return ValidationOutcome(

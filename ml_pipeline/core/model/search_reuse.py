@@ -18,14 +18,13 @@ import json
 from dataclasses import dataclass
 
 from ml_pipeline.config import CandidateConfig, PipelineConfig
-from ml_pipeline.core.names import NEW_PARTITIONS_REASON
+from ml_pipeline.core.names import (
+    NEW_PARTITIONS_REASON,
+    SEARCH_CHOICE_TAG,
+    SEARCH_KEY_TAG,
+    SEARCH_ROWS_TAG,
+)
 
-# Tags of a training run whose search ran to the end (its MLflow run finished).
-SEARCH_KEY_TAG = "ml_pipeline.search_key"
-SEARCH_CHOICE_TAG = "ml_pipeline.search_choice"
-SEARCH_ROWS_TAG = "ml_pipeline.search_rows"
-# A training run that reused a search names the run that searched.
-SEARCH_REUSED_TAG = "ml_pipeline.search_reused_from"
 MIN_ROWS_SHARE = 0.5
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 import dagster as dg
 
 from ml_pipeline.core import images, names
-from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
+from ml_pipeline.core.names import CODE_VERSION_TAG, DAGSTER_RUN_TAG, MLFLOW_TRIGGER_TAG
 from ml_pipeline.defs.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.defs.assets.metadata import markdown_table
 from ml_pipeline.defs.resources import MlflowResource, PipelineSettings, WarehouseResource
@@ -32,11 +32,11 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
 
     tags = {
         DAGSTER_RUN_TAG: context.run_id,
-        "ml_pipeline.code_version": challenger.code_version(),
+        CODE_VERSION_TAG: challenger.code_version(),
     }
     trigger = context.run.tags.get(names.TRIGGER_TAG)
     if trigger:
-        tags["ml_pipeline.trigger"] = trigger
+        tags[MLFLOW_TRIGGER_TAG] = trigger
     return tags
 
 

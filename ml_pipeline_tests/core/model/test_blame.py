@@ -9,7 +9,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.model import blame
 from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.training import CandidateError
-from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
+from ml_pipeline.core.names import DAGSTER_RUN_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 

@@ -13,7 +13,6 @@ from ml_pipeline.core.data.cleaning import clean_batch
 from ml_pipeline.core.data.feature_table import build_feature_table
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model.challenger import (
-    CANDIDATE_ERROR_TAG,
     fit_best_that_fits,
     train_challenger,
     training_contract,
@@ -26,6 +25,7 @@ from ml_pipeline.core.model.training import (
     tune_candidate,
     without_early_stopping,
 )
+from ml_pipeline.core.names import CANDIDATE_ERROR_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, write_config
 

@@ -8,13 +8,12 @@ from ml_pipeline.core import names
 from ml_pipeline.core.model import search_reuse
 from ml_pipeline.core.model.challenger import HOLDOUT_TABLE, train_challenger, training_contract
 from ml_pipeline.core.model.search_reuse import (
-    SEARCH_KEY_TAG,
-    SEARCH_REUSED_TAG,
     PastSearch,
     only_new_partitions,
     reuse_refusal,
     search_key,
 )
+from ml_pipeline.core.names import SEARCH_KEY_TAG, SEARCH_REUSED_TAG
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 CHOICE = CandidateConfig(name="hgb", estimator="hist_gradient_boosting", params={"max_iter": 9})

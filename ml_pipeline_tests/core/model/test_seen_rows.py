@@ -4,7 +4,7 @@ compare it on, even when they arrive in a partition it trained on."""
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.core import names, tracking
+from ml_pipeline.core import names
 from ml_pipeline.core.model import refit
 from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.gate import validate_challenger
@@ -38,7 +38,7 @@ def _promote_refit(store, outcome, validation) -> None:
     refit.log_training_partitions(
         store, outcome.mlflow_run_id, outcome.partitions, validation.deploy.digests
     )
-    store.promote(store.register(validation.deploy.model_uri, {tracking.REFIT_TAG: "true"}))
+    store.promote(store.register(validation.deploy.model_uri, {names.REFIT_TAG: "true"}))
 
 
 def test_rows_added_to_a_trained_partition_are_compared_on(trained_setup) -> None:

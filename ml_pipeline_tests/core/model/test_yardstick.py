@@ -8,8 +8,9 @@ import pytest
 from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.model import training
-from ml_pipeline.core.model.challenger import YARDSTICK_TAG, train_challenger, training_contract
+from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.yardstick import judge
+from ml_pipeline.core.names import YARDSTICK_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
