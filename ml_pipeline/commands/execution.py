@@ -16,15 +16,14 @@ from ml_pipeline.commands.summary import RunSummary
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
-from ml_pipeline.core.data.landing import load_forgotten, plan_ingest, scan_landing
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
-from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
+from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.defs.partitions import landed_files
 from ml_pipeline.defs.resources import resources_for
-from ml_pipeline.runtime.history import ingested_digests, retraining_evidence
+from ml_pipeline.runtime.decisions import decide_retraining, plan_landing
 
 if TYPE_CHECKING:
     from ml_pipeline.core.deploy.deployment import DeploymentOutcome
@@ -63,11 +62,7 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str:
 def ingest_landed_files(
     config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, reingest: bool
 ) -> None:
-    dataset = config.dataset
-    files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
-    known = set(instance.get_dynamic_partitions(landed_files.name))
-    forgotten = load_forgotten(config.forgotten_path)
-    plan = plan_ingest(files, known, {}, {} if reingest else ingested_digests(instance), forgotten)
+    _files, plan = plan_landing(instance, config, reingest=reingest)
     summary.conflicts = plan.conflicts
     summary.forgotten = plan.forgotten
     if plan.new_partitions:
@@ -204,13 +199,13 @@ def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
 
 def _no_retraining_needed(config: PipelineConfig, instance: dg.DagsterInstance) -> str | None:
     """Why training can be skipped (the retrain sensor's own policy), or None to train."""
-    evidence, _after, _newest = retraining_evidence(instance)
-    reasons, explanation = retrain_reasons(evidence, Activity(), config.retraining)
-    if reasons or evidence.hours_since_training is None:
+    # The command holds the project: no run of its own is active to wait for.
+    decision = decide_retraining(instance, config, Activity())
+    if decision.reasons or decision.evidence.hours_since_training is None:
         return None
     serving = current_name(config.deploy_dir)
     kept = f"champion {serving} kept" if serving else "no champion yet"
-    return f"nothing new: {kept} ({explanation}; --retrain trains anyway)"
+    return f"nothing new: {kept} ({decision.explanation}; --retrain trains anyway)"
 
 
 def run_pipeline(

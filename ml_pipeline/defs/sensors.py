@@ -13,16 +13,16 @@ from ml_pipeline.core.data.config_faults import ingest_blocker
 from ml_pipeline.core.data.contract import resolve_contract
 from ml_pipeline.core.data.landing import (
     IngestPlan,
-    load_forgotten,
     plan_ingest,
     plan_retries,
     scan_landing,
 )
-from ml_pipeline.core.monitor.retraining import Activity, retrain_reasons
+from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.defs.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
 from ml_pipeline.defs.partitions import landed_files, scoring_files
 from ml_pipeline.defs.resources import resources_for
-from ml_pipeline.runtime.history import ingested_digests, outage_failures, retraining_evidence
+from ml_pipeline.runtime.decisions import decide_retraining, plan_landing
+from ml_pipeline.runtime.history import ingested_digests, outage_failures
 from ml_pipeline.runtime.orphans import end_orphans, living_runs
 
 
@@ -69,13 +69,7 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         _end_orphans(context, config)
         cache = {k: tuple(v) for k, v in json.loads(context.cursor or "{}").items()}
-        files = scan_landing(dataset.landing_dir, dataset.patterns, config.sensor.settle_seconds)
-        known = set(context.instance.get_dynamic_partitions(landed_files.name))
-        # Runs started elsewhere (CLI, UI, backfills) are in the history, not the cursor.
-        unseen = [landed.partition_key for landed in files if landed.partition_key not in cache]
-        ingested = ingested_digests(context.instance, unseen) if unseen else {}
-        forgotten = load_forgotten(config.forgotten_path)
-        plan = plan_ingest(files, known, cache, ingested, forgotten)
+        files, plan = plan_landing(context.instance, config, cache)
         for conflict in plan.conflicts:
             context.log.warning(f"several landed files map to one partition, skipped: {conflict}")
         if plan.runs or not dataset.landing_dir.is_dir():
@@ -133,17 +127,12 @@ def _retrain_request(
     context: dg.SensorEvaluationContext | dg.RunStatusSensorContext, config: PipelineConfig
 ) -> dg.SensorResult | dg.SkipReason:
     """One training run when the policy calls for it; the same decision for both sensors."""
-    instance = context.instance
-    evidence, after, newest = retraining_evidence(instance)
-    reasons, explanation = retrain_reasons(evidence, _activity(instance), config.retraining)
-    if not reasons:
-        return dg.SkipReason(explanation)
+    decision = decide_retraining(context.instance, config, _activity(context.instance))
+    if not decision.reasons:
+        return dg.SkipReason(decision.explanation)
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(
-                run_key=f"retrain-{after}-{newest}",
-                tags={names.TRIGGER_TAG: ",".join(reasons)},
-            )
+            dg.RunRequest(run_key=decision.run_key, tags={names.TRIGGER_TAG: decision.trigger})
         ]
     )
 
