@@ -190,15 +190,25 @@ def training_contract(
     return create_contract(inferred, config.contract_path)
 
 
+@dataclass(frozen=True)
+class UsablePartitions:
+    keys: list[str]
+    # Each left-out partition, and why.
+    excluded: dict[str, str]
+    # Each usable partition's content digest and rows, read off the footer already open:
+    # the training run's MLflow inputs.
+    inputs: dict[str, tuple[str, int]]
+
+
 def usable_partitions(
     warehouse: Warehouse, partitions: list[str], contract: SchemaContract, target: str
-) -> tuple[list[str], dict[str, str]]:
+) -> UsablePartitions:
     """The partitions training can read, and why each of the others is left out.
 
     One partition written before the contract, damaged on disk, or blamed for a failed
     fit (:mod:`blame`), must never stop training on the rest.
     """
-    usable, excluded = [], {}
+    found = UsablePartitions([], {}, {})
     faulty = blame.known_faults(warehouse)
     for key in partitions:
         try:
@@ -211,10 +221,11 @@ def usable_partitions(
                 raise  # storage away: retried, never read as a partition to leave out
             problem = f"unreadable: {str(error).splitlines()[0][:200]}"
         if problem is None:
-            usable.append(key)
+            found.keys.append(key)
+            found.inputs[key] = (blame.content_digest(footer), footer.num_rows)
         else:
-            excluded[key] = problem
-    return usable, excluded
+            found.excluded[key] = problem
+    return found
 
 
 # Numeric labels beyond this many, or mostly this rare, are a measured quantity, not
@@ -478,14 +489,15 @@ def train_challenger(
     if not partitions:
         raise ValueError("no feature partitions to train on: ingest landed files first")
     started = time.perf_counter()
-    usable, excluded = usable_partitions(warehouse, partitions, contract, config.dataset.target)
+    found = usable_partitions(warehouse, partitions, contract, config.dataset.target)
+    usable, excluded = found.keys, found.excluded
     if not usable:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
         raise ValueError(
             f"none of the {len(partitions)} feature partitions conforms to the schema "
             f"contract ({reasons}); re-ingest with `ml-pipeline run --reingest`"
         )
-    attempt = (warehouse, config, store, tags, contract, reuse_search)
+    attempt = (warehouse, config, store, tags, contract, reuse_search, found.inputs)
     try:
         outcome = _train(usable, *attempt)
     except training.CandidateError as error:
@@ -565,6 +577,7 @@ def _train(
     tags: dict[str, str],
     contract: SchemaContract,
     reuse_search: bool,
+    inputs: dict[str, tuple[str, int]],
 ) -> TrainingOutcome:
     import mlflow
 
@@ -600,6 +613,10 @@ def _train(
         PARTITIONS_TAG: tracking.tag_value(",".join(partitions)),
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name="train", tags=run_tags) as parent:
+        tracking.log_training_inputs(
+            names.FEATURES,
+            [(key, str(warehouse.path(names.FEATURES, key)), *inputs[key]) for key in partitions],
+        )
         reused = past is not None and refusal is None
         failed: dict[str, str] = {}
         reference_model, yardstick_verdict = None, None

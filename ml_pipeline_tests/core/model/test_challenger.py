@@ -93,3 +93,25 @@ def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
         train_challenger(
             warehouse, warehouse.partitions(names.FEATURES), config, store, {}, contract
         )
+
+
+def test_the_training_run_logs_each_partition_it_read_as_an_mlflow_dataset(trained_setup) -> None:
+    from ml_pipeline.core.model.blame import content_digest
+
+    config, warehouse, store = trained_setup
+    keys = warehouse.partitions(names.FEATURES)
+    contract = training_contract(config, warehouse, keys)
+    warehouse.path(names.FEATURES, "damaged").write_bytes(b"PAR1 cut short")
+    outcome = train_challenger(warehouse, [*keys, "damaged"], config, store, {}, contract)
+
+    inputs = store.client().get_run(outcome.mlflow_run_id).inputs.dataset_inputs
+    logged = {item.dataset.name: item for item in inputs}
+    assert set(logged) == {f"features/{key}" for key in keys}  # not the left-out one
+    for key in keys:
+        item = logged[f"features/{key}"]
+        tags = {tag.key: tag.value for tag in item.tags}
+        assert item.dataset.digest == content_digest(warehouse.footer(names.FEATURES, key))
+        assert tags["rows"] == str(warehouse.row_count(names.FEATURES, key))
+        assert tags["mlflow.data.context"] == "training"
+        assert str(warehouse.path(names.FEATURES, key)) in item.dataset.source
+    warehouse.drop(names.FEATURES, "damaged")
