@@ -251,6 +251,10 @@ class MlflowConfig(_Strict):
     tracking_uri: str | None = None
     experiment: str = Field(default="ml_pipeline", min_length=1)
     registered_model: str = Field(default="ml_pipeline_model", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Where people open the MLflow UI (`ml-pipeline mlflow-ui` serves one at
+    # http://127.0.0.1:5000): Dagster's metadata links runs and versions there. A tracking
+    # server's own address is used when this is not set.
+    ui_url: str | None = Field(default=None, pattern=r"^https?://")
 
 
 class OutlierConfig(_Strict):
@@ -645,6 +649,13 @@ class PipelineConfig(_Strict):
         if from_env:
             return from_env
         return f"sqlite:///{(self.data_dir / 'mlflow' / 'mlflow.db').as_posix()}"
+
+    @property
+    def mlflow_ui_url(self) -> str | None:
+        if self.mlflow.ui_url:
+            return self.mlflow.ui_url.rstrip("/")
+        uri = self.mlflow_tracking_uri
+        return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
 
     @property
     def mlflow_artifact_root(self) -> Path | None:

@@ -53,6 +53,19 @@ def test_tracking_uri_from_environment_then_config(tmp_path, monkeypatch) -> Non
     )
 
 
+def test_mlflow_links_go_to_the_ui_address_or_a_tracking_server(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert load_config(write_config(tmp_path, bike_document())).mlflow_ui_url is None
+    served = bike_document(mlflow={"tracking_uri": "http://mlflow.internal:5000/"})
+    assert (
+        load_config(write_config(tmp_path, served)).mlflow_ui_url == "http://mlflow.internal:5000"
+    )
+    local_ui = bike_document(mlflow={"ui_url": "http://127.0.0.1:5000"})
+    assert load_config(write_config(tmp_path, local_ui)).mlflow_ui_url == "http://127.0.0.1:5000"
+    with pytest.raises(ConfigError, match=r"mlflow\.ui_url"):
+        load_config(write_config(tmp_path, bike_document(mlflow={"ui_url": "127.0.0.1:5000"})))
+
+
 def test_config_path_precedence(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_config_path() == tmp_path / "pipeline.yaml"

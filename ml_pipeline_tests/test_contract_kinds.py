@@ -1,5 +1,6 @@
 """Contract kinds from enough evidence, through the asset graph: a column empty in the
-first landed file is decided by the values of later ones, and the model reads it so."""
+first landed file is decided by the values of later ones, and the model reads it so;
+and, on the same run, the metadata's links to the MLflow UI."""
 
 import dagster as dg
 import mlflow.sklearn
@@ -23,7 +24,10 @@ def project(tmp_path_factory):
     """The first file lands alone, with no windspeed; three more follow. Every file has
     an empty ``remarks`` column."""
     root = tmp_path_factory.mktemp("kinds")
-    config = load_config(write_config(root / "project", bike_document()))
+    # With an MLflow UI address: the same run shows the metadata's links to it.
+    linked = {"ui_url": "http://127.0.0.1:5000", "registered_model": "kinds"}
+    document = bike_document(mlflow=linked)
+    config = load_config(write_config(root / "project", document))
     staged = write_demo_data(
         DemoSpec(batches=4, rows_per_batch=ROWS_PER_FILE), root / "staged", root / "truth"
     )
@@ -42,11 +46,11 @@ def project(tmp_path_factory):
         for path in later:
             land(path)
         summary = run_pipeline(config, instance, retrain=True)
-        yield config, after_first, summary
+        yield config, after_first, summary, instance
 
 
 def test_kinds_stay_undecided_until_enough_values_have_landed(project) -> None:
-    _, after_first, _ = project
+    _, after_first, _, _ = project
     windspeed, temp = after_first.column("windspeed"), after_first.column("temp")
     assert windspeed.kind == UNDECIDED and windspeed.evidence is None
     assert temp.kind == UNDECIDED and temp.evidence["values"] == ROWS_PER_FILE
@@ -54,7 +58,7 @@ def test_kinds_stay_undecided_until_enough_values_have_landed(project) -> None:
 
 
 def test_later_files_decide_the_column_the_first_left_empty(project) -> None:
-    config, _, summary = project
+    config, _, summary, _ = project
     assert summary.error is None, summary.lines()
     contract = load_contract(config.contract_path)
     windspeed = contract.column("windspeed")
@@ -68,8 +72,22 @@ def test_later_files_decide_the_column_the_first_left_empty(project) -> None:
 def test_a_column_that_never_had_a_value_is_reported_with_the_command_that_decides_it(
     project,
 ) -> None:
-    config, _, summary = project
+    config, _, summary, _ = project
     assert load_contract(config.contract_path).column("remarks").kind == UNDECIDED
     line = next(line for line in summary.lines() if "'remarks'" in line)
     assert "no values yet" in line and "`ml-pipeline contract kind remarks" in line
     assert any("'remarks'" in w for w in summary.as_json()["training"]["warnings"])
+
+
+def test_the_metadata_links_the_training_run_and_the_registered_version(project) -> None:
+    from ml_pipeline.core import names
+
+    _, _, summary, instance = project
+    trained = instance.get_latest_materialization_event(dg.AssetKey(names.TRAINED_MODEL))
+    deployed = instance.get_latest_materialization_event(dg.AssetKey(names.DEPLOYED_MODEL))
+    run_link = trained.asset_materialization.metadata["mlflow_run"].url
+    assert run_link.startswith("http://127.0.0.1:5000/#/experiments/")
+    assert run_link.endswith(f"/runs/{summary.training.mlflow_run_id}")
+    version_link = deployed.asset_materialization.metadata["registered_version"].url
+    version = summary.champion.version
+    assert version_link == f"http://127.0.0.1:5000/#/models/kinds/versions/{version}"

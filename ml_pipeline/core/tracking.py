@@ -55,6 +55,19 @@ class MlflowStore:
     experiment: str
     registered_model: str
     artifact_root: Path | None = None
+    # The MLflow UI's address, for links to runs and versions; None: no links.
+    ui_url: str | None = None
+
+    def run_url(self, run_id: str) -> str | None:
+        if self.ui_url is None:
+            return None
+        experiment = self.client().get_run(run_id).info.experiment_id
+        return f"{self.ui_url}/#/experiments/{experiment}/runs/{run_id}"
+
+    def version_url(self, version: str) -> str | None:
+        if self.ui_url is None:
+            return None
+        return f"{self.ui_url}/#/models/{self.registered_model}/versions/{version}"
 
     def activate(self) -> str:
         """Point the MLflow client at this store and return the experiment id."""

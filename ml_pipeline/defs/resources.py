@@ -95,6 +95,7 @@ class MlflowResource(dg.ConfigurableResource):
     experiment: str
     registered_model: str
     artifact_root: str | None = None
+    ui_url: str | None = None
 
     def get(self) -> MlflowStore:
         return MlflowStore(
@@ -102,6 +103,7 @@ class MlflowResource(dg.ConfigurableResource):
             experiment=self.experiment,
             registered_model=self.registered_model,
             artifact_root=Path(self.artifact_root) if self.artifact_root else None,
+            ui_url=self.ui_url,
         )
 
 
@@ -118,6 +120,7 @@ def resources_for(config: PipelineConfig) -> dict[str, Any]:
             artifact_root=(
                 str(config.mlflow_artifact_root) if config.mlflow_artifact_root else None
             ),
+            ui_url=config.mlflow_ui_url,
         ),
     }
     outputs = config.step_outputs_dir

@@ -49,3 +49,20 @@ def test_a_logged_model_lists_what_it_needs_pinned_and_nothing_else(tmp_path) ->
     assert not any(line.startswith("ml-pipeline") for line in listed)
     reloaded = mlflow.pyfunc.load_model(folder)
     assert len(reloaded.predict(tracking.as_landed(X.head(3)))) == 3
+
+
+def test_links_to_runs_and_versions_point_at_the_ui(tmp_path) -> None:
+    import mlflow
+
+    store = MlflowStore(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", "e", "m", ui_url="http://127.0.0.1:5000"
+    )
+    experiment = store.activate()
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pass
+    assert store.run_url(run.info.run_id) == (
+        f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run.info.run_id}"
+    )
+    assert store.version_url("3") == "http://127.0.0.1:5000/#/models/m/versions/3"
+    unlinked = _store(tmp_path, "c")
+    assert unlinked.run_url(run.info.run_id) is None and unlinked.version_url("3") is None

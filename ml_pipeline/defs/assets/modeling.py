@@ -106,6 +106,7 @@ def trained_model(
             "yardstick": outcome.yardstick or "not fitted",
             "candidates": markdown_table(outcome.candidates),
             "mlflow_run_id": outcome.mlflow_run_id,
+            **_link("mlflow_run", mlflow.get().run_url(outcome.mlflow_run_id)),
             "model_uri": outcome.model_uri,
             "partitions": len(outcome.partitions),
             "train_rows": outcome.train_rows,
@@ -115,6 +116,11 @@ def trained_model(
             "seconds": round(outcome.seconds, 2),
         },
     )
+
+
+def _link(name: str, url: str | None) -> dict[str, dg.MetadataValue]:
+    """A metadata link to the MLflow UI, when its address is known (mlflow.ui_url)."""
+    return {name: dg.MetadataValue.url(url)} if url else {}
 
 
 def _metric_rows(outcome) -> list[dict[str, object]]:
@@ -279,6 +285,10 @@ def deployed_model(
         metadata={
             "promoted": outcome.promoted,
             "champion_version": outcome.version or "none",
+            **_link(
+                "registered_version",
+                store.version_url(outcome.version) if outcome.version else None,
+            ),
             "replaced_version": outcome.replaced_version or "none",
             "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path or "")),
             "reason": outcome.reason,
