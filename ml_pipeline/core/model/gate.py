@@ -184,33 +184,33 @@ def _classes(model: object) -> list | None:
     return list(model.classes_) if hasattr(model, "classes_") else None
 
 
-def validate_challenger(
-    outcome: TrainingOutcome,
-    warehouse: Warehouse,
-    config: PipelineConfig,
-    store: tracking.MlflowStore,
-    override: str | None = None,
-) -> ValidationOutcome:
-    import mlflow
-    import mlflow.sklearn
+Scores = dict[str, float]
 
-    store.activate()
-    task, target, metric = config.dataset.task, config.dataset.target, outcome.metric
-    holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
-    X, y = holdout.drop(columns=[target]), holdout[target]
-    keep = {outcome.holdout_key, *store.registered_run_ids()}
-    prune_holdouts(warehouse, keep)
-    refit.prune_seen_rows(warehouse, keep)
-    model = mlflow.sklearn.load_model(outcome.model_uri)
+
+@dataclass
+class _HoldoutScores:
+    """The challenger, the trivial baseline and the default HGB on the holdout."""
+
+    labels: list | None
+    said: Predictions
+    challenger: Scores
+    baseline: Scores
+    reference: Scores | None
+    versus_baseline: promotion.Paired
+    unmeasured: dict[str, str]
+
+
+def _score_holdout(
+    outcome: TrainingOutcome, model: object, X: pd.DataFrame, y: pd.Series, config: PipelineConfig
+) -> _HoldoutScores:
+    task = config.dataset.task
     labels = None
     if task == "classification":
         labels = sorted(set(model.classes_) | set(y.dropna()))
     # Each model predicts each set of rows once; its scores and the paired bootstrap
     # share those predictions.
     said = Predictions.of(model, X, labels)
-    challenger = said.scores(y, task, _classes(model))
     said_by_baseline = Predictions.of(outcome.baseline, X, labels)
-    baseline = said_by_baseline.scores(y, task, _classes(outcome.baseline))
     unmeasured = evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {}
     reference = None
     if outcome.reference_model is not None:
@@ -220,54 +220,92 @@ def validate_challenger(
             if outage(error) is not None:
                 raise
             unmeasured[DEFAULT_HGB] = f"scoring the holdout raised {one_line(error)}"
-    versus_baseline = paired(config, y, said, said_by_baseline, metric)
-
-    current = store.champion()
-    champion = challenger_compared = versus_champion = champion_broken = None
-    compared_rows = 0
-    if current is not None:
-        champion_model, champion_broken = _loaded(store, str(current.version))
-        # A champion of the other task (the config's task was changed) cannot be compared.
-        if champion_broken is None and hasattr(champion_model, "classes_") == (
-            task == "classification"
-        ):
-            rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
-            compared_rows = len(rows)
-            if len(rows):
-                Xc, yc = rows.drop(columns=[target]), rows[target]
-                said_compared = Predictions.of(model, Xc, labels)
-                said_by_champion, champion_broken = _predicted(champion_model, Xc, labels)
-                if said_by_champion is not None:
-                    champion = said_by_champion.scores(yc, task, _classes(champion_model))
-                    challenger_compared = said_compared.scores(yc, task, _classes(model))
-                    versus_champion = paired(config, yc, said_compared, said_by_champion, metric)
-            else:
-                versus_champion = promotion.Paired(0, float("nan"), float("nan"))
-        if champion_broken is not None:
-            unmeasured[f"champion v{current.version}"] = champion_broken
-
-    classes = [str(c) for c in getattr(model, "classes_", [])]
-    confusion = per_class = None
-    if task == "classification":
-        confusion = evaluation.confusion(y, said.values, list(model.classes_))
-        per_class = evaluation.per_class(y, said.values, list(model.classes_))
-
-    # Drawing the refit's rows reads every partition: done before the decision only when
-    # a rolled-back version exists that the refit might reproduce.
-    rolled_back = store.rolled_back()
-    rows = deploy = None
-    if rolled_back:
-        rows, deploy = refit.plan(outcome, warehouse, config)
-    decision = promotion.decide(
-        challenger,
-        _rules(config, metric),
-        versus_baseline,
-        versus_champion,
-        str(current.version) if current is not None else None,
-        override,
-        _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
-        champion_broken,
+    return _HoldoutScores(
+        labels=labels,
+        said=said,
+        challenger=said.scores(y, task, _classes(model)),
+        baseline=said_by_baseline.scores(y, task, _classes(outcome.baseline)),
+        reference=reference,
+        versus_baseline=paired(config, y, said, said_by_baseline, outcome.metric),
+        unmeasured=unmeasured,
     )
+
+
+@dataclass
+class _ChampionComparison:
+    """The challenger against the serving champion on rows neither saw."""
+
+    version: str | None = None
+    champion: Scores | None = None
+    challenger: Scores | None = None
+    versus: promotion.Paired | None = None
+    broken: str | None = None  # why the champion could not be scored
+    rows: int = 0
+
+
+def _compare_with_champion(
+    outcome: TrainingOutcome,
+    model: object,
+    labels: list | None,
+    holdout: pd.DataFrame,
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+) -> _ChampionComparison:
+    current = store.champion()
+    if current is None:
+        return _ChampionComparison()
+    task, target = config.dataset.task, config.dataset.target
+    found = _ChampionComparison(version=str(current.version))
+    champion_model, found.broken = _loaded(store, found.version)
+    # A champion of the other task (the config's task was changed) cannot be compared.
+    if found.broken is not None or hasattr(champion_model, "classes_") != (
+        task == "classification"
+    ):
+        return found
+    rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
+    found.rows = len(rows)
+    if not len(rows):
+        found.versus = promotion.Paired(0, float("nan"), float("nan"))
+        return found
+    Xc, yc = rows.drop(columns=[target]), rows[target]
+    said_compared = Predictions.of(model, Xc, labels)
+    said_by_champion, found.broken = _predicted(champion_model, Xc, labels)
+    if said_by_champion is not None:
+        found.champion = said_by_champion.scores(yc, task, _classes(champion_model))
+        found.challenger = said_compared.scores(yc, task, _classes(model))
+        found.versus = paired(config, yc, said_compared, said_by_champion, outcome.metric)
+    return found
+
+
+@dataclass
+class _Prepared:
+    """What the steps after the decision made: the deployment, its smoke test, plots."""
+
+    decision: promotion.Decision
+    deploy: DeployCandidate | None
+    smoke: SmokeResult | None
+    importances: dict[str, float]
+    plots: dict[str, bytes]
+
+
+def _prepare_deployment(
+    outcome: TrainingOutcome,
+    model: object,
+    holdout: pd.DataFrame,
+    scores: _HoldoutScores,
+    confusion: list[list[int]] | None,
+    decision: promotion.Decision,
+    planned: tuple[pd.DataFrame | None, DeployCandidate | None],
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+) -> _Prepared:
+    """For a promotion, the refit on all rows and the smoke test of its export; in every
+    case the diagnostics. A failed smoke test turns the decision into a refusal."""
+    task, target = config.dataset.task, config.dataset.target
+    X, y = holdout.drop(columns=[target]), holdout[target]
+    rows, deploy = planned
     smoke = None
     with contextlib.ExitStack() as waiting:
         pending = None
@@ -289,57 +327,122 @@ def validate_challenger(
                 started_smoke_test_of(child, deployed_model, deploy.model_uri, X)
             )
         importances = diagnostics.permutation_importances(
-            model, X, y, metric, config.training.random_seed
+            model, X, y, outcome.metric, config.training.random_seed
         )
         plots = _plots(model, X, y, task, importances, confusion)
-        compared = {"challenger": challenger, "baseline": baseline}
-        if reference is not None:
-            compared[DEFAULT_HGB] = reference
-        plots["model_comparison"] = diagnostics.comparison_plot(compared, metric, len(holdout))
+        compared = {"challenger": scores.challenger, "baseline": scores.baseline}
+        if scores.reference is not None:
+            compared[DEFAULT_HGB] = scores.reference
+        plots["model_comparison"] = diagnostics.comparison_plot(
+            compared, outcome.metric, len(holdout)
+        )
         if pending is not None:
             smoke = pending.result()
             if not smoke.passed:
                 decision = promotion.Decision(False, f"smoke test failed: {smoke.message}")
+    return _Prepared(decision, deploy, smoke, {k: float(v) for k, v in importances.items()}, plots)
+
+
+def _log_validation(
+    outcome: TrainingOutcome,
+    scores: _HoldoutScores,
+    versus: _ChampionComparison,
+    prepared: _Prepared,
+) -> None:
+    """The holdout scores, the diagnostics and the verdict, on the training's MLflow run."""
+    import mlflow
 
     with mlflow.start_run(run_id=outcome.mlflow_run_id):
-        mlflow.log_metrics({f"holdout_{k}": v for k, v in challenger.items()})
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in scores.challenger.items()})
         crash_point("validation")
-        mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items()})
-        if reference is not None:
-            mlflow.log_metrics({f"reference_{k}": v for k, v in reference.items()})
-        if champion is not None:
-            mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in scores.baseline.items()})
+        if scores.reference is not None:
+            mlflow.log_metrics({f"reference_{k}": v for k, v in scores.reference.items()})
+        if versus.champion is not None:
+            mlflow.log_metrics({f"champion_{k}": v for k, v in versus.champion.items()})
         with tempfile.TemporaryDirectory() as scratch:
-            for name, png in plots.items():
+            for name, png in prepared.plots.items():
                 (Path(scratch) / f"{name}.png").write_bytes(png)
             mlflow.log_artifacts(scratch, "diagnostics")
-        mlflow.log_dict(
-            {k: float(v) for k, v in importances.items()}, "diagnostics/permutation_importance.json"
-        )
+        mlflow.log_dict(prepared.importances, "diagnostics/permutation_importance.json")
+        smoke = prepared.smoke
         mlflow.set_tags(
             {
-                PROMOTE_TAG: str(decision.promote),
-                DECISION_TAG: tracking.tag_value(decision.reason),
+                PROMOTE_TAG: str(prepared.decision.promote),
+                DECISION_TAG: tracking.tag_value(prepared.decision.reason),
                 SMOKE_TEST_TAG: tracking.tag_value(smoke.message if smoke else "not run"),
             }
         )
+
+
+def validate_challenger(
+    outcome: TrainingOutcome,
+    warehouse: Warehouse,
+    config: PipelineConfig,
+    store: tracking.MlflowStore,
+    override: str | None = None,
+) -> ValidationOutcome:
+    """Score the challenger on the holdout, compare it with the champion, decide, prepare
+    the deployment (refit and smoke test) and log it all: the gate, step by step."""
+    import mlflow.sklearn
+
+    store.activate()
+    target, metric = config.dataset.target, outcome.metric
+    holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
+    X, y = holdout.drop(columns=[target]), holdout[target]
+    keep = {outcome.holdout_key, *store.registered_run_ids()}
+    prune_holdouts(warehouse, keep)
+    refit.prune_seen_rows(warehouse, keep)
+    model = mlflow.sklearn.load_model(outcome.model_uri)
+
+    scores = _score_holdout(outcome, model, X, y, config)
+    versus = _compare_with_champion(
+        outcome, model, scores.labels, holdout, warehouse, config, store
+    )
+    if versus.broken is not None:
+        scores.unmeasured[f"champion v{versus.version}"] = versus.broken
+
+    # Drawing the refit's rows reads every partition: done before the decision only when
+    # a rolled-back version exists that the refit might reproduce.
+    rolled_back = store.rolled_back()
+    planned = refit.plan(outcome, warehouse, config) if rolled_back else (None, None)
+    deploy = planned[1]
+    decision = promotion.decide(
+        scores.challenger,
+        _rules(config, metric),
+        scores.versus_baseline,
+        versus.versus,
+        versus.version,
+        override,
+        _repeat_of_rolled_back(rolled_back, deploy) if deploy is not None else None,
+        versus.broken,
+    )
+    confusion = per_class = None
+    if config.dataset.task == "classification":
+        confusion = evaluation.confusion(y, scores.said.values, list(model.classes_))
+        per_class = evaluation.per_class(y, scores.said.values, list(model.classes_))
+    prepared = _prepare_deployment(
+        outcome, model, holdout, scores, confusion, decision, planned, warehouse, config, store
+    )
+    _log_validation(outcome, scores, versus, prepared)
+
     return ValidationOutcome(
         metric=metric,
-        challenger=challenger,
-        baseline=baseline,
-        champion=champion,
-        champion_version=str(current.version) if current is not None else None,
-        decision=decision,
-        smoke=smoke,
-        classes=classes,
+        challenger=scores.challenger,
+        baseline=scores.baseline,
+        champion=versus.champion,
+        champion_version=versus.version,
+        decision=prepared.decision,
+        smoke=prepared.smoke,
+        classes=[str(c) for c in getattr(model, "classes_", [])],
         confusion=confusion,
-        importances={k: float(v) for k, v in importances.items()},
-        plots=plots,
-        reference=reference,
+        importances=prepared.importances,
+        plots=prepared.plots,
+        reference=scores.reference,
         holdout_rows=len(holdout),
-        challenger_compared=challenger_compared,
-        compared_rows=compared_rows,
-        deploy=deploy,
+        challenger_compared=versus.challenger,
+        compared_rows=versus.rows,
+        deploy=prepared.deploy,
         per_class=per_class or [],
-        unmeasured=unmeasured,
+        unmeasured=scores.unmeasured,
     )
