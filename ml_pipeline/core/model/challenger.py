@@ -617,53 +617,18 @@ def _train(
             names.FEATURES,
             [(key, str(warehouse.path(names.FEATURES, key)), *inputs[key]) for key in partitions],
         )
-        reused = past is not None and refusal is None
-        failed: dict[str, str] = {}
-        reference_model, yardstick_verdict = None, None
-        if reused:
-            fit_started = time.perf_counter()
-            try:
-                model = fit_fixed(config, adjust(past.choice), X, y)
-            except Exception as error:  # the search then runs, as if there were no past one
-                if outage(error) is not None:
-                    raise
-                reused, refusal = False, f"its choice failed to fit: {one_line(error)}"
-        if reused:
-            best = training.CandidateResult.unsearched(
-                past.choice, model, time.perf_counter() - fit_started
-            )
-            results = [best]
-            chosen = past.choice
-            search = f"reused the choice of search run {past.run_id}"
+        choice = None
+        if past is not None and refusal is None:
+            choice, refusal = _reuse(config, past, adjust, X, y)
+        if choice is not None:
             mlflow.set_tag(names.SEARCH_REUSED_TAG, past.run_id)
         else:
-            # Only the winner is fitted on the whole sample, after the search's workers
-            # are gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
-            with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
-                results, failed = search_candidates(
-                    config, candidates, X, y, metric, width, experiment_id, tags
-                )
-            if not results:
-                raise training.CandidateError(every_candidate_failed(failed), failed)
-            best = fit_best_that_fits(
-                results, X, y, metric, failed, holdout.drop(columns=[dataset.target])
+            not_reused = refusal if reuse_search else None
+            choice = _search(
+                config, candidates, adjust, (X, y, holdout), experiment_id, tags, not_reused
             )
-            chosen = next(c for c in candidates if c.name == best.name).model_copy(
-                update={"params": best.params, "search": {}}
-            )
-            search = f"searched {len(results)} candidate(s)"
-            if failed:
-                search += f"; {len(failed)} failed and left out"
-            if reuse_search:
-                search += f"; not reused: {refusal}"
-            # The reference shows whether a search earned its time, and takes the
-            # challenger's place when it scores better on the holdout; a run that reused a
-            # search has no search of its own to judge, and saves another fit.
-            if settings.reference_model:
-                best, chosen, yardstick_verdict, reference_model = _against_reference(
-                    config, adjust(training.REFERENCE), best, chosen, X, y, holdout, failed
-                )
-            mlflow.set_tags(search_reuse.search_tags(key, chosen, len(train)))
+            mlflow.set_tags(search_reuse.search_tags(key, choice.chosen, len(train)))
+        best, yardstick_verdict = choice.best, choice.yardstick
         if yardstick_verdict is not None:
             mlflow.set_tag(YARDSTICK_TAG, tracking.tag_value(yardstick_verdict))
         mlflow.log_params(
@@ -696,12 +661,12 @@ def _train(
         metric=metric,
         challenger=best.name,
         candidates=[
-            *(result.row(metric) for result in results),
-            *({"candidate": name, "error": error} for name, error in failed.items()),
+            *(result.row(metric) for result in choice.results),
+            *({"candidate": name, "error": error} for name, error in choice.failed.items()),
         ],
-        failed=failed,
+        failed=choice.failed,
         partitions=partitions,
-        partition_rows={key: warehouse.row_count(names.FEATURES, key) for key in partitions},
+        partition_rows={key: inputs[key][1] for key in partitions},
         train_rows=len(train),
         holdout_rows=len(holdout),
         holdout=spec,
@@ -710,13 +675,84 @@ def _train(
         baseline=evaluation.fit_baseline(dataset.task, y, metric),
         reference=reference,
         warnings=warnings,
-        chosen=chosen,
-        search=search,
-        reference_model=reference_model,
+        chosen=choice.chosen,
+        search=choice.search,
+        reference_model=choice.reference_model,
         columns=list(train.columns),
         yardstick=yardstick_verdict,
         kinds=input_kinds(contract, dataset.target),
     )
+
+
+@dataclass
+class _Choice:
+    """The challenger a training settled on, and how it was found."""
+
+    best: training.CandidateResult
+    chosen: CandidateConfig
+    results: list[training.CandidateResult]
+    failed: dict[str, str]
+    search: str
+    reference_model: object = None
+    yardstick: str | None = None
+
+
+def _reuse(
+    config: PipelineConfig, past: object, adjust: Callable, X: pd.DataFrame, y: pd.Series
+) -> tuple[_Choice | None, str | None]:
+    """The last search's choice refit on this sample; or None, and why not."""
+    started = time.perf_counter()
+    try:
+        model = fit_fixed(config, adjust(past.choice), X, y)
+    except Exception as error:  # the search then runs, as if there were no past one
+        if outage(error) is not None:
+            raise
+        return None, f"its choice failed to fit: {one_line(error)}"
+    best = training.CandidateResult.unsearched(past.choice, model, time.perf_counter() - started)
+    return _Choice(
+        best, past.choice, [best], {}, f"reused the choice of search run {past.run_id}"
+    ), None
+
+
+def _search(
+    config: PipelineConfig,
+    candidates: list[CandidateConfig],
+    adjust: Callable,
+    sample: tuple[pd.DataFrame, pd.Series, pd.DataFrame],
+    experiment_id: str,
+    tags: dict[str, str],
+    not_reused: str | None,
+) -> _Choice:
+    """Every candidate cross-validated, the best fitted, then held against the default HGB."""
+    X, y, holdout = sample
+    settings, metric = config.training, config.promotion_metric
+    # Only the winner is fitted on the whole sample, after the search's workers are
+    # gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
+    with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
+        results, failed = search_candidates(
+            config, candidates, X, y, metric, width, experiment_id, tags
+        )
+    if not results:
+        raise training.CandidateError(every_candidate_failed(failed), failed)
+    holdout_inputs = holdout.drop(columns=[config.dataset.target])
+    best = fit_best_that_fits(results, X, y, metric, failed, holdout_inputs)
+    chosen = next(c for c in candidates if c.name == best.name).model_copy(
+        update={"params": best.params, "search": {}}
+    )
+    search = f"searched {len(results)} candidate(s)"
+    if failed:
+        search += f"; {len(failed)} failed and left out"
+    if not_reused is not None:
+        search += f"; not reused: {not_reused}"
+    choice = _Choice(best, chosen, results, failed, search)
+    # The reference shows whether a search earned its time, and takes the challenger's
+    # place when it scores better on the holdout; a run that reused a search has no
+    # search of its own to judge, and saves another fit.
+    if settings.reference_model:
+        choice.best, choice.chosen, choice.yardstick, choice.reference_model = _against_reference(
+            config, adjust(training.REFERENCE), best, chosen, X, y, holdout, failed
+        )
+    return choice
 
 
 def _against_reference(
