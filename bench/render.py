@@ -47,7 +47,10 @@ def _gap(gap: float | None, interval: list[float] | None) -> str:
 
 def quality(data: dict[str, object]) -> str:
     rows = data["rows"]
-    variants = list(dict.fromkeys(row["variant"] for row in rows))
+    found = list(dict.fromkeys(row["variant"] for row in rows))
+    # Today's defaults last: the gap and its interval are theirs.
+    order = ("before", "treated_at_ingest", "after")
+    variants = [v for v in order if v in found] + [v for v in found if v not in order]
     lines = [
         "| dataset | metric | withheld rows | "
         + " | ".join(f"deployed ({v})" for v in variants)
