@@ -1,5 +1,6 @@
 """Small Dagster resources over the project's own storage and MLflow modules."""
 
+import functools
 import hashlib
 import json
 import pickle
@@ -14,6 +15,13 @@ from ml_pipeline.core.names import CONFIG_DIGEST_TAG
 from ml_pipeline.core.ownership import current_owner
 from ml_pipeline.core.storage import location, options_of
 from ml_pipeline.core.tracking import MlflowStore
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(snapshot: str, config_path: str) -> PipelineConfig:
+    """A snapshot parsed once per process: every step of a run, and every asset of an
+    in-process run, reads the same frozen config."""
+    return parse_config(json.loads(snapshot), Path(config_path))
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -53,7 +61,7 @@ class PipelineSettings(dg.ConfigurableResource):
         instance.add_run_tags(run.run_id, tags)
 
     def load(self) -> PipelineConfig:
-        return parse_config(json.loads(self.snapshot), Path(self.config_path))
+        return _parsed(self.snapshot, self.config_path)
 
 
 class WarehouseResource(dg.ConfigurableResource):

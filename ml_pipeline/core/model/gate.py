@@ -95,18 +95,6 @@ def started_smoke_test_of(
         yield child.score(Path(exported), rows, expected, list(X.columns))
 
 
-def _rules(config: PipelineConfig, metric: str) -> promotion.Rules:
-    policy = config.promotion
-    return promotion.Rules(
-        metric=metric,
-        min_improvement=policy.min_improvement,
-        thresholds=dict(policy.thresholds),
-        min_gain_over_baseline=policy.min_gain_over_baseline,
-        min_compare_rows=policy.min_compare_rows,
-        confidence=policy.confidence,
-    )
-
-
 def _comparison_rows(
     outcome: TrainingOutcome,
     warehouse: Warehouse,
@@ -409,7 +397,7 @@ def validate_challenger(
     deploy = planned[1]
     decision = promotion.decide(
         scores.challenger,
-        _rules(config, metric),
+        promotion.Rules.from_config(config.promotion, metric),
         scores.versus_baseline,
         versus.versus,
         versus.version,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ml_pipeline.core.model.evaluation import higher_is_better
+
+if TYPE_CHECKING:
+    from ml_pipeline.config import PromotionConfig
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,19 @@ class Rules:
     min_gain_over_baseline: float
     min_compare_rows: int
     confidence: float
+
+    @classmethod
+    def from_config(cls, policy: PromotionConfig, metric: str) -> Rules:
+        """The ``promotion`` section's rules, judged on ``metric`` (the task's default
+        when the section names none)."""
+        return cls(
+            metric=metric,
+            min_improvement=policy.min_improvement,
+            thresholds=dict(policy.thresholds),
+            min_gain_over_baseline=policy.min_gain_over_baseline,
+            min_compare_rows=policy.min_compare_rows,
+            confidence=policy.confidence,
+        )
 
 
 def _significant(paired: Paired) -> bool:

@@ -76,3 +76,16 @@ def test_a_person_can_force_or_refuse() -> None:
 def test_lower_is_better_thresholds() -> None:
     chosen = rules(thresholds={"rmse": 10.0})
     assert not decide({"rmse": 12.0}, chosen, Paired(500, 12.0, 30.0, 10.0), None).promote
+
+
+def test_the_rules_are_the_promotion_sections_own() -> None:
+    from ml_pipeline.config import PromotionConfig
+
+    policy = PromotionConfig(min_improvement=0.02, thresholds={"r2": 0.5}, confidence=0.9)
+    rules = Rules.from_config(policy, "r2")
+    assert (rules.metric, rules.min_improvement, rules.thresholds) == ("r2", 0.02, {"r2": 0.5})
+    assert (rules.min_gain_over_baseline, rules.min_compare_rows, rules.confidence) == (
+        policy.min_gain_over_baseline,
+        policy.min_compare_rows,
+        0.9,
+    )
