@@ -99,7 +99,7 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert version.source == refit.model_uri != better.training.model_uri
         assert refit.rows == sum(better.rows[k] for k in ("train", "holdout"))
         assert set(refit.in_sample) == {"rmse", "mae", "r2"}
-        assert set(better.validation.reference) == {"rmse", "mae", "r2"}
+        assert set(better.validation.default_hgb) == {"rmse", "mae", "r2"}
         assert version.tags[TRAINING_CUTOFF_TAG].startswith("2024-01-12T23")
         assert HOLDOUT_CUTOFF_TAG not in version.tags
 

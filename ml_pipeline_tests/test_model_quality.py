@@ -25,7 +25,7 @@ def test_refit_off_deploys_the_challenger_as_validated(tmp_path) -> None:
     assert version.source == summary.training.model_uri
     assert REFIT_TAG not in version.tags and version.tags[HOLDOUT_CUTOFF_TAG]
     # The default HGB was fitted on the same sample and scored on the same holdout.
-    assert set(summary.validation.reference) == {"rmse", "mae", "r2"}
+    assert set(summary.validation.default_hgb) == {"rmse", "mae", "r2"}
 
 
 def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_path) -> None:

@@ -49,7 +49,7 @@ class ValidationSummary:
     metric: str
     challenger: Scores
     baseline: Scores
-    reference: Scores | None
+    default_hgb: Scores | None
     holdout_rows: int
     compared_rows: int
     challenger_compared: Scores | None
@@ -66,7 +66,7 @@ class ValidationSummary:
             metric=validation.metric,
             challenger=validation.challenger,
             baseline=validation.baseline,
-            reference=validation.reference,
+            default_hgb=validation.default_hgb,
             holdout_rows=validation.holdout_rows,
             compared_rows=validation.compared_rows,
             challenger_compared=validation.challenger_compared,
@@ -230,8 +230,8 @@ def _validation_lines(validation: ValidationSummary) -> list[str]:
         f"({validation.holdout_rows} rows)",
         f"holdout  baseline:   {scores_text(validation.baseline)}",
     ]
-    if validation.reference:
-        out.append(f"holdout  default HGB: {scores_text(validation.reference)}")
+    if validation.default_hgb:
+        out.append(f"holdout  default HGB: {scores_text(validation.default_hgb)}")
     out += [f"  {name} not measured: {why}" for name, why in validation.unmeasured.items()]
     if validation.champion_before is not None or validation.compared_rows:
         out.append(

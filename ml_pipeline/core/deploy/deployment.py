@@ -78,7 +78,7 @@ def _card(
         holdout_rows=training.holdout_rows,
         data_fingerprint=training.data_fingerprint,
         decision=validation.decision.reason,
-        reference_metrics=validation.reference,
+        reference_metrics=validation.default_hgb,
         compared_rows=validation.compared_rows,
         deployed=_deployed(validation.deploy),
         edge=edge.card() if edge is not None else None,
@@ -162,8 +162,8 @@ def deploy(
     replaced = store.promote(version)
     crash_point("promoted")
     artifact = deploy_folder.point_current(deploy_dir, exported)
-    if reference_path is not None and training.reference is not None:
-        training.reference.save(reference_path)
+    if reference_path is not None and training.drift_profile is not None:
+        training.drift_profile.save(reference_path)
     return DeploymentOutcome(
         True,
         version,

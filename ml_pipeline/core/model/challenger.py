@@ -65,7 +65,8 @@ class TrainingOutcome:
     holdout_key: str
     data_fingerprint: str
     baseline: object = field(repr=False)
-    reference: ReferenceProfile | None = field(default=None, repr=False)
+    # The training rows' profile: what drift and the learned expectations compare with.
+    drift_profile: ReferenceProfile | None = field(default=None, repr=False)
     seconds: float = 0.0
     # Partitions left out of training because they do not conform to the contract.
     excluded: dict[str, str] = field(default_factory=dict)
@@ -643,14 +644,14 @@ def _train(
         if math.isfinite(best.cv_score):
             mlflow.log_metric(f"cv_{metric}", best.cv_score)
         builder = best.model.named_steps["features"]
-        reference = build_reference(
+        drift_profile = build_reference(
             train,
             dataset.target,
             ignored,
             dataset.timestamp_column,
             list(builder.get_feature_names_out()),
         )
-        mlflow.log_text(reference.to_json(), "reference_profile.json")
+        mlflow.log_text(drift_profile.to_json(), "reference_profile.json")
         signature = tracking.signature_for(X, best.model.predict(X.head(50)), ignored)
         model_uri = tracking.log_sklearn_model(best.model, signature, tracking.as_landed(X.head(5)))
         holdout_key = parent.info.run_id
@@ -673,7 +674,7 @@ def _train(
         holdout_key=holdout_key,
         data_fingerprint=data_fingerprint,
         baseline=evaluation.fit_baseline(dataset.task, y, metric),
-        reference=reference,
+        drift_profile=drift_profile,
         warnings=warnings,
         chosen=choice.chosen,
         search=choice.search,

@@ -49,7 +49,7 @@ class ValidationOutcome:
     importances: dict[str, float] = field(default_factory=dict)
     plots: dict[str, bytes] = field(default_factory=dict, repr=False)
     # The default HistGradientBoosting fitted on the same sample, on the same holdout.
-    reference: dict[str, float] | None = None
+    default_hgb: dict[str, float] | None = None
     holdout_rows: int = 0
     # The challenger on the rows it was compared with the champion on (rows neither saw).
     challenger_compared: dict[str, float] | None = None
@@ -183,7 +183,7 @@ class _HoldoutScores:
     said: Predictions
     challenger: Scores
     baseline: Scores
-    reference: Scores | None
+    default_hgb: Scores | None
     versus_baseline: promotion.Paired
     unmeasured: dict[str, str]
 
@@ -200,10 +200,10 @@ def _score_holdout(
     said = Predictions.of(model, X, labels)
     said_by_baseline = Predictions.of(outcome.baseline, X, labels)
     unmeasured = evaluation.unmeasured(y, list(model.classes_)) if task != "regression" else {}
-    reference = None
+    default_hgb = None
     if outcome.reference_model is not None:
         try:
-            reference = evaluation.score(outcome.reference_model, X, y, task)
+            default_hgb = evaluation.score(outcome.reference_model, X, y, task)
         except Exception as error:  # the yardstick failing must not stop the decision
             if outage(error) is not None:
                 raise
@@ -213,7 +213,7 @@ def _score_holdout(
         said=said,
         challenger=said.scores(y, task, _classes(model)),
         baseline=said_by_baseline.scores(y, task, _classes(outcome.baseline)),
-        reference=reference,
+        default_hgb=default_hgb,
         versus_baseline=paired(config, y, said, said_by_baseline, outcome.metric),
         unmeasured=unmeasured,
     )
@@ -319,8 +319,8 @@ def _prepare_deployment(
         )
         plots = _plots(model, X, y, task, importances, confusion)
         compared = {"challenger": scores.challenger, "baseline": scores.baseline}
-        if scores.reference is not None:
-            compared[DEFAULT_HGB] = scores.reference
+        if scores.default_hgb is not None:
+            compared[DEFAULT_HGB] = scores.default_hgb
         plots["model_comparison"] = diagnostics.comparison_plot(
             compared, outcome.metric, len(holdout)
         )
@@ -344,8 +344,8 @@ def _log_validation(
         mlflow.log_metrics({f"holdout_{k}": v for k, v in scores.challenger.items()})
         crash_point("validation")
         mlflow.log_metrics({f"baseline_{k}": v for k, v in scores.baseline.items()})
-        if scores.reference is not None:
-            mlflow.log_metrics({f"reference_{k}": v for k, v in scores.reference.items()})
+        if scores.default_hgb is not None:
+            mlflow.log_metrics({f"reference_{k}": v for k, v in scores.default_hgb.items()})
         if versus.champion is not None:
             mlflow.log_metrics({f"champion_{k}": v for k, v in versus.champion.items()})
         with tempfile.TemporaryDirectory() as scratch:
@@ -426,7 +426,7 @@ def validate_challenger(
         confusion=confusion,
         importances=prepared.importances,
         plots=prepared.plots,
-        reference=scores.reference,
+        default_hgb=scores.default_hgb,
         holdout_rows=len(holdout),
         challenger_compared=versus.challenger,
         compared_rows=versus.rows,

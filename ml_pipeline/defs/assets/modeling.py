@@ -128,8 +128,8 @@ def _metric_rows(outcome) -> list[dict[str, object]]:
         {"model": "challenger", "rows": outcome.holdout_rows, **outcome.challenger},
         {"model": "trivial baseline", "rows": outcome.holdout_rows, **outcome.baseline},
     ]
-    if outcome.reference is not None:
-        rows.append({"model": "default HGB", "rows": outcome.holdout_rows, **outcome.reference})
+    if outcome.default_hgb is not None:
+        rows.append({"model": "default HGB", "rows": outcome.holdout_rows, **outcome.default_hgb})
     if outcome.champion is not None:
         rows.append(
             {
@@ -183,7 +183,7 @@ def validation_metrics(
         "metrics": markdown_table(_metric_rows(outcome)),
         **{f"holdout_{k}": v for k, v in outcome.challenger.items()},
         **{f"baseline_{k}": v for k, v in outcome.baseline.items()},
-        **{f"reference_{k}": v for k, v in (outcome.reference or {}).items()},
+        **{f"reference_{k}": v for k, v in (outcome.default_hgb or {}).items()},
         "holdout_rows": outcome.holdout_rows,
         "compared_rows": outcome.compared_rows,
         "unmeasured": dg.MetadataValue.md(

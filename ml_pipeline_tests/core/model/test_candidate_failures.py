@@ -231,7 +231,7 @@ def test_a_reference_that_fails_to_score_is_unmeasured_not_fatal(tmp_path) -> No
     outcome = train_challenger(warehouse, keys, config, store, {}, contract)
     outcome.reference_model = ExplodingModel()
     validation = validate_challenger(outcome, warehouse, config, store)
-    assert validation.reference is None
+    assert validation.default_hgb is None
     assert "missing required columns: humidity" in validation.unmeasured["default HGB"]
     assert validation.decision.promote, validation.decision.reason
 

@@ -76,10 +76,10 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
         r"column 'count' is (large_)?string, not numeric as the contract says",
         outcome.excluded["text_target"],
     )
-    assert outcome.reference.columns["temp"].high < np.inf
+    assert outcome.drift_profile.columns["temp"].high < np.inf
     assert outcome.excluded["no_temp"] == "lacks contract columns temp"
     assert outcome.excluded["damaged"].startswith("unreadable: ")
-    assert "temp.1" not in outcome.reference.columns
+    assert "temp.1" not in outcome.drift_profile.columns
 
 
 def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
