@@ -17,9 +17,9 @@ from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
 from ml_pipeline.serving.inputs import Rows
+from ml_pipeline.serving.log_writer import PredictionLog
 from ml_pipeline.serving.metrics import ServiceMetrics
 from ml_pipeline.serving.model import Scored
-from ml_pipeline.serving.prediction_log import PredictionLog
 
 TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
 

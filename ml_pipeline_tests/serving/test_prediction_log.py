@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest, read_prediction_log
-from ml_pipeline.serving.prediction_log import PredictionLog
+from ml_pipeline.serving.log_writer import PredictionLog
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -85,35 +85,35 @@ def _card(
     )
 
 
-def _deployed(deploy: DeployCandidate | None) -> dict[str, object]:
-    if deploy is None or not deploy.refit:
+def _deployed(candidate: DeployCandidate | None) -> dict[str, object]:
+    if candidate is None or not candidate.refit:
         return {"refit": False}
     return {
         "refit": True,
-        "rows": deploy.rows,
-        "in_sample": deploy.in_sample,
-        "fingerprint": deploy.data_fingerprint,
-        "training_cutoff": deploy.training_cutoff,
-        "fit_seconds": round(deploy.seconds, 2),
+        "rows": candidate.rows,
+        "in_sample": candidate.in_sample,
+        "fingerprint": candidate.data_fingerprint,
+        "training_cutoff": candidate.training_cutoff,
+        "fit_seconds": round(candidate.seconds, 2),
     }
 
 
-def _version_tags(training: TrainingOutcome, deploy: DeployCandidate | None) -> dict[str, str]:
+def _version_tags(training: TrainingOutcome, candidate: DeployCandidate | None) -> dict[str, str]:
     tags = {
         MLFLOW_RUN_ID_TAG: training.mlflow_run_id,
         PARTITIONS_TAG: tracking.tag_value(",".join(training.partitions)),
     }
-    if deploy is not None and deploy.refit:
+    if candidate is not None and candidate.refit:
         tags[names.REFIT_TAG] = "true"
-        tags[DATA_FINGERPRINT_TAG] = deploy.data_fingerprint
-        if deploy.training_cutoff:
-            tags[names.TRAINING_CUTOFF_TAG] = deploy.training_cutoff
+        tags[DATA_FINGERPRINT_TAG] = candidate.data_fingerprint
+        if candidate.training_cutoff:
+            tags[names.TRAINING_CUTOFF_TAG] = candidate.training_cutoff
     else:
         tags[DATA_FINGERPRINT_TAG] = training.data_fingerprint
         if training.holdout.cutoff:
             tags[names.HOLDOUT_CUTOFF_TAG] = training.holdout.cutoff
-    if deploy is not None:
-        tags[names.MODEL_FINGERPRINT_TAG] = deploy.model_fingerprint
+    if candidate is not None:
+        tags[names.MODEL_FINGERPRINT_TAG] = candidate.model_fingerprint
     return tags
 
 
@@ -140,13 +140,13 @@ def deploy(
         return DeploymentOutcome(
             False, version, None, link if link.exists() else None, validation.decision.reason
         )
-    deploy = validation.deploy
-    if deploy is not None and deploy.refit:
+    candidate = validation.deploy
+    if candidate is not None and candidate.refit:
         refit.log_training_partitions(
-            store, training.mlflow_run_id, training.partitions, deploy.digests
+            store, training.mlflow_run_id, training.partitions, candidate.digests
         )
-    model_uri = deploy.model_uri if deploy is not None else training.model_uri
-    version = store.register(model_uri, {**tags, **_version_tags(training, deploy)})
+    model_uri = candidate.model_uri if candidate is not None else training.model_uri
+    version = store.register(model_uri, {**tags, **_version_tags(training, candidate)})
     card = _card(store, version, training, validation, tags, edge)
     texts = {CARD_JSON: card_json(card), CARD_MARKDOWN: card_markdown(card)}
     files: dict[str, str | bytes] = dict(texts)

@@ -1,6 +1,6 @@
 """The prediction log's files: one record per scoring request, written and read.
 
-The scoring service's writer thread (``ml_pipeline.serving.prediction_log``) turns
+The scoring service's writer thread (``ml_pipeline.serving.log_writer``) turns
 what has queued up into one Parquet file every few seconds, written atomically, under
 ``<folder>/date=YYYY-MM-DD/``. A reader therefore never sees half a file, and the
 monitoring asset reads just the days its window covers.

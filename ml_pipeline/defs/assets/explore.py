@@ -40,18 +40,18 @@ def data_profile(
     started = time.perf_counter()
     config = settings.load()
     dataset = config.dataset
-    store = warehouse.get()
+    tables = warehouse.get()
     keys = live_partitions(context, warehouse, names.CLEANED_DATA)
     if not keys:
         raise dg.Failure(description="no cleaned partitions to profile: ingest landed files first")
     seed, rows = config.training.random_seed, config.profile.sample_rows
-    sample = store.sample(names.CLEANED_DATA, keys, rows, seed)
+    sample = tables.sample(names.CLEANED_DATA, keys, rows, seed)
     table = exploration_table(
         sample, dataset.target, dataset.timestamp_column, dataset.ignored_columns
     )
     profile = build_profile(
         table,
-        raw_missing_shares(store, keys, rows, seed),
+        raw_missing_shares(tables, keys, rows, seed),
         dataset.target,
         dataset.task,
         config.profile.max_plotted_columns,

@@ -171,12 +171,12 @@ def cleaned_data(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     config = settings.load()
-    store = warehouse.get()
-    raw = store.read(names.RAW_SAMPLES, context.partition_key)
+    tables = warehouse.get()
+    raw = tables.read(names.RAW_SAMPLES, context.partition_key)
     contract = resolve_contract(config.contract_path, config.dataset)
     kinds = contract.kinds() if contract is not None else None
     cleaned, report = clean_batch(raw, config.dataset, config.cleaning, kinds)
-    store.write(names.CLEANED_DATA, context.partition_key, cleaned)
+    tables.write(names.CLEANED_DATA, context.partition_key, cleaned)
     context.log.info(report.summary())
     reference = load_reference(config.reference_path)
     drift_metadata = {}
@@ -255,15 +255,15 @@ def features(
     started = time.perf_counter()
     config = settings.load()
     dataset = config.dataset
-    store = warehouse.get()
-    cleaned = store.read(names.CLEANED_DATA, context.partition_key)
+    tables = warehouse.get()
+    cleaned = tables.read(names.CLEANED_DATA, context.partition_key)
     table = build_feature_table(
         cleaned,
         dataset.target,
         dataset.timestamp_column,
         dataset.ignored_columns,
     )
-    store.write(names.FEATURES, context.partition_key, table)
+    tables.write(names.FEATURES, context.partition_key, table)
     derived = [
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]

@@ -72,11 +72,11 @@ def trained_model(
     for line in ended.lines():
         context.log.warning(line)
     partitions = live_partitions(context, warehouse, names.FEATURES)
-    store = warehouse.get()
-    contract = challenger.training_contract(config, store, partitions)
+    tables = warehouse.get()
+    contract = challenger.training_contract(config, tables, partitions)
     trigger = context.run.tags.get(names.TRIGGER_TAG)
     outcome = challenger.train_challenger(
-        store,
+        tables,
         partitions,
         config,
         mlflow.get(),
