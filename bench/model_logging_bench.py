@@ -34,7 +34,7 @@ def main() -> None:
     from ml_pipeline.config import CandidateConfig
     from ml_pipeline.core import tracking
     from ml_pipeline.core.model.training import build_pipeline
-    from ml_pipeline_tests.core.model.test_training import data
+    from ml_pipeline_tests.frames import labelled_frame as data
 
     X, y = data("regression", 1000)
     candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")

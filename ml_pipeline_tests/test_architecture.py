@@ -190,3 +190,13 @@ def test_the_architecture_doc_lists_every_module_in_its_room() -> None:
         row = next((text for cell, text in rows.items() if cell.startswith(key)), None)
         assert row is not None, f"docs/architecture.md has no row for {key}"
         assert re.search(rf"\b{path.stem}\b", row), f"{key} row does not list {path.stem}"
+
+
+def test_benchmarks_import_helpers_never_test_modules() -> None:
+    for path in sorted((PACKAGE.parent / "bench").glob("*.py")):
+        for imported in _imports(path):
+            last = imported.split(".")[-1]
+            assert not (imported.startswith("ml_pipeline_tests") and last.startswith("test_")), (
+                f"{path.name} imports the test module {imported}"
+            )
+            assert last != "conftest", f"{path.name} imports {imported}"

@@ -28,7 +28,7 @@ def test_a_logged_model_lists_what_it_needs_pinned_and_nothing_else(tmp_path) ->
     from ml_pipeline.config import CandidateConfig
     from ml_pipeline.core import tracking
     from ml_pipeline.core.model.training import build_pipeline
-    from ml_pipeline_tests.core.model.test_training import data
+    from ml_pipeline_tests.frames import labelled_frame as data
 
     X, y = data("regression")
     candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")

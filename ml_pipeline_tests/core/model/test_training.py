@@ -12,24 +12,9 @@ from ml_pipeline.core.model.training import (
     tune_candidate,
 )
 from ml_pipeline.core.tracking import SKOPS_TRUSTED_TYPES
+from ml_pipeline_tests.frames import labelled_frame as data
 
 ESTIMATORS = ["linear", "random_forest", "hist_gradient_boosting"]
-
-
-def data(task: str, n: int = 300) -> tuple[pd.DataFrame, pd.Series]:
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {
-            "ts": pd.date_range("2024-01-01", periods=n, freq="h"),
-            "a": rng.normal(size=n),
-            "c": rng.choice(["x", "y", "z"], n),
-            "id": [f"r{i}" for i in range(n)],
-        }
-    )
-    signal = 3 * X["a"] + (X["c"] == "x") * 2
-    if task == "regression":
-        return X, signal + rng.normal(0, 0.3, n)
-    return X, pd.Series(np.where(signal > 1, "high", "low"))
 
 
 def test_skops_trusted_types_are_exactly_those_used() -> None:
