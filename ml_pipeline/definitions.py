@@ -37,22 +37,33 @@ ASSETS = [
 ]
 
 
-def build_definitions(config: PipelineConfig) -> dg.Definitions:
+def job_definitions(config: PipelineConfig) -> dg.Definitions:
+    """The assets, checks, jobs, resources and executor: what running a job needs, as
+    ``ml-pipeline run`` does in process; the automation is added by
+    :func:`build_definitions`."""
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[promotion_gate],
         jobs=[ingest_job, training_job, monitoring_job, scoring_job],
-        sensors=[
-            build_landing_sensor(config),
-            build_retrain_sensor(config),
-            build_wave_end_sensor(config),
-            build_scoring_sensor(config),
-        ],
-        schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
         resources=resources_for(config),
         # Also the executor of the implicit asset job behind UI materializations and
         # backfills.
         executor=executor_for(config),
+    )
+
+
+def build_definitions(config: PipelineConfig) -> dg.Definitions:
+    return dg.Definitions.merge(
+        job_definitions(config),
+        dg.Definitions(
+            sensors=[
+                build_landing_sensor(config),
+                build_retrain_sensor(config),
+                build_wave_end_sensor(config),
+                build_scoring_sensor(config),
+            ],
+            schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
+        ),
     )
 
 

@@ -38,9 +38,9 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 def _job(config: PipelineConfig, name: str) -> dg.JobDefinition:
     # Imported here: the definitions bring scikit-learn and every asset's imports, which
     # the main process of a parallel ingest never uses while its workers need the memory.
-    from ml_pipeline.definitions import build_definitions
+    from ml_pipeline.definitions import job_definitions
 
-    return build_definitions(config).resolve_job_def(name)
+    return job_definitions(config).resolve_job_def(name)
 
 
 def _first_error(result: dg.ExecuteInProcessResult) -> str:

@@ -8,7 +8,6 @@ import dagster as dg
 
 from ml_pipeline.core import names
 from ml_pipeline.core.names import JOB_TAG
-from ml_pipeline.defs.partitions import landed_files, scoring_files
 from ml_pipeline.defs.retries import STEP_RETRY_POLICY
 
 INGEST_JOB = "ingest_job"
@@ -19,7 +18,6 @@ SCORING_JOB = "scoring_job"
 ingest_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.assets(*names.INGEST_ASSETS),
-    partitions_def=landed_files,
     description="Read, clean and featurize one landed file.",
     tags={JOB_TAG: "ingest"},
     op_retry_policy=STEP_RETRY_POLICY,
@@ -47,7 +45,6 @@ monitoring_job = dg.define_asset_job(
 scoring_job = dg.define_asset_job(
     SCORING_JOB,
     selection=dg.AssetSelection.assets(names.BATCH_PREDICTIONS),
-    partitions_def=scoring_files,
     description="Score one file of the scoring folder with the champion (or a chosen version).",
     tags={JOB_TAG: "scoring"},
     op_retry_policy=STEP_RETRY_POLICY,
