@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import in_fresh_process
 from bench.results import machine, write_result
-from ml_pipeline_tests.live import scratch_database
+from ml_pipeline_tests.servers import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results import machine, write_result
-from ml_pipeline_tests.live import (
+from ml_pipeline_tests.servers import (
     free_port,
     poll_until,
     running,

@@ -42,7 +42,7 @@ from bench.ingest_run_bench import export
 from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline_tests.live import child_environment, free_port, graphql, running, wait_for_http
+from ml_pipeline_tests.servers import child_environment, free_port, graphql, running, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = "{ runsOrError(limit: 500) { ... on Runs { results { jobName status creationTime "

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest_run_bench import cli_at, export
 from bench.results import checked_out_commit, machine, write_result
 from ml_pipeline.config import load_config
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, running, wait_for_http
 
 BIN = Path(sys.executable).parent
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import tree_total
 from bench.results import machine, write_result
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, running, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "ml-pipeline")

@@ -14,7 +14,7 @@ import yaml
 
 from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline_tests.live import PROJECT_VARIABLES, child_environment
+from ml_pipeline_tests.servers import PROJECT_VARIABLES, child_environment
 
 # Small enough for a test to train in seconds, still exercising every code path.
 FAST_TRAINING = {

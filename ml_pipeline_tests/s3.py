@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, running, wait_for_http
 
 # moto accepts any credentials; s3fs and boto3 in this process and in every child read
 # these from the environment, as they would read real ones.

@@ -33,8 +33,8 @@ from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.names import PID_TAG
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, wait_until
 from ml_pipeline_tests.mutations import Mutation, apply
+from ml_pipeline_tests.servers import free_port, graphql, running, wait_for_http, wait_until
 
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 ROWS_PER_FILE = 48

@@ -33,7 +33,7 @@ from ml_pipeline.defs.assets.monitoring import prediction_monitoring
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline.serving.model import current_version_dir
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
-from ml_pipeline_tests.live import free_port, poll_until, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, poll_until, running, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 

@@ -14,7 +14,7 @@ import pytest
 from ml_pipeline.core.features import FeatureBuilder, OutlierClipper
 from ml_pipeline.core.tracking import SKOPS_TRUSTED_TYPES
 
-PACKAGE = Path(__file__).resolve().parents[1] / "ml_pipeline"
+PACKAGE = Path(__file__).resolve().parents[2] / "ml_pipeline"
 ROOMS = ("data", "model", "deploy", "monitor")
 # Room -> the rooms it may import from (besides itself, the shared core modules and config).
 MAY_IMPORT = {

@@ -25,15 +25,15 @@ from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy import deploy_folder
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import (
+from ml_pipeline_tests.live.test_live_dagster import failures, runs
+from ml_pipeline_tests.s3 import new_bucket
+from ml_pipeline_tests.servers import (
     free_port,
     poll_until,
     running,
     scratch_database,
     wait_for_http,
 )
-from ml_pipeline_tests.s3 import new_bucket
-from ml_pipeline_tests.test_live_dagster import failures, runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 psycopg2 = pytest.importorskip("psycopg2", reason="the cluster extra is not installed")

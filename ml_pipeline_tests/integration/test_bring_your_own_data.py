@@ -16,7 +16,7 @@ import yaml
 from sklearn.metrics import f1_score, r2_score
 
 from ml_pipeline_tests.corpus import CORPUS, dataset_section, land, reference_score
-from ml_pipeline_tests.test_cli import cli
+from ml_pipeline_tests.integration.test_cli import cli
 
 pytestmark = pytest.mark.slow
 

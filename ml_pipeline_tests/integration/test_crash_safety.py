@@ -25,7 +25,7 @@ from ml_pipeline.core.deploy.switch import served_version
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline.defs.sensors import build_retrain_sensor
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import free_port, run_to_end, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, run_to_end, running, wait_for_http
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.names import PID_TAG
 from ml_pipeline_tests.conftest import bike_document, write_config
-from ml_pipeline_tests.live import free_port, graphql, running, wait_for_http, wait_until
+from ml_pipeline_tests.servers import free_port, graphql, running, wait_for_http, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 

@@ -203,7 +203,7 @@ def test_a_second_command_is_refused_naming_the_one_holding_the_project(tmp_path
 
     from ml_pipeline.config import load_config
     from ml_pipeline_tests.conftest import land_demo_bikes
-    from ml_pipeline_tests.core.test_ownership import HOLD
+    from ml_pipeline_tests.unit.core.test_ownership import HOLD
 
     path = write_config(tmp_path, bike_document())
     config = land_demo_bikes(load_config(path))

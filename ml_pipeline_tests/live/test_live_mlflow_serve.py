@@ -15,7 +15,7 @@ import pytest
 
 from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
-from ml_pipeline_tests.live import free_port, running, wait_for_http
+from ml_pipeline_tests.servers import free_port, running, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
