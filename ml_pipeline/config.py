@@ -21,10 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from ml_pipeline.core import storage as shared_storage
+from ml_pipeline import locations
 
 if TYPE_CHECKING:
-    from ml_pipeline.core.storage import StoragePath
+    from ml_pipeline.locations import StoragePath
 
 CONFIG_ENV_VAR = "ML_PIPELINE_CONFIG"
 DEFAULT_CONFIG_NAME = "pipeline.yaml"
@@ -188,14 +188,14 @@ class StorageConfig(_Strict):
     @field_validator("shared")
     @classmethod
     def _known_protocol(cls, value: str | None) -> str | None:
-        if value is not None and shared_storage.is_url(value):
-            shared_storage.check_protocol(value)
+        if value is not None and locations.is_url(value):
+            locations.check_protocol(value)
         return value
 
     @field_validator("options")
     @classmethod
     def _no_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
-        secrets = sorted(shared_storage.SECRET_OPTIONS & set(value))
+        secrets = sorted(locations.SECRET_OPTIONS & set(value))
         if secrets:
             raise ValueError(
                 f"{', '.join(secrets)}: credentials belong in the environment (for S3, "
@@ -206,7 +206,7 @@ class StorageConfig(_Strict):
 
     @model_validator(mode="after")
     def _options_need_a_url(self) -> StorageConfig:
-        if self.options and not (self.shared and shared_storage.is_url(self.shared)):
+        if self.options and not (self.shared and locations.is_url(self.shared)):
             raise ValueError("options apply to a storage URL: set shared to one (s3://...)")
         return self
 
@@ -585,7 +585,7 @@ class PipelineConfig(_Strict):
         the data folder."""
         if self.storage.shared is None:
             return self.data_dir
-        return shared_storage.location(self.storage.shared, self.storage.options)
+        return locations.location(self.storage.shared, self.storage.options)
 
     @property
     def warehouse_dir(self) -> StoragePath:
@@ -712,7 +712,7 @@ def parse_config(raw: object, source_path: Path) -> PipelineConfig:
                 update={
                     "data_dir": absolute(config.storage.data_dir),
                     "shared": config.storage.shared
-                    if config.storage.shared is None or shared_storage.is_url(config.storage.shared)
+                    if config.storage.shared is None or locations.is_url(config.storage.shared)
                     else str(absolute(Path(config.storage.shared.removeprefix("file://")))),
                 }
             ),

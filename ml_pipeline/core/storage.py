@@ -12,50 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    from upath import UPath
-
-StoragePath: TypeAlias = "Path | UPath"
+from ml_pipeline.locations import (  # noqa: F401  (re-exported: core's one storage module)
+    SECRET_OPTIONS,
+    StoragePath,
+    check_protocol,
+    is_url,
+    location,
+)
 
 # Sent last when a folder is uploaded; a folder without it is an interrupted upload.
 COMPLETE_MARKER = ".complete"
-
-# fsspec option names that carry credentials: they belong in the environment or the
-# provider's own config, because pipeline.yaml is recorded in every run's config.
-SECRET_OPTIONS = frozenset(
-    {"key", "secret", "token", "password", "access_key", "secret_key", "session_token"}
-)
-
-
-def is_url(location: str) -> bool:
-    return "://" in location and not location.startswith("file://")
-
-
-def check_protocol(url: str) -> None:
-    """Raise ValueError naming the problem if fsspec cannot open ``url``'s scheme here."""
-    import fsspec
-
-    protocol = url.split("://", 1)[0]
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except ValueError:
-        raise ValueError(f"{url}: unknown storage protocol {protocol!r}") from None
-    except ImportError as error:
-        raise ValueError(f"{url}: {error} (pip install -e '.[s3]' for s3://)") from None
-
-
-def location(where: str | Path, options: Mapping[str, Any] | None = None) -> StoragePath:
-    """A local path for a folder, a ``UPath`` with ``options`` for a URL."""
-    text = str(where)
-    if not is_url(text):
-        return Path(text.removeprefix("file://"))
-    from upath import UPath
-
-    return UPath(text, **dict(options or {}))
 
 
 def is_remote(path: StoragePath) -> bool:
