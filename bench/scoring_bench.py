@@ -38,7 +38,7 @@ def score_once(config_path: str) -> None:
     from ml_pipeline.core.deploy import batch_scoring
     from ml_pipeline.defs.assets.scoring import batch_predictions
     from ml_pipeline.defs.partitions import scoring_files
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store, resources_for
 
     config = load_config(config_path)
     instance = dg.DagsterInstance.ephemeral()
@@ -53,7 +53,7 @@ def score_once(config_path: str) -> None:
     run_seconds = time.perf_counter() - started
     metadata = result.asset_materializations_for_node("batch_predictions")[0].metadata
     rows = metadata["dagster/row_count"].value
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     model = batch_scoring.load_version(store, metadata["model_version"].value)
     frame = pd.read_csv(config.scoring_dir / f"{PARTITION}.csv", dtype=str)
     frame = frame[batch_scoring.unreadable_rows(frame, model).isna().to_numpy()]

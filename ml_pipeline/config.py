@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -534,6 +535,27 @@ class MonitoringConfig(_Strict):
         return _five_field_cron(value)
 
 
+@dataclass(frozen=True)
+class ModelingConfig:
+    """The sections the model stage reads: the dataset, how it was cleaned, and the
+    holdout, training and promotion policy. Never storage, MLflow, serving or deployment,
+    so ``core/model`` cannot come to depend on where things live."""
+
+    dataset: DatasetConfig
+    cleaning: CleaningConfig
+    holdout: HoldoutConfig
+    training: TrainingConfig
+    promotion: PromotionConfig
+    contract_path: Path
+
+    @property
+    def metric(self) -> str:
+        """The promotion metric: the configured one, or the task's default."""
+        if self.promotion.metric:
+            return self.promotion.metric
+        return "rmse" if self.dataset.task == "regression" else "f1_macro"
+
+
 class PipelineConfig(_Strict):
     dataset: DatasetConfig
     storage: StorageConfig = StorageConfig()
@@ -666,10 +688,19 @@ class PipelineConfig(_Strict):
         return self.data_dir / "mlflow" / "artifacts"
 
     @property
+    def modeling(self) -> ModelingConfig:
+        return ModelingConfig(
+            self.dataset,
+            self.cleaning,
+            self.holdout,
+            self.training,
+            self.promotion,
+            self.contract_path,
+        )
+
+    @property
     def promotion_metric(self) -> str:
-        if self.promotion.metric:
-            return self.promotion.metric
-        return "rmse" if self.dataset.task == "regression" else "f1_macro"
+        return self.modeling.metric
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

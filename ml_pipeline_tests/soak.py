@@ -31,7 +31,7 @@ from ml_pipeline.core.data.demo_data import DemoSpec, FaultRates, generate_batch
 from ml_pipeline.core.data.landing import partition_key_for
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.names import PID_TAG
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.mutations import Mutation, apply
 from ml_pipeline_tests.servers import free_port, graphql, running, wait_for_http, wait_until
@@ -328,7 +328,7 @@ def _account(
             report.rows_ingested += warehouse.row_count("raw_samples", key)
     report.active_runs = [r["jobName"] for r in every_run if r["status"] in ACTIVE]
     report.trainings = sum(r["jobName"] == "training_job" for r in every_run)
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     report.mlflow_running = len(store.running_runs())
     champion = store.champion()
     report.champion = str(champion.version) if champion is not None else None

@@ -247,7 +247,7 @@ def cmd_run(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.memory import give_back_large_blocks
     from ml_pipeline.core.project_lock import ProjectBusy
 
-    problem = preflight(config)
+    problem = preflight(config.dataset, config.cleaning, config.contract_path)
     if problem:
         return _config_error(config, f"{problem}; nothing was ingested or moved")
     # Before any worker starts, so the ingest and search workers inherit it: each frees one
@@ -462,7 +462,7 @@ def cmd_contract(config: PipelineConfig, args: argparse.Namespace) -> int:
 def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.core.data.config_faults import preflight
 
-    problem = preflight(config)
+    problem = preflight(config.dataset, config.cleaning, config.contract_path)
     if problem:
         return _config_error(config, problem)
     if config.storage.shared is not None:
@@ -475,7 +475,7 @@ def cmd_check_config(config: PipelineConfig, args: argparse.Namespace) -> int:
         from ml_pipeline.core.data.expectations import check_user_expectations
 
         try:
-            check_user_expectations(config)
+            check_user_expectations(config.quality)
         except ValueError as error:
             return _config_error(config, f"quality.expectations: {error}")
     print(

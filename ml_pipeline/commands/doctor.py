@@ -60,7 +60,7 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     findings = [Finding("config", True, f"{config.source_path} is valid")]
-    problem = preflight(config)
+    problem = preflight(config.dataset, config.cleaning, config.contract_path)
     findings.append(
         Finding("landing", problem is None, problem or f"{config.dataset.landing_dir} exists")
     )
@@ -74,14 +74,14 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
 
 
 def _runs(config: PipelineConfig, fix: bool) -> Finding:
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store
     from ml_pipeline.runtime.instance import project_instance
     from ml_pipeline.runtime.orphans import end_orphans, find_orphans
 
     with project_instance(config) as instance:
         total = instance.get_runs_count()
         if fix:
-            ended = end_orphans(instance, resources_for(config)["mlflow"].get(), sweep_mlflow=True)
+            ended = end_orphans(instance, mlflow_store(config), sweep_mlflow=True)
             if ended.orphans or ended.mlflow_runs:
                 return Finding(
                     "dagster instance", True, f"{total} runs; " + "; ".join(ended.lines())
@@ -96,11 +96,11 @@ def _runs(config: PipelineConfig, fix: bool) -> Finding:
 
 
 def _store(config: PipelineConfig) -> Finding:
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store
     from ml_pipeline.runtime.instance import project_instance
     from ml_pipeline.runtime.orphans import abandoned_mlflow_runs
 
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     running = store.running_runs()
     answers = f"{config.mlflow_tracking_uri} answers; {len(running)} run(s) marked RUNNING"
     with project_instance(config) as instance:
@@ -119,9 +119,9 @@ def _store(config: PipelineConfig) -> Finding:
 def _deployment(config: PipelineConfig, fix: bool) -> Finding:
     from ml_pipeline.core.deploy.deploy_folder import is_complete
     from ml_pipeline.core.deploy.switch import reconcile, served_version
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store
 
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     if fix:
         done = reconcile(store, config.deploy_dir, config.reference_path)
         if done:

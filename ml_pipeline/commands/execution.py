@@ -22,7 +22,7 @@ from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.defs.partitions import landed_files
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline.runtime.decisions import decide_retraining, plan_landing
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def run_pipeline(
 
 def roll_back(config: PipelineConfig, instance: dg.DagsterInstance) -> RollbackOutcome:
     """Roll the champion back and record it as a deployed_model materialization."""
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     outcome = rollback(store, config.deploy_dir, config.reference_path)
     instance.report_runless_asset_event(
         dg.AssetMaterialization(

@@ -15,7 +15,7 @@ import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core.project_lock import project_lock
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline.runtime.orphans import Ended, end_orphans
 
 LOCK_NAME = "ml-pipeline.lock"
@@ -40,7 +40,7 @@ def recover(config: PipelineConfig, instance: dg.DagsterInstance, deployment: bo
     ``current`` agree with the registry's champion."""
     from ml_pipeline.core.deploy.switch import reconcile
 
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     recovery = Recovery(ended=end_orphans(instance, store, sweep_mlflow=True))
     if deployment:
         recovery.deployment = reconcile(store, config.deploy_dir, config.reference_path)

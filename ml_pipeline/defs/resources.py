@@ -105,6 +105,19 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_root: str | None = None
     ui_url: str | None = None
 
+    @classmethod
+    def of(cls, config: PipelineConfig) -> "MlflowResource":
+        """The one way from config to the MLflow store, for assets and commands alike."""
+        return cls(
+            tracking_uri=config.mlflow_tracking_uri,
+            experiment=config.mlflow.experiment,
+            registered_model=config.mlflow.registered_model,
+            artifact_root=(
+                str(config.mlflow_artifact_root) if config.mlflow_artifact_root else None
+            ),
+            ui_url=config.mlflow_ui_url,
+        )
+
     def get(self) -> MlflowStore:
         return MlflowStore(
             tracking_uri=self.tracking_uri,
@@ -115,21 +128,18 @@ class MlflowResource(dg.ConfigurableResource):
         )
 
 
+def mlflow_store(config: PipelineConfig) -> MlflowStore:
+    """The project's MLflow store, for a command or a sensor that needs no other resource."""
+    return MlflowResource.of(config).get()
+
+
 def resources_for(config: PipelineConfig) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "settings": PipelineSettings.of(config),
         "warehouse": WarehouseResource(
             root=str(config.warehouse_dir), storage_options=options_of(config.warehouse_dir)
         ),
-        "mlflow": MlflowResource(
-            tracking_uri=config.mlflow_tracking_uri,
-            experiment=config.mlflow.experiment,
-            registered_model=config.mlflow.registered_model,
-            artifact_root=(
-                str(config.mlflow_artifact_root) if config.mlflow_artifact_root else None
-            ),
-            ui_url=config.mlflow_ui_url,
-        ),
+        "mlflow": MlflowResource.of(config),
     }
     outputs = config.step_outputs_dir
     if outputs is not None:

@@ -17,10 +17,10 @@ from ml_pipeline.core.data.landing import (
     plan_retries,
     scan_landing,
 )
-from ml_pipeline.core.monitor.retraining import Activity
+from ml_pipeline.core.monitor.retraining import Activity, why_trained
 from ml_pipeline.defs.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
 from ml_pipeline.defs.partitions import landed_files, scoring_files
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline.runtime.decisions import decide_retraining, plan_landing
 from ml_pipeline.runtime.history import ingested_digests, outage_failures
 from ml_pipeline.runtime.orphans import end_orphans, living_runs
@@ -28,7 +28,7 @@ from ml_pipeline.runtime.orphans import end_orphans, living_runs
 
 def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:
     """A run whose process died would otherwise count as in progress forever."""
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     for line in end_orphans(context.instance, store).lines():
         context.log.warning(line)
 
@@ -74,7 +74,9 @@ def build_landing_sensor(config: PipelineConfig) -> dg.SensorDefinition:
             context.log.warning(f"several landed files map to one partition, skipped: {conflict}")
         if plan.runs or not dataset.landing_dir.is_dir():
             contract = resolve_contract(config.contract_path, dataset)
-            blocker = ingest_blocker(config, contract, [f.path for f in files])
+            blocker = ingest_blocker(
+                config.dataset, config.cleaning, contract, [f.path for f in files]
+            )
             if blocker:
                 return dg.SkipReason(f"config error, nothing ingested: {blocker}")
         retries = _retries(context, config, plan)
@@ -130,6 +132,8 @@ def _retrain_request(
     decision = decide_retraining(context.instance, config, _activity(context.instance))
     if not decision.reasons:
         return dg.SkipReason(decision.explanation)
+    # The tick's log in the UI says why; the run's tag and trained_model's metadata too.
+    context.log.info(f"{decision.explanation} ({why_trained(decision.trigger)})")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(run_key=decision.run_key, tags={names.TRIGGER_TAG: decision.trigger})

@@ -166,6 +166,13 @@ def test_config_imports_only_the_locations_leaf_and_the_leaf_nothing() -> None:
     assert not leaf
 
 
+def test_core_takes_config_sections_never_the_whole_config() -> None:
+    # A core function sees the sections it reads (ModelingConfig is the model stage's),
+    # so what it depends on is in its signature.
+    for path in _core_modules():
+        assert "PipelineConfig" not in path.read_text(encoding="utf-8"), _module_name(path)
+
+
 def test_config_and_core_never_import_the_rooms_above_them() -> None:
     above = tuple(f"ml_pipeline.{room}" for room in ("defs", "commands", "runtime", "serving"))
     for path in [PACKAGE / "config.py", *_core_modules()]:

@@ -18,7 +18,7 @@ from ml_pipeline.core.deploy import batch_scoring
 from ml_pipeline.core.model import training
 from ml_pipeline.defs.assets.scoring import batch_predictions
 from ml_pipeline.defs.partitions import scoring_files
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store, resources_for
 from ml_pipeline.defs.sensors import build_scoring_sensor
 from ml_pipeline_tests.conftest import tiny_regression_document, tiny_rows
 
@@ -32,7 +32,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         sensor={"settle_seconds": 0},
     )
     config = parse_config(document, folder / "pipeline.yaml")
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     experiment_id = store.activate()
     X = tiny_rows(60, seed=0)
     models = {}

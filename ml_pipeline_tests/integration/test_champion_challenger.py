@@ -16,7 +16,7 @@ from ml_pipeline.core.names import (
     REFIT_TAG,
     TRAINING_CUTOFF_TAG,
 )
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
             .read_text()
             .startswith("# bikes_test version 2")
         )
-        store = resources_for(strong)["mlflow"].get()
+        store = mlflow_store(strong)
         version = store.version("2")
         assert version.tags["dagster.run_id"] and version.tags[CODE_VERSION_TAG]
         assert "bikes_2024-01-12" in version.tags[PARTITIONS_TAG]
@@ -171,7 +171,7 @@ def test_a_rolled_back_version_is_not_promoted_again_unchanged(tmp_path) -> None
         assert run_pipeline(strong, instance).not_retrained.startswith("nothing new")
 
         # Every run, the candidates' included, is in the configured experiment.
-        store = resources_for(strong)["mlflow"].get()
+        store = mlflow_store(strong)
         client = store.client()
         experiment = client.get_experiment_by_name("bikes_test").experiment_id
         parent = again.training.mlflow_run_id

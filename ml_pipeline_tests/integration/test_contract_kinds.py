@@ -91,3 +91,13 @@ def test_the_metadata_links_the_training_run_and_the_registered_version(project)
     version_link = deployed.asset_materialization.metadata["registered_version"].url
     version = summary.champion.version
     assert version_link == f"http://127.0.0.1:5000/#/models/kinds/versions/{version}"
+
+
+def test_the_metadata_says_why_the_training_ran(project) -> None:
+    from ml_pipeline.core import names
+
+    *_, instance = project
+    trained = instance.get_latest_materialization_event(dg.AssetKey(names.TRAINED_MODEL))
+    assert trained.asset_materialization.metadata["why_trained"].value == (
+        "started by ml-pipeline run"
+    )

@@ -22,7 +22,7 @@ from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.crashpoints import CRASH_ENV
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy.switch import served_version
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline.defs.sensors import build_retrain_sensor
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.servers import free_port, run_to_end, running, wait_for_http
@@ -77,7 +77,7 @@ def unfinished_runs(config: PipelineConfig) -> list[dg.DagsterRun]:
 
 
 def assert_served_version_is_complete(config: PipelineConfig, registry_agrees: bool = True):
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     store.activate()
     champion = store.champion()
     serving = served_version(config.deploy_dir)
@@ -116,7 +116,7 @@ def assert_ended_by_the_next_command(config: PipelineConfig, run_ids: list[str])
                 for entry in dagster.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
             ]
             assert any("is gone" in message for message in messages), messages
-    assert resources_for(config)["mlflow"].get().running_runs() == {}
+    assert mlflow_store(config).running_runs() == {}
 
 
 def test_killed_during_ingest(project: PipelineConfig) -> None:
@@ -136,7 +136,7 @@ def test_killed_during_the_search(project: PipelineConfig) -> None:
     land(project, 2, 2)
     killed = cli(project, "run", crash="search")
     orphans = assert_killed_and_left_behind(killed, project, "training_job")
-    store = resources_for(project)["mlflow"].get()
+    store = mlflow_store(project)
     left_running = store.running_runs()
     assert left_running, "the search's MLflow runs should be left RUNNING by the kill"
     assert assert_served_version_is_complete(project) == "1"

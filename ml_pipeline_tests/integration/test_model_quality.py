@@ -8,7 +8,7 @@ import pytest
 from ml_pipeline.commands.execution import run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.names import HOLDOUT_CUTOFF_TAG, REFIT_TAG
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, land_demo_bikes, write_config
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def test_refit_off_deploys_the_challenger_as_validated(tmp_path) -> None:
         summary = run_pipeline(config, instance)
     assert summary.champion.version == "1", summary.validation
     assert summary.validation.refit.refit is False
-    version = resources_for(config)["mlflow"].get().version("1")
+    version = mlflow_store(config).version("1")
     assert version.source == summary.training.model_uri
     assert REFIT_TAG not in version.tags and version.tags[HOLDOUT_CUTOFF_TAG]
     # The default HGB was fitted on the same sample and scored on the same holdout.
@@ -64,4 +64,4 @@ def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_p
     assert "does not beat the trivial baseline" in decision.reason
     assert summary.champion.version is None and summary.artifact_path is None
     assert not deployed.records
-    assert resources_for(config)["mlflow"].get().champion() is None
+    assert mlflow_store(config).champion() is None

@@ -143,10 +143,10 @@ def test_an_mlflow_run_left_running_by_a_finished_dagster_run_is_a_problem_until
     from ml_pipeline.commands.doctor import _store
     from ml_pipeline.commands.project import recover
     from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store
     from ml_pipeline.runtime.instance import project_instance
 
-    store = resources_for(bike_config)["mlflow"].get()
+    store = mlflow_store(bike_config)
     with project_instance(bike_config) as instance:
         finished = instance.add_run(
             dg.DagsterRun(job_name=TRAINING_JOB, status=dg.DagsterRunStatus.SUCCESS)
@@ -181,10 +181,10 @@ def test_a_restarted_training_step_ends_what_its_dead_attempt_left_running(bike_
     """The Celery case as the redelivered step meets it: its own Dagster run is still
     STARTED, and an MLflow run of that run is RUNNING, left by the killed attempt."""
     from ml_pipeline.core.tracking import DAGSTER_RUN_TAG
-    from ml_pipeline.defs.resources import resources_for
+    from ml_pipeline.defs.resources import mlflow_store
     from ml_pipeline.runtime.instance import project_instance
 
-    store = resources_for(bike_config)["mlflow"].get()
+    store = mlflow_store(bike_config)
     with project_instance(bike_config) as instance:
         this_run = _started_run(instance, TRAINING_JOB, current_owner())
         other_live_run = _started_run(instance, TRAINING_JOB, current_owner())

@@ -21,7 +21,7 @@ from ml_pipeline.core.deploy.switch import rollback
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.defs.assets.scoring import batch_predictions
 from ml_pipeline.defs.partitions import scoring_files
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store, resources_for
 from ml_pipeline.serving.app import create_app
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 from ml_pipeline_tests.s3 import new_bucket
@@ -80,7 +80,7 @@ def test_the_service_serves_the_bucket_champion_and_logs_to_the_bucket(trained) 
     assert response.status_code == 200, response.text
     assert response.headers["x-model-version"] == "1"
     assert (config.model_cache_dir / "v1" / "MLmodel").is_file()
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     expected = batch_scoring.load_version(store, "1").predict(rows)
     assert np.allclose(response.json()["predictions"], expected)
     # The app flushed its log on shutdown, into the bucket, where monitoring reads it.
@@ -114,7 +114,7 @@ def test_a_second_champion_and_its_rollback_switch_the_bucket_pointer(trained) -
     forced = run_pipeline(config, instance, promotion="force")
     assert forced.error is None and forced.champion.version == "2"
     assert deploy_folder.current_name(config.deploy_dir) == "v2"
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     outcome = rollback(store, config.deploy_dir, config.reference_path)
     assert outcome.to_version == "1"
     assert deploy_folder.current_name(config.deploy_dir) == "v1"

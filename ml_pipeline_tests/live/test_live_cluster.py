@@ -23,7 +23,7 @@ from ml_pipeline.config import load_config
 from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy import deploy_folder
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.live.test_live_dagster import failures, runs
 from ml_pipeline_tests.s3 import new_bucket
@@ -262,7 +262,7 @@ def test_a_worker_killed_mid_training_loses_nothing(cluster) -> None:
             training_on_a_worker, "a training step on a worker", timeout=300, every=0.2
         )
         # Killed once the attempt has opened its MLflow runs, which it never ends.
-        store = resources_for(config)["mlflow"].get()
+        store = mlflow_store(config)
         poll_until(
             lambda: run_id in store.running_runs().values(),
             "the step attempt's MLflow run",

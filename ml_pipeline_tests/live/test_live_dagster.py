@@ -142,6 +142,15 @@ def test_landed_files_flow_to_a_champion_and_a_backfill_finishes(live) -> None:
     assert (config.deploy_dir / "current" / "MLmodel").is_file()
     card = json.loads((config.deploy_dir / "current" / "model_card.json").read_text())
     assert card["trigger"] == trigger
+    # The UI says why the training ran, on the materialization itself.
+    materialized = graphql(
+        url,
+        '{ assetOrError(assetKey: {path: ["trained_model"]}) { ... on Asset { '
+        "assetMaterializations(limit: 1) { metadataEntries { label "
+        "... on TextMetadataEntry { text } } } } } }",
+    )["assetOrError"]["assetMaterializations"][0]["metadataEntries"]
+    why = next(e["text"] for e in materialized if e["label"] == "why_trained")
+    assert why == f"retraining sensor: {len(landed)} new partition(s) since the last training"
     # A file-triggered retraining may reuse a search; with none before it, it searched.
     assert card["search"].startswith("searched ")
     assert "not reused: no finished search" in card["search"]

@@ -13,15 +13,15 @@ import csv
 import difflib
 from pathlib import Path
 
-from ml_pipeline.config import DatasetConfig, PipelineConfig
+from ml_pipeline.config import CleaningConfig, DatasetConfig
 from ml_pipeline.core.data.contract import SchemaContract
 from ml_pipeline.core.data.intake import read_header
 
 HEADER_SAMPLE = 50
 
 
-def landing_problem(config: PipelineConfig) -> str | None:
-    landing = config.dataset.landing_dir
+def landing_problem(dataset: DatasetConfig) -> str | None:
+    landing = dataset.landing_dir
     if not landing.exists():
         return f"dataset.landing_dir: the landing folder {landing} does not exist"
     if not landing.is_dir():
@@ -29,9 +29,8 @@ def landing_problem(config: PipelineConfig) -> str | None:
     return None
 
 
-def named_columns(config: PipelineConfig) -> list[tuple[str, str]]:
+def named_columns(dataset: DatasetConfig, cleaning: CleaningConfig) -> list[tuple[str, str]]:
     """Every (config key, column name) pair that config uses to name a column."""
-    dataset = config.dataset
     pairs = [("dataset.target", dataset.target)]
     if dataset.timestamp_column:
         pairs.append(("dataset.timestamp_column", dataset.timestamp_column))
@@ -39,7 +38,7 @@ def named_columns(config: PipelineConfig) -> list[tuple[str, str]]:
     pairs += [(f"dataset.drop_columns[{i}]", c) for i, c in enumerate(dataset.drop_columns)]
     pairs += [(f"dataset.columns.{c}", c) for c in dataset.columns]
     pairs += [(f"dataset.column_types.{c}", c) for c in dataset.column_types]
-    pairs += [(f"cleaning.outliers.bounds.{c}", c) for c in config.cleaning.outliers.bounds]
+    pairs += [(f"cleaning.outliers.bounds.{c}", c) for c in cleaning.outliers.bounds]
     return pairs
 
 
@@ -60,7 +59,10 @@ def _suggestion(name: str, known: set[str]) -> str:
 
 
 def config_faults(
-    config: PipelineConfig, contract: SchemaContract | None, headers: list[list[str]]
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    contract: SchemaContract | None,
+    headers: list[list[str]],
 ) -> list[str]:
     """Config keys naming a column that no landed header (and no inferred contract) has.
 
@@ -73,7 +75,7 @@ def config_faults(
     if not known:
         return []
     faults = []
-    for key, name in named_columns(config):
+    for key, name in named_columns(dataset, cleaning):
         if name not in known:
             where = f"the landed files (checked {len(headers)})" if headers else "the contract"
             faults.append(f"{key}: {name!r} is not a column of {where}{_suggestion(name, known)}")
@@ -93,25 +95,27 @@ def landed_headers(paths: list[Path], dataset: DatasetConfig) -> list[list[str]]
 
 
 def ingest_blocker(
-    config: PipelineConfig, contract: SchemaContract | None, paths: list[Path]
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    contract: SchemaContract | None,
+    paths: list[Path],
 ) -> str | None:
     """Why no landed file should be ingested under this config, or None.
 
     Checked by every way in (``ml-pipeline run``, the landing sensor, an ingest run
     about to quarantine a file), so a config mistake never empties the landing folder.
     """
-    problem = landing_problem(config)
+    problem = landing_problem(dataset)
     if problem:
         return problem
-    faults = config_faults(config, contract, landed_headers(paths, config.dataset))
+    faults = config_faults(dataset, cleaning, contract, landed_headers(paths, dataset))
     return faults[0] if faults else None
 
 
-def preflight(config: PipelineConfig) -> str | None:
+def preflight(dataset: DatasetConfig, cleaning: CleaningConfig, contract_path: Path) -> str | None:
     """A config mistake that would fail every landed file, found before any is touched."""
     from ml_pipeline.core.data.contract import resolve_contract
     from ml_pipeline.core.data.landing import scan_landing
 
-    dataset = config.dataset
     paths = [f.path for f in scan_landing(dataset.landing_dir, dataset.patterns)]
-    return ingest_blocker(config, resolve_contract(config.contract_path, dataset), paths)
+    return ingest_blocker(dataset, cleaning, resolve_contract(contract_path, dataset), paths)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.config import PipelineConfig
+from ml_pipeline.config import CleaningConfig, DatasetConfig, QualityConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.contract import SchemaContract
 from ml_pipeline.core.data.feature_table import FEATURE_PREFIX
@@ -87,10 +87,10 @@ class SuiteResult:
         return [f for f in self.failures if not f.blocking]
 
 
-def _user_expectations(config: PipelineConfig, table: str) -> list[Expectation]:
+def _user_expectations(quality: QualityConfig, table: str) -> list[Expectation]:
     return [
         Expectation(e.type, dict(e.kwargs), e.blocking, "config")
-        for e in config.quality.expectations
+        for e in quality.expectations
         if e.table == table
     ]
 
@@ -110,20 +110,21 @@ def _not_null(column: str, blocking: bool = True, mostly: float = 1.0) -> Expect
     return Expectation("expect_column_values_to_not_be_null", kwargs, blocking, "schema")
 
 
-def raw_suite(config: PipelineConfig, contract: SchemaContract | None) -> list[Expectation]:
+def raw_suite(
+    dataset: DatasetConfig, quality: QualityConfig, contract: SchemaContract | None
+) -> list[Expectation]:
     """The landed table as read: the contract's required columns present, rows to work with."""
-    dataset = config.dataset
     required = [dataset.target, *([dataset.timestamp_column] if dataset.timestamp_column else [])]
     if contract is not None:
         required += contract.required()
     suite = [_row_count(), *(_exists(c) for c in dict.fromkeys(required))]
     suite.append(_not_null(dataset.target, blocking=False, mostly=0.95))
-    return suite + _user_expectations(config, names.RAW_SAMPLES)
+    return suite + _user_expectations(quality, names.RAW_SAMPLES)
 
 
-def _learned(reference: ReferenceProfile, config: PipelineConfig) -> list[Expectation]:
+def _learned(reference: ReferenceProfile, quality: QualityConfig) -> list[Expectation]:
     """Ranges and category sets the champion was trained on; new values warn, not block."""
-    margin, mostly = config.quality.learned_range_margin, config.quality.learned_mostly
+    margin, mostly = quality.learned_range_margin, quality.learned_mostly
     suite = []
     for name, column in reference.columns.items():
         if not column.required:
@@ -158,11 +159,12 @@ def _learned(reference: ReferenceProfile, config: PipelineConfig) -> list[Expect
 
 
 def cleaned_suite(
-    config: PipelineConfig,
+    dataset: DatasetConfig,
+    cleaning: CleaningConfig,
+    quality: QualityConfig,
     reference: ReferenceProfile | None,
     contract: SchemaContract | None = None,
 ) -> list[Expectation]:
-    dataset = config.dataset
     suite = [_row_count(), _exists(dataset.target), _not_null(dataset.target)]
     if len(dataset.id_columns) == 1:
         suite.append(
@@ -200,7 +202,7 @@ def cleaned_suite(
                 "schema",
             )
         )
-    for column, (low, high) in config.cleaning.outliers.bounds.items():
+    for column, (low, high) in cleaning.outliers.bounds.items():
         suite.append(
             Expectation(
                 "expect_column_values_to_be_between",
@@ -221,8 +223,8 @@ def cleaned_suite(
                     )
                 )
     if reference is not None:
-        suite += _learned(reference, config)
-    return suite + _user_expectations(config, names.CLEANED_DATA)
+        suite += _learned(reference, quality)
+    return suite + _user_expectations(quality, names.CLEANED_DATA)
 
 
 def _finite(column: str) -> Expectation:
@@ -238,19 +240,22 @@ def _finite(column: str) -> Expectation:
 
 
 def features_suite(
-    config: PipelineConfig, reference: ReferenceProfile | None, table: pd.DataFrame | None = None
+    dataset: DatasetConfig,
+    quality: QualityConfig,
+    reference: ReferenceProfile | None,
+    table: pd.DataFrame | None = None,
 ) -> list[Expectation]:
     """The feature table: the target, the reference's features, and, for the ``table`` at
     hand, every numeric input column (and a regression target) finite. Derived features
     are computed from those inputs by code that yields finite numbers or gaps."""
-    target = config.dataset.target
+    target = dataset.target
     suite = [_row_count(), _exists(target), _not_null(target)]
     if reference is not None:
         suite += [_exists(f"{FEATURE_PREFIX}{name}") for name in reference.features]
     if table is not None:
         numeric = table.select_dtypes(include="number", exclude="bool").columns
         suite += [_finite(str(c)) for c in numeric if not str(c).startswith(FEATURE_PREFIX)]
-    return suite + _user_expectations(config, names.FEATURES)
+    return suite + _user_expectations(quality, names.FEATURES)
 
 
 # One in-memory context per process: building it costs about as much as validating a
@@ -281,10 +286,10 @@ def _to_gx(expectation: Expectation, index: int) -> object:
         ) from error
 
 
-def check_user_expectations(config: PipelineConfig) -> None:
+def check_user_expectations(quality: QualityConfig) -> None:
     """Raise ValueError naming the first configured expectation GX does not accept."""
     _context_and_batch_definition()
-    for index, expectation in enumerate(config.quality.expectations):
+    for index, expectation in enumerate(quality.expectations):
         _to_gx(Expectation(expectation.type, dict(expectation.kwargs), True, "config"), index)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ml_pipeline.config import PipelineConfig
+from ml_pipeline.config import DeployConfig, ModelingConfig
 from ml_pipeline.core import tracking
 from ml_pipeline.core.deploy import onnx_export
 from ml_pipeline.core.model import evaluation, refit
@@ -71,7 +71,11 @@ def _converted(pipeline: Any, task: str, rows: pd.DataFrame, tolerance: float):
 
 
 def edge_for_deployment(
-    config: PipelineConfig, training: TrainingOutcome, validation: ValidationOutcome, warehouse
+    modeling: ModelingConfig,
+    settings: DeployConfig,
+    training: TrainingOutcome,
+    validation: ValidationOutcome,
+    warehouse,
 ) -> EdgeOutcome:
     """``model.onnx`` for a promotion, checked on the smoke-test rows and a sample of the
     holdout against the model it stands for. ``warehouse`` holds the holdout."""
@@ -85,7 +89,7 @@ def edge_for_deployment(
             False,
             f"not published: deploy.onnx needs the edge extra (pip install -e '.[edge]'): {error}",
         )
-    target, settings = config.dataset.target, config.deploy
+    target = modeling.dataset.target
     holdout = warehouse.read(HOLDOUT_TABLE, training.holdout_key)
     X, y = holdout.drop(columns=[target]), holdout[target]
     sample = X.sample(min(len(X), settings.onnx_parity_rows), random_state=0)
@@ -96,14 +100,14 @@ def edge_for_deployment(
         check_rows=check_rows,
         holdout_X=X,
         holdout_y=y,
-        training_rows=lambda: refit.training_sample(training, warehouse, config),
-        thresholds=dict(config.promotion.thresholds),
+        training_rows=lambda: refit.training_sample(training, warehouse, modeling),
+        thresholds=dict(modeling.promotion.thresholds),
         tolerance=settings.onnx_tolerance,
     )
     return build_edge_model(
         mlflow.sklearn.load_model(deployed_uri),
         mlflow.sklearn.load_model(training.model_uri),
-        config.dataset.task,
+        modeling.dataset.task,
         inputs,
     )
 

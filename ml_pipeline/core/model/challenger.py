@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ml_pipeline.config import CandidateConfig, PipelineConfig
+from ml_pipeline.config import CandidateConfig, ModelingConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.contract import (
@@ -176,19 +176,19 @@ def partition_problem(footer: pq.FileMetaData, contract: SchemaContract, target:
 
 
 def training_contract(
-    config: PipelineConfig, warehouse: Warehouse, partitions: list[str]
+    modeling: ModelingConfig, warehouse: Warehouse, partitions: list[str]
 ) -> SchemaContract:
     """The contract in force; a warehouse ingested before contracts existed gets one
     inferred from its newest feature partition, stored like any other."""
-    contract = resolve_contract(config.contract_path, config.dataset)
+    contract = resolve_contract(modeling.contract_path, modeling.dataset)
     if contract is not None or not partitions:
         return contract
     key = partitions[-1]
     table = warehouse.read(names.FEATURES, key)
     raw = table[[c for c in table.columns if not c.startswith(FEATURE_PREFIX)]]
-    threshold = config.cleaning.numeric_parse_threshold
-    inferred = infer_contract(raw, config.dataset, threshold, f"warehouse partition {key}")
-    return create_contract(inferred, config.contract_path)
+    threshold = modeling.cleaning.numeric_parse_threshold
+    inferred = infer_contract(raw, modeling.dataset, threshold, f"warehouse partition {key}")
+    return create_contract(inferred, modeling.contract_path)
 
 
 @dataclass(frozen=True)
@@ -285,30 +285,30 @@ def target_problem(y: pd.Series, task: str, max_classes: int) -> tuple[str | Non
 def split_for_training(
     warehouse: Warehouse,
     partitions: list[str],
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     contract: SchemaContract,
     champion_cutoff: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, HoldoutSpec]:
     """A bounded training sample and a bounded holdout, disjoint by construction."""
-    dataset = config.dataset
+    dataset = modeling.dataset
     columns = [*contract.inputs(), dataset.target]
     hash_columns = dataset.id_columns or [c for c in columns if c != dataset.target]
     spec = plan_holdout(
         warehouse,
         names.FEATURES,
         partitions,
-        config.holdout.fraction,
+        modeling.holdout.fraction,
         dataset.timestamp_column,
         hash_columns,
         champion_cutoff,
     )
-    seed = config.training.random_seed
+    seed = modeling.training.random_seed
     withheld = count_holdout_rows(warehouse, names.FEATURES, partitions, spec)
     total = sum(warehouse.row_count(names.FEATURES, key) for key in partitions)
     train = warehouse.sample(
         names.FEATURES,
         partitions,
-        config.training.sample_rows,
+        modeling.training.sample_rows,
         seed,
         row_filter=lambda frame: ~holdout_mask(frame, spec),
         columns=columns,
@@ -318,7 +318,7 @@ def split_for_training(
     holdout = warehouse.sample(
         names.FEATURES,
         partitions,
-        config.holdout.max_rows,
+        modeling.holdout.max_rows,
         seed,
         row_filter=lambda frame: holdout_mask(frame, spec),
         columns=columns,
@@ -350,7 +350,7 @@ def _require_rows(frame: pd.DataFrame, what: str, minimum: int) -> None:
 
 
 def search_candidates(
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     candidates: list[CandidateConfig],
     X: pd.DataFrame,
     y: pd.Series,
@@ -365,7 +365,7 @@ def search_candidates(
     never stops the others."""
 
     results, failed = [], {}
-    budget = config.training.time_budget_minutes
+    budget = modeling.training.time_budget_minutes
     search_ends = time.monotonic() + budget * 60 if budget else None
     for position, candidate in enumerate(candidates):
         deadline = None
@@ -374,7 +374,7 @@ def search_candidates(
             deadline = time.monotonic() + (search_ends - time.monotonic()) / left
         try:
             results.append(
-                _search_one(config, candidate, X, y, metric, width, experiment_id, tags, deadline)
+                _search_one(modeling, candidate, X, y, metric, width, experiment_id, tags, deadline)
             )
         except Exception as error:  # recorded on the candidate's run and in the outcome
             leave_out(failed, candidate.name, error)
@@ -390,7 +390,7 @@ def leave_out(failed: dict[str, str], name: str, error: Exception, stage: str = 
 
 
 def _search_one(
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     candidate: CandidateConfig,
     X: pd.DataFrame,
     y: pd.Series,
@@ -402,7 +402,7 @@ def _search_one(
 ) -> training.CandidateResult:
     import mlflow
 
-    dataset, settings = config.dataset, config.training
+    dataset, settings = modeling.dataset, modeling.training
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=candidate.name, nested=True, tags=tags
     ):
@@ -419,7 +419,7 @@ def _search_one(
                 iterations=settings.search_iterations,
                 n_jobs=width,
                 seed=settings.random_seed,
-                missing_indicator=config.cleaning.missing == "indicator",
+                missing_indicator=modeling.cleaning.missing == "indicator",
                 balance_classes=settings.try_balanced_class_weights,
                 deadline=deadline,
                 fit_best=False,
@@ -474,7 +474,7 @@ def every_candidate_failed(failed: dict[str, str]) -> str:
 def train_challenger(
     warehouse: Warehouse,
     partitions: list[str],
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
     tags: dict[str, str],
     contract: SchemaContract,
@@ -490,7 +490,7 @@ def train_challenger(
     if not partitions:
         raise ValueError("no feature partitions to train on: ingest landed files first")
     started = time.perf_counter()
-    found = usable_partitions(warehouse, partitions, contract, config.dataset.target)
+    found = usable_partitions(warehouse, partitions, contract, modeling.dataset.target)
     usable, excluded = found.keys, found.excluded
     if not usable:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:5])
@@ -498,11 +498,11 @@ def train_challenger(
             f"none of the {len(partitions)} feature partitions conforms to the schema "
             f"contract ({reasons}); re-ingest with `ml-pipeline run --reingest`"
         )
-    attempt = (warehouse, config, store, tags, contract, reuse_search, found.inputs)
+    attempt = (warehouse, modeling, store, tags, contract, reuse_search, found.inputs)
     try:
         outcome = _train(usable, *attempt)
     except training.CandidateError as error:
-        found = blame_failed_fit(warehouse, usable, config, contract, error.failed)
+        found = blame_failed_fit(warehouse, usable, modeling, contract, error.failed)
         if not found.partitions:
             raise training.CandidateError(
                 f"{error}; no partition is to blame: {found.unresolved}", error.failed
@@ -519,15 +519,15 @@ def train_challenger(
 def blame_failed_fit(
     warehouse: Warehouse,
     partitions: list[str],
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     contract: SchemaContract,
     failed: dict[str, str],
 ) -> blame.Blame:
     """The partitions behind a training whose every candidate failed, sought with the
     first failed candidate's fixed parameters on each subset's rows (holdout included:
     the refit on all rows would meet them too)."""
-    dataset = config.dataset
-    candidates = [*config.training.candidates, training.REFERENCE]
+    dataset = modeling.dataset
+    candidates = [*modeling.training.candidates, training.REFERENCE]
     candidate = next((c for c in candidates if c.name in failed), candidates[0])
     columns = [*contract.inputs(), dataset.target]
 
@@ -535,8 +535,8 @@ def blame_failed_fit(
         rows = warehouse.sample(
             names.FEATURES,
             keys,
-            config.training.sample_rows,
-            config.training.random_seed,
+            modeling.training.sample_rows,
+            modeling.training.random_seed,
             columns=columns,
             kinds=input_kinds(contract, dataset.target),
         )
@@ -545,7 +545,7 @@ def blame_failed_fit(
             return None  # nothing here to fail on
         X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
         try:
-            fit_fixed(config, _rare_class_adjustment(config, y, [])(candidate), X, y)
+            fit_fixed(modeling, _rare_class_adjustment(modeling, y, [])(candidate), X, y)
         except Exception as error:  # the probe's answer: these rows fail the fit
             if outage(error) is not None:
                 raise
@@ -555,9 +555,9 @@ def blame_failed_fit(
     return blame.bisect(partitions, probe)
 
 
-def fit_fixed(config: PipelineConfig, candidate: CandidateConfig, X: pd.DataFrame, y: pd.Series):
+def fit_fixed(modeling: ModelingConfig, candidate: CandidateConfig, X: pd.DataFrame, y: pd.Series):
     """``candidate`` with its fixed parameters (no search), fitted as this config says."""
-    dataset = config.dataset
+    dataset = modeling.dataset
     return training.fit_configuration(
         candidate,
         dataset.task,
@@ -565,15 +565,15 @@ def fit_fixed(config: PipelineConfig, candidate: CandidateConfig, X: pd.DataFram
         y,
         dataset.timestamp_column,
         dataset.ignored_columns,
-        config.training.random_seed,
-        config.cleaning.missing == "indicator",
+        modeling.training.random_seed,
+        modeling.cleaning.missing == "indicator",
     )
 
 
 def _train(
     partitions: list[str],
     warehouse: Warehouse,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
     tags: dict[str, str],
     contract: SchemaContract,
@@ -582,9 +582,9 @@ def _train(
 ) -> TrainingOutcome:
     import mlflow
 
-    dataset, settings = config.dataset, config.training
+    dataset, settings = modeling.dataset, modeling.training
     train, holdout, spec = split_for_training(
-        warehouse, partitions, config, contract, store.champion_holdout_cutoff()
+        warehouse, partitions, modeling, contract, store.champion_holdout_cutoff()
     )
     _require_rows(train, "the training sample", settings.cv_folds * 10)
     _require_rows(holdout, "the holdout", 2)
@@ -592,15 +592,15 @@ def _train(
     if error:
         raise ValueError(error)
     X, y = train.drop(columns=[dataset.target]), train[dataset.target]
-    metric = config.promotion_metric
+    metric = modeling.metric
     ignored = dataset.ignored_columns
     warnings = [warning] if warning else []
     warnings += contract.undecided_notes(dataset.kind_evidence_rows)
-    adjust = _rare_class_adjustment(config, y, warnings)
+    adjust = _rare_class_adjustment(modeling, y, warnings)
     candidates = [adjust(candidate) for candidate in settings.candidates]
 
     experiment_id = store.activate()
-    key = search_reuse.search_key(config, contract.version, metric)
+    key = search_reuse.search_key(modeling, contract.version, metric)
     past, refusal = (
         _past_search(store, key, settings.reuse_search_hours, len(train))
         if reuse_search
@@ -620,13 +620,13 @@ def _train(
         )
         choice = None
         if past is not None and refusal is None:
-            choice, refusal = _reuse(config, past, adjust, X, y)
+            choice, refusal = _reuse(modeling, past, adjust, X, y)
         if choice is not None:
             mlflow.set_tag(names.SEARCH_REUSED_TAG, past.run_id)
         else:
             not_reused = refusal if reuse_search else None
             choice = _search(
-                config, candidates, adjust, (X, y, holdout), experiment_id, tags, not_reused
+                modeling, candidates, adjust, (X, y, holdout), experiment_id, tags, not_reused
             )
             mlflow.set_tags(search_reuse.search_tags(key, choice.chosen, len(train)))
         best, yardstick_verdict = choice.best, choice.yardstick
@@ -699,12 +699,12 @@ class _Choice:
 
 
 def _reuse(
-    config: PipelineConfig, past: object, adjust: Callable, X: pd.DataFrame, y: pd.Series
+    modeling: ModelingConfig, past: object, adjust: Callable, X: pd.DataFrame, y: pd.Series
 ) -> tuple[_Choice | None, str | None]:
     """The last search's choice refit on this sample; or None, and why not."""
     started = time.perf_counter()
     try:
-        model = fit_fixed(config, adjust(past.choice), X, y)
+        model = fit_fixed(modeling, adjust(past.choice), X, y)
     except Exception as error:  # the search then runs, as if there were no past one
         if outage(error) is not None:
             raise
@@ -716,7 +716,7 @@ def _reuse(
 
 
 def _search(
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     candidates: list[CandidateConfig],
     adjust: Callable,
     sample: tuple[pd.DataFrame, pd.Series, pd.DataFrame],
@@ -726,16 +726,16 @@ def _search(
 ) -> _Choice:
     """Every candidate cross-validated, the best fitted, then held against the default HGB."""
     X, y, holdout = sample
-    settings, metric = config.training, config.promotion_metric
+    settings, metric = modeling.training, modeling.metric
     # Only the winner is fitted on the whole sample, after the search's workers are
     # gone: no fitted loser (a forest is hundreds of MB) overlaps a later search.
     with training.search_workers(settings.n_jobs, settings.dask_scheduler) as width:
         results, failed = search_candidates(
-            config, candidates, X, y, metric, width, experiment_id, tags
+            modeling, candidates, X, y, metric, width, experiment_id, tags
         )
     if not results:
         raise training.CandidateError(every_candidate_failed(failed), failed)
-    holdout_inputs = holdout.drop(columns=[config.dataset.target])
+    holdout_inputs = holdout.drop(columns=[modeling.dataset.target])
     best = fit_best_that_fits(results, X, y, metric, failed, holdout_inputs)
     chosen = next(c for c in candidates if c.name == best.name).model_copy(
         update={"params": best.params, "search": {}}
@@ -751,13 +751,13 @@ def _search(
     # search of its own to judge, and saves another fit.
     if settings.reference_model:
         choice.best, choice.chosen, choice.yardstick, choice.reference_model = _against_reference(
-            config, adjust(training.REFERENCE), best, chosen, X, y, holdout, failed
+            modeling, adjust(training.REFERENCE), best, chosen, X, y, holdout, failed
         )
     return choice
 
 
 def _against_reference(
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     reference: CandidateConfig,
     best: training.CandidateResult,
     chosen: CandidateConfig,
@@ -772,10 +772,8 @@ def _against_reference(
     recorded in ``failed`` and leaves ``best`` standing)."""
     started = time.perf_counter()
     try:
-        model = fit_fixed(config, reference, X, y)
-        verdict = yardstick.judge(
-            config, best.name, best.model, model, holdout, config.promotion_metric
-        )
+        model = fit_fixed(modeling, reference, X, y)
+        verdict = yardstick.judge(modeling, best.name, best.model, model, holdout, modeling.metric)
     except Exception as error:  # the challenger stands without its yardstick
         leave_out(failed, reference.name, error)
         return best, chosen, None, None
@@ -786,15 +784,15 @@ def _against_reference(
 
 
 def _rare_class_adjustment(
-    config: PipelineConfig, y: pd.Series, warnings: list[str]
+    modeling: ModelingConfig, y: pd.Series, warnings: list[str]
 ) -> Callable[[CandidateConfig], CandidateConfig]:
     """What every candidate of this training needs for its classes: early stopping off
     when a class too rare for its stratified split would break a fit (a warning says so)."""
-    settings = config.training
-    if config.dataset.task != "classification":
+    settings = modeling.training
+    if modeling.dataset.task != "classification":
         return lambda candidate: candidate
     hazard = training.early_stopping_hazard(
-        y, settings.cv_folds, config.dataset.timestamp_column is not None, settings.random_seed
+        y, settings.cv_folds, modeling.dataset.timestamp_column is not None, settings.random_seed
     )
     if hazard is None:
         return lambda candidate: candidate

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ml_pipeline.config import PipelineConfig
+from ml_pipeline.config import ModelingConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.warehouse import Warehouse
@@ -98,7 +98,7 @@ def started_smoke_test_of(
 def _comparison_rows(
     outcome: TrainingOutcome,
     warehouse: Warehouse,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
     champion_version: object,
     holdout: pd.DataFrame,
@@ -125,8 +125,8 @@ def _comparison_rows(
     return warehouse.sample(
         names.FEATURES,
         unseen,
-        config.holdout.max_rows,
-        config.training.random_seed,
+        modeling.holdout.max_rows,
+        modeling.training.random_seed,
         row_filter=lambda frame: holdout_mask(frame, outcome.holdout) & seen.unseen_rows(frame),
         columns=list(holdout.columns),
         kinds=outcome.kinds,
@@ -189,9 +189,9 @@ class _HoldoutScores:
 
 
 def _score_holdout(
-    outcome: TrainingOutcome, model: object, X: pd.DataFrame, y: pd.Series, config: PipelineConfig
+    outcome: TrainingOutcome, model: object, X: pd.DataFrame, y: pd.Series, modeling: ModelingConfig
 ) -> _HoldoutScores:
-    task = config.dataset.task
+    task = modeling.dataset.task
     labels = None
     if task == "classification":
         labels = sorted(set(model.classes_) | set(y.dropna()))
@@ -214,7 +214,7 @@ def _score_holdout(
         challenger=said.scores(y, task, _classes(model)),
         baseline=said_by_baseline.scores(y, task, _classes(outcome.baseline)),
         default_hgb=default_hgb,
-        versus_baseline=paired(config, y, said, said_by_baseline, outcome.metric),
+        versus_baseline=paired(modeling, y, said, said_by_baseline, outcome.metric),
         unmeasured=unmeasured,
     )
 
@@ -237,13 +237,13 @@ def _compare_with_champion(
     labels: list | None,
     holdout: pd.DataFrame,
     warehouse: Warehouse,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
 ) -> _ChampionComparison:
     current = store.champion()
     if current is None:
         return _ChampionComparison()
-    task, target = config.dataset.task, config.dataset.target
+    task, target = modeling.dataset.task, modeling.dataset.target
     found = _ChampionComparison(version=str(current.version))
     champion_model, found.broken = _loaded(store, found.version)
     # A champion of the other task (the config's task was changed) cannot be compared.
@@ -251,7 +251,7 @@ def _compare_with_champion(
         task == "classification"
     ):
         return found
-    rows = _comparison_rows(outcome, warehouse, config, store, current, holdout)
+    rows = _comparison_rows(outcome, warehouse, modeling, store, current, holdout)
     found.rows = len(rows)
     if not len(rows):
         found.versus = promotion.Paired(0, float("nan"), float("nan"))
@@ -262,7 +262,7 @@ def _compare_with_champion(
     if said_by_champion is not None:
         found.champion = said_by_champion.scores(yc, task, _classes(champion_model))
         found.challenger = said_compared.scores(yc, task, _classes(model))
-        found.versus = paired(config, yc, said_compared, said_by_champion, outcome.metric)
+        found.versus = paired(modeling, yc, said_compared, said_by_champion, outcome.metric)
     return found
 
 
@@ -286,12 +286,12 @@ def _prepare_deployment(
     decision: promotion.Decision,
     planned: tuple[pd.DataFrame | None, DeployCandidate | None],
     warehouse: Warehouse,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
 ) -> _Prepared:
     """For a promotion, the refit on all rows and the smoke test of its export; in every
     case the diagnostics. A failed smoke test turns the decision into a refusal."""
-    task, target = config.dataset.task, config.dataset.target
+    task, target = modeling.dataset.task, modeling.dataset.target
     X, y = holdout.drop(columns=[target]), holdout[target]
     rows, deploy = planned
     smoke = None
@@ -306,16 +306,16 @@ def _prepare_deployment(
             child = waiting.enter_context(smoke_process())
             waiting.enter_context(threadpool_limits(limits=1))
             if deploy is None:
-                rows, deploy = refit.plan(outcome, warehouse, config)
+                rows, deploy = refit.plan(outcome, warehouse, modeling)
             deployed_model = model
             if rows is not None:
-                deployed_model = refit.refit(outcome, model, rows, deploy, config, store)
+                deployed_model = refit.refit(outcome, model, rows, deploy, modeling, store)
                 refit.record_seen_rows(warehouse, outcome.mlflow_run_id, rows)
             pending = waiting.enter_context(
                 started_smoke_test_of(child, deployed_model, deploy.model_uri, X)
             )
         importances = diagnostics.permutation_importances(
-            model, X, y, outcome.metric, config.training.random_seed
+            model, X, y, outcome.metric, modeling.training.random_seed
         )
         plots = _plots(model, X, y, task, importances, confusion)
         compared = {"challenger": scores.challenger, "baseline": scores.baseline}
@@ -366,7 +366,7 @@ def _log_validation(
 def validate_challenger(
     outcome: TrainingOutcome,
     warehouse: Warehouse,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
     override: str | None = None,
 ) -> ValidationOutcome:
@@ -375,7 +375,7 @@ def validate_challenger(
     import mlflow.sklearn
 
     store.activate()
-    target, metric = config.dataset.target, outcome.metric
+    target, metric = modeling.dataset.target, outcome.metric
     holdout = warehouse.read(HOLDOUT_TABLE, outcome.holdout_key)
     X, y = holdout.drop(columns=[target]), holdout[target]
     keep = {outcome.holdout_key, *store.registered_run_ids()}
@@ -383,9 +383,9 @@ def validate_challenger(
     refit.prune_seen_rows(warehouse, keep)
     model = mlflow.sklearn.load_model(outcome.model_uri)
 
-    scores = _score_holdout(outcome, model, X, y, config)
+    scores = _score_holdout(outcome, model, X, y, modeling)
     versus = _compare_with_champion(
-        outcome, model, scores.labels, holdout, warehouse, config, store
+        outcome, model, scores.labels, holdout, warehouse, modeling, store
     )
     if versus.broken is not None:
         scores.unmeasured[f"champion v{versus.version}"] = versus.broken
@@ -393,11 +393,11 @@ def validate_challenger(
     # Drawing the refit's rows reads every partition: done before the decision only when
     # a rolled-back version exists that the refit might reproduce.
     rolled_back = store.rolled_back()
-    planned = refit.plan(outcome, warehouse, config) if rolled_back else (None, None)
+    planned = refit.plan(outcome, warehouse, modeling) if rolled_back else (None, None)
     deploy = planned[1]
     decision = promotion.decide(
         scores.challenger,
-        promotion.Rules.from_config(config.promotion, metric),
+        promotion.Rules.from_config(modeling.promotion, metric),
         scores.versus_baseline,
         versus.versus,
         versus.version,
@@ -406,11 +406,11 @@ def validate_challenger(
         versus.broken,
     )
     confusion = per_class = None
-    if config.dataset.task == "classification":
+    if modeling.dataset.task == "classification":
         confusion = evaluation.confusion(y, scores.said.values, list(model.classes_))
         per_class = evaluation.per_class(y, scores.said.values, list(model.classes_))
     prepared = _prepare_deployment(
-        outcome, model, holdout, scores, confusion, decision, planned, warehouse, config, store
+        outcome, model, holdout, scores, confusion, decision, planned, warehouse, modeling, store
     )
     _log_validation(outcome, scores, versus, prepared)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.config import CandidateConfig, PipelineConfig
+from ml_pipeline.config import CandidateConfig, ModelingConfig
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import evaluation
@@ -59,39 +59,39 @@ def model_fingerprint(chosen: CandidateConfig | None, data_fingerprint: str) -> 
 
 
 def all_rows_sample(
-    outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig
+    outcome: TrainingOutcome, warehouse: Warehouse, modeling: ModelingConfig
 ) -> pd.DataFrame:
     """A sample of every row of the training partitions, the holdout included, capped
     like the training sample and drawn with the same seed."""
     sample = warehouse.sample(
         names.FEATURES,
         outcome.partitions,
-        config.training.sample_rows,
-        config.training.random_seed,
+        modeling.training.sample_rows,
+        modeling.training.random_seed,
         columns=outcome.columns,
         kinds=outcome.kinds,
     )
-    column = config.dataset.timestamp_column
+    column = modeling.dataset.timestamp_column
     if column:
         sample = sample.sort_values(column, kind="stable").reset_index(drop=True)
     return sample
 
 
 def training_sample(
-    outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig
+    outcome: TrainingOutcome, warehouse: Warehouse, modeling: ModelingConfig
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The challenger's training rows again (the holdout left out, the same cap and
     seed), split into inputs and target."""
     sample = warehouse.sample(
         names.FEATURES,
         outcome.partitions,
-        config.training.sample_rows,
-        config.training.random_seed,
+        modeling.training.sample_rows,
+        modeling.training.random_seed,
         row_filter=lambda frame: ~holdout_mask(frame, outcome.holdout),
         columns=outcome.columns,
         kinds=outcome.kinds,
     )
-    target = config.dataset.target
+    target = modeling.dataset.target
     return sample.drop(columns=[target]), sample[target]
 
 
@@ -102,9 +102,9 @@ def newest_timestamp(frame: pd.DataFrame, column: str | None) -> str | None:
     return None if pd.isna(newest) else newest.isoformat()
 
 
-def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig):
+def plan(outcome: TrainingOutcome, warehouse: Warehouse, modeling: ModelingConfig):
     """What would be deployed: the rows of the refit (None without refit) and its identity."""
-    if not config.training.refit_on_all_data or outcome.chosen is None:
+    if not modeling.training.refit_on_all_data or outcome.chosen is None:
         return None, DeployCandidate(
             model_uri=outcome.model_uri,
             refit=False,
@@ -112,7 +112,7 @@ def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig)
             data_fingerprint=outcome.data_fingerprint,
             model_fingerprint=model_fingerprint(outcome.chosen, outcome.data_fingerprint),
         )
-    rows = all_rows_sample(outcome, warehouse, config)
+    rows = all_rows_sample(outcome, warehouse, modeling)
     data_fingerprint = fingerprint(rows)
     return rows, DeployCandidate(
         model_uri=None,
@@ -120,7 +120,7 @@ def plan(outcome: TrainingOutcome, warehouse: Warehouse, config: PipelineConfig)
         rows=len(rows),
         data_fingerprint=data_fingerprint,
         model_fingerprint=model_fingerprint(outcome.chosen, data_fingerprint),
-        training_cutoff=newest_timestamp(rows, config.dataset.timestamp_column),
+        training_cutoff=newest_timestamp(rows, modeling.dataset.timestamp_column),
         digests={
             key: content_digest(warehouse.footer(names.FEATURES, key)) for key in outcome.partitions
         },
@@ -150,7 +150,7 @@ def refit(
     challenger: object,
     rows: pd.DataFrame,
     candidate: DeployCandidate,
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     store: tracking.MlflowStore,
 ) -> object:
     """Fit the chosen configuration on ``rows``, log it to the training run beside the
@@ -158,10 +158,10 @@ def refit(
     import mlflow
 
     started = time.perf_counter()
-    dataset = config.dataset
+    dataset = modeling.dataset
     X, y = rows.drop(columns=[dataset.target]), rows[dataset.target]
     chosen = refit_configuration(outcome.chosen, challenger)
-    model = fit_fixed(config, chosen, X, y)
+    model = fit_fixed(modeling, chosen, X, y)
     candidate.in_sample = evaluation.score(model, X, y, dataset.task)
     store.activate()
     with mlflow.start_run(run_id=outcome.mlflow_run_id):

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ml_pipeline.config import CandidateConfig, PipelineConfig
+from ml_pipeline.config import CandidateConfig, ModelingConfig
 from ml_pipeline.core.names import (
     NEW_PARTITIONS_REASON,
     SEARCH_CHOICE_TAG,
@@ -36,9 +36,9 @@ class PastSearch:
     choice: CandidateConfig
 
 
-def search_key(config: PipelineConfig, contract_version: str, metric: str) -> str:
+def search_key(modeling: ModelingConfig, contract_version: str, metric: str) -> str:
     """What a search's choice depends on besides the rows: equal keys, comparable searches."""
-    dataset, training = config.dataset, config.training
+    dataset, training = modeling.dataset, modeling.training
     described = {
         "candidates": [candidate.model_dump(mode="json") for candidate in training.candidates],
         "task": dataset.task,
@@ -50,7 +50,7 @@ def search_key(config: PipelineConfig, contract_version: str, metric: str) -> st
         "search_iterations": training.search_iterations,
         "random_seed": training.random_seed,
         "balanced_class_weights": training.try_balanced_class_weights,
-        "missing": config.cleaning.missing,
+        "missing": modeling.cleaning.missing,
         "contract": contract_version,
     }
     encoded = json.dumps(described, sort_keys=True, default=str).encode()

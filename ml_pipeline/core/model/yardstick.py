@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ml_pipeline.config import PipelineConfig
+from ml_pipeline.config import ModelingConfig
 from ml_pipeline.core.model import bootstrap, promotion
 from ml_pipeline.core.model.bootstrap import Predictions
 
@@ -17,21 +17,21 @@ DEFAULT_HGB = "default HGB"
 
 
 def paired(
-    config: PipelineConfig, y: pd.Series, challenger: Predictions, other: Predictions, metric: str
+    modeling: ModelingConfig, y: pd.Series, challenger: Predictions, other: Predictions, metric: str
 ) -> promotion.Paired:
     """``challenger`` against ``other`` on the same rows ``y``, with the lower bound of the
     challenger's gain from the paired bootstrap when the promotion policy asks for it."""
     scores = [bootstrap.score_of(metric, y, predictions) for predictions in (challenger, other)]
     low = None
-    if config.promotion.confidence > 0 and len(y):
+    if modeling.promotion.confidence > 0 and len(y):
         low = bootstrap.gain_bounds(
             y,
             challenger,
             other,
             metric,
-            config.promotion.confidence,
-            config.promotion.bootstrap_rounds,
-            config.training.random_seed,
+            modeling.promotion.confidence,
+            modeling.promotion.bootstrap_rounds,
+            modeling.training.random_seed,
         )
     return promotion.Paired(len(y), scores[0], scores[1], low)
 
@@ -45,7 +45,7 @@ class Verdict:
 
 
 def judge(
-    config: PipelineConfig,
+    modeling: ModelingConfig,
     challenger_name: str,
     challenger: object,
     reference: object,
@@ -55,21 +55,21 @@ def judge(
     """The reference against the searched challenger on the same holdout rows, by the rule
     the gate applies to a challenger against its champion: a gain larger than
     ``promotion.min_improvement`` and, when the bootstrap is on, larger than the noise."""
-    target = config.dataset.target
+    target = modeling.dataset.target
     X, y = holdout.drop(columns=[target]), holdout[target]
     labels = None
-    if config.dataset.task == "classification":
+    if modeling.dataset.task == "classification":
         labels = sorted(set(challenger.classes_) | set(reference.classes_) | set(y.dropna()))
     said_by = {
         name: Predictions.of(model, X, labels)
         for name, model in (("reference", reference), ("challenger", challenger))
     }
-    versus = paired(config, y, said_by["reference"], said_by["challenger"], metric)
-    replaces, gain = promotion.clearly_better(metric, versus, config.promotion.min_improvement)
+    versus = paired(modeling, y, said_by["reference"], said_by["challenger"], metric)
+    replaces, gain = promotion.clearly_better(metric, versus, modeling.promotion.min_improvement)
     said = (
         f"{DEFAULT_HGB} {metric} {versus.challenger:.4g} vs {challenger_name} "
         f"{versus.other:.4g} on {versus.rows} holdout rows ({gain:+.2%}"
-        f"{versus.noise_note(config.promotion.confidence)})"
+        f"{versus.noise_note(modeling.promotion.confidence)})"
     )
     if replaces:
         return Verdict(True, f"{DEFAULT_HGB} deployed in place of {challenger_name}: {said}")

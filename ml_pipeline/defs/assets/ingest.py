@@ -9,7 +9,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data import expectations
 from ml_pipeline.core.data.cleaning import clean_batch
-from ml_pipeline.core.data.config_faults import ingest_blocker
+from ml_pipeline.core.data.config_faults import preflight
 from ml_pipeline.core.data.contract import (
     SchemaContract,
     create_contract,
@@ -25,7 +25,7 @@ from ml_pipeline.core.data.intake import (
     quarantine,
     read_landed_file,
 )
-from ml_pipeline.core.data.landing import content_digest, find_landed_file, scan_landing
+from ml_pipeline.core.data.landing import content_digest, find_landed_file
 from ml_pipeline.core.monitor.reference import drift, load_reference
 from ml_pipeline.defs.assets.metadata import (
     counts_table,
@@ -67,13 +67,6 @@ def contract_schema(contract: SchemaContract) -> dg.TableSchema:
             for column in contract.columns
         ]
     )
-
-
-def _config_fault(config: PipelineConfig) -> str | None:
-    """A config mistake that would fail every landed file, judged on a sample of them."""
-    dataset = config.dataset
-    paths = [f.path for f in scan_landing(dataset.landing_dir, dataset.patterns)]
-    return ingest_blocker(config, resolve_contract(config.contract_path, dataset), paths)
 
 
 def _take_in(path, key: str, config: PipelineConfig) -> tuple[Intake, SchemaContract]:
@@ -118,7 +111,7 @@ def raw_samples(
     try:
         intake, contract = _take_in(path, key, config)
     except LandingFileError as error:
-        fault = _config_fault(config)
+        fault = preflight(config.dataset, config.cleaning, config.contract_path)
         if fault is not None:
             # Every file would fail alike: the config is wrong, and the file stays put.
             raise dg.Failure(description=f"config error: {config.source_path}: {fault}") from None
@@ -134,7 +127,9 @@ def raw_samples(
         context.log.warning(f"{path.name}: {warning}")
     warehouse.get().write(names.RAW_SAMPLES, key, intake.frame)
     crash_point("ingest")
-    checks = expectations.validate(intake.frame, expectations.raw_suite(config, contract))
+    checks = expectations.validate(
+        intake.frame, expectations.raw_suite(config.dataset, config.quality, contract)
+    )
     return dg.MaterializeResult(
         metadata={
             **table_facts(intake.frame, time.perf_counter() - started),
@@ -186,7 +181,10 @@ def cleaned_data(
             names.DRIFT_SCORE: round(measured.overall, 4),
             "drift_by_column": drift_table(measured),
         }
-    checks = expectations.validate(cleaned, expectations.cleaned_suite(config, reference, contract))
+    suite = expectations.cleaned_suite(
+        config.dataset, config.cleaning, config.quality, reference, contract
+    )
+    checks = expectations.validate(cleaned, suite)
     outliers = config.cleaning.outliers
     return dg.MaterializeResult(
         metadata={
@@ -268,7 +266,8 @@ def features(
         c.removeprefix(FEATURE_PREFIX) for c in table.columns if c.startswith(FEATURE_PREFIX)
     ]
     reference = load_reference(config.reference_path)
-    checks = expectations.validate(table, expectations.features_suite(config, reference, table))
+    suite = expectations.features_suite(config.dataset, config.quality, reference, table)
+    checks = expectations.validate(table, suite)
     return dg.MaterializeResult(
         metadata={
             **table_facts(table, time.perf_counter() - started),

@@ -6,6 +6,7 @@ from typing import Literal
 import dagster as dg
 
 from ml_pipeline.core import images, names
+from ml_pipeline.core.monitor.retraining import why_trained
 from ml_pipeline.core.names import CODE_VERSION_TAG, DAGSTER_RUN_TAG, MLFLOW_TRIGGER_TAG
 from ml_pipeline.defs.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.defs.assets.metadata import markdown_table
@@ -62,7 +63,7 @@ def trained_model(
 ) -> dg.Output:
     from ml_pipeline.core.model import challenger, search_reuse
 
-    config = settings.load()
+    modeling = settings.load().modeling
     # A step attempt that died (its worker killed, the step redelivered) left its MLflow
     # runs RUNNING; no command may run between trainings on a cluster to end them, and
     # this attempt is the first to know that an earlier one of its own run died.
@@ -73,17 +74,19 @@ def trained_model(
         context.log.warning(line)
     partitions = live_partitions(context, warehouse, names.FEATURES)
     tables = warehouse.get()
-    contract = challenger.training_contract(config, tables, partitions)
+    contract = challenger.training_contract(modeling, tables, partitions)
     trigger = context.run.tags.get(names.TRIGGER_TAG)
     outcome = challenger.train_challenger(
         tables,
         partitions,
-        config,
+        modeling,
         mlflow.get(),
         _run_tags(context),
         contract,
         reuse_search=search_reuse.only_new_partitions(trigger),
     )
+    why = why_trained(trigger)
+    context.log.info(f"why this training ran: {why}")
     for key, reason in outcome.excluded.items():
         context.log.warning(f"partition {key} left out of training: {reason}")
     for warning in outcome.warnings:
@@ -93,6 +96,7 @@ def trained_model(
     return dg.Output(
         outcome,
         metadata={
+            "why_trained": why,
             "excluded_partitions": markdown_table(
                 [{"partition": k, "reason": v} for k, v in outcome.excluded.items()]
             ),
@@ -176,7 +180,7 @@ def validation_metrics(
     started = time.perf_counter()
     override = None if config.decision == "auto" else config.decision
     outcome = gate.validate_challenger(
-        trained_model, warehouse.get(), settings.load(), mlflow.get(), override
+        trained_model, warehouse.get(), settings.load().modeling, mlflow.get(), override
     )
     context.log.info(f"promote={outcome.decision.promote}: {outcome.decision.reason}")
     metadata = {
@@ -269,7 +273,9 @@ def deployed_model(
     store = mlflow.get()
     edge = None
     if config.deploy.onnx:
-        edge = edge_for_deployment(config, trained_model, validation_metrics, warehouse.get())
+        edge = edge_for_deployment(
+            config.modeling, config.deploy, trained_model, validation_metrics, warehouse.get()
+        )
         context.log.info(f"edge: {edge.note}")
     outcome = deployment.deploy(
         trained_model,

@@ -44,9 +44,9 @@ def demo(tmp_path_factory):
 def test_demo_batch_passes_every_blocking_expectation(demo) -> None:
     config, raw, cleaned, table, reference, contract = demo
     for frame, suite in (
-        (raw, raw_suite(config, contract)),
-        (cleaned, cleaned_suite(config, reference, contract)),
-        (table, features_suite(config, reference, table)),
+        (raw, raw_suite(config.dataset, config.quality, contract)),
+        (cleaned, cleaned_suite(config.dataset, config.cleaning, config.quality, reference, contract)),
+        (table, features_suite(config.dataset, config.quality, reference, table)),
     ):
         result = validate(frame, suite)
         assert result.blocking_failures == [], [f.row() for f in result.blocking_failures]
@@ -54,7 +54,7 @@ def test_demo_batch_passes_every_blocking_expectation(demo) -> None:
 
 def test_user_expectation_from_config_runs_and_warns(demo) -> None:
     config, _, cleaned, _, reference, _ = demo
-    result = validate(cleaned, cleaned_suite(config, reference))
+    result = validate(cleaned, cleaned_suite(config.dataset, config.cleaning, config.quality, reference))
     [warning] = [f for f in result.warnings if f.origin == "config"]
     assert warning.type == "expect_column_mean_to_be_between" and not warning.blocking
 
@@ -64,7 +64,7 @@ def test_duplicate_ids_and_missing_target_block_with_samples(demo) -> None:
     broken = pd.concat([cleaned, cleaned.head(2)], ignore_index=True)
     broken.loc[0, "count"] = None
     failures = {
-        f.type: f for f in validate(broken, cleaned_suite(config, reference)).blocking_failures
+        f.type: f for f in validate(broken, cleaned_suite(config.dataset, config.cleaning, config.quality, reference)).blocking_failures
     }
     unique = failures["expect_column_values_to_be_unique"]
     assert unique.unexpected_count == 4 and len(unique.sample) == 4
@@ -73,7 +73,7 @@ def test_duplicate_ids_and_missing_target_block_with_samples(demo) -> None:
 
 def test_missing_required_column_blocks_raw(demo) -> None:
     config, raw, _, _, _, contract = demo
-    result = validate(raw.drop(columns=["humidity"]), raw_suite(config, contract))
+    result = validate(raw.drop(columns=["humidity"]), raw_suite(config.dataset, config.quality, contract))
     assert [(f.type, f.column) for f in result.blocking_failures] == [
         ("expect_column_to_exist", "humidity")
     ]
@@ -82,7 +82,7 @@ def test_missing_required_column_blocks_raw(demo) -> None:
 def test_values_outside_learned_ranges_warn_without_blocking(demo) -> None:
     config, _, cleaned, _, reference, _ = demo
     shifted = cleaned.assign(temp=cleaned.temp + 80)
-    result = validate(shifted, cleaned_suite(config, reference))
+    result = validate(shifted, cleaned_suite(config.dataset, config.cleaning, config.quality, reference))
     learned = [f for f in result.failures if f.origin == "reference"]
     assert [f.column for f in learned] == ["temp"] and not learned[0].blocking
     assert learned[0].unexpected_count == cleaned.temp.notna().sum()  # gaps are no values
@@ -92,7 +92,7 @@ def test_configured_bounds_block(demo) -> None:
     config, _, cleaned, _, reference, _ = demo
     broken = cleaned.copy()
     broken.loc[3, "humidity"] = 250.0
-    failures = validate(broken, cleaned_suite(config, reference)).blocking_failures
+    failures = validate(broken, cleaned_suite(config.dataset, config.cleaning, config.quality, reference)).blocking_failures
     assert [(f.column, f.origin, f.sample) for f in failures] == [("humidity", "config", ["250.0"])]
 
 
@@ -105,7 +105,7 @@ def test_an_infinite_feature_value_blocks_the_feature_table(demo) -> None:
     config, _, _, table, reference, _ = demo
     broken = table.copy()
     broken.loc[3, "holiday"] = float("inf")
-    result = validate(broken, features_suite(config, reference, broken))
+    result = validate(broken, features_suite(config.dataset, config.quality, reference, broken))
     assert [(f.type, f.column, f.unexpected_count) for f in result.blocking_failures] == [
         ("expect_column_values_to_be_between", "holiday", 1)
     ]

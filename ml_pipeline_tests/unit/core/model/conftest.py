@@ -8,7 +8,7 @@ from ml_pipeline.core.data.cleaning import clean_batch
 from ml_pipeline.core.data.demo_data import DemoSpec, generate_batch
 from ml_pipeline.core.data.feature_table import build_feature_table
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 
@@ -22,5 +22,5 @@ def trained_setup(tmp_path):
         cleaned, _ = clean_batch(raw, config.dataset, config.cleaning)
         table = build_feature_table(cleaned, "count", "timestamp", ignored)
         warehouse.write(names.FEATURES, f"day{index}", table)
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     return config, warehouse, store

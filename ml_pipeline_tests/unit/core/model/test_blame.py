@@ -10,7 +10,7 @@ from ml_pipeline.core.model import blame
 from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.training import CandidateError
 from ml_pipeline.core.names import DAGSTER_RUN_TAG
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 KEYS = [f"p{i:02d}" for i in range(13)]
@@ -95,25 +95,27 @@ def test_a_failing_fit_names_its_partition_and_later_runs_leave_it_out(
     linear_only = {**FAST_TRAINING, "candidates": FAST_TRAINING["candidates"][:1]}
     document = bike_document(training={**linear_only, "reference_model": False})
     config = load_config(write_config(tmp_path / "linear", document))
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
     poisoned = warehouse.read(names.FEATURES, "day3")
     poisoned.loc[poisoned.index[::4], "count"] = SENTINEL
     warehouse.write(names.FEATURES, "day3", poisoned)
 
-    first = train_challenger(warehouse, keys, config, store, {DAGSTER_RUN_TAG: "r1"}, contract)
+    first = train_challenger(
+        warehouse, keys, config.modeling, store, {DAGSTER_RUN_TAG: "r1"}, contract
+    )
 
     assert "day3" not in first.partitions and len(first.partitions) == len(keys) - 1
     assert first.excluded["day3"].startswith("a fit failed on its rows, so it is left out")
     assert "the solver diverged on these rows" in first.excluded["day3"]
-    later = train_challenger(warehouse, keys, config, store, {}, contract)
+    later = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert "day3" not in later.partitions
     assert later.excluded["day3"].startswith("a fit failed on its rows (training run r1)")
 
     poisoned.loc[poisoned["count"] == SENTINEL, "count"] = 5.0  # the file was fixed
     warehouse.write(names.FEATURES, "day3", poisoned)
-    fixed = train_challenger(warehouse, keys, config, store, {}, contract)
+    fixed = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert "day3" in fixed.partitions and not fixed.excluded
 
 
@@ -126,14 +128,14 @@ def test_a_fault_no_partition_explains_fails_the_run_saying_so(
         | {"reference_model": False}
     )
     config = load_config(write_config(tmp_path / "linear", document))
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     keys = warehouse.partitions(names.FEATURES)
     for key in keys:
         frame = warehouse.read(names.FEATURES, key)
         frame.loc[frame.index[:3], "count"] = SENTINEL
         warehouse.write(names.FEATURES, key, frame)
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
 
     with pytest.raises(CandidateError, match="no partition is to blame: the fit still fails"):
-        train_challenger(warehouse, keys, config, store, {}, contract)
+        train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert not blame.known_faults(warehouse)

@@ -10,7 +10,12 @@ def test_a_champion_whose_column_left_the_data_is_replaced_saying_why(trained_se
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
     first = train_challenger(
-        warehouse, keys, config, store, {}, training_contract(config, warehouse, keys)
+        warehouse,
+        keys,
+        config.modeling,
+        store,
+        {},
+        training_contract(config.modeling, warehouse, keys),
     )
     store.promote(store.register(first.model_uri, {}))
     # The data stops carrying `humidity`: the champion, built on it, cannot score any row.
@@ -18,11 +23,11 @@ def test_a_champion_whose_column_left_the_data_is_replaced_saying_why(trained_se
         frame = warehouse.read(names.FEATURES, key).drop(columns=["humidity"])
         warehouse.write(names.FEATURES, key, frame)
     config.contract_path.unlink()
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
     assert "humidity" not in contract.inputs()
 
-    second = train_challenger(warehouse, keys, config, store, {}, contract)
-    validation = validate_challenger(second, warehouse, config, store)
+    second = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    validation = validate_challenger(second, warehouse, config.modeling, store)
 
     assert validation.decision.promote
     assert validation.decision.reason.startswith("v1 cannot score the holdout: ValueError: ")

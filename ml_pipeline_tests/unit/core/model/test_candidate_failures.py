@@ -26,7 +26,7 @@ from ml_pipeline.core.model.training import (
     without_early_stopping,
 )
 from ml_pipeline.core.names import CANDIDATE_ERROR_TAG
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, write_config
 
 HGB = CandidateConfig(
@@ -135,8 +135,8 @@ def _project(tmp_path, frames: list[pd.DataFrame], candidates: list[dict], task:
         table = build_feature_table(cleaned, "weather", "timestamp", [])
         warehouse.write(names.FEATURES, f"month{index}", table)
     keys = warehouse.partitions(names.FEATURES)
-    store = resources_for(config)["mlflow"].get()
-    return config, warehouse, store, keys, training_contract(config, warehouse, keys)
+    store = mlflow_store(config)
+    return config, warehouse, store, keys, training_contract(config.modeling, warehouse, keys)
 
 
 BOOSTING = {
@@ -160,14 +160,14 @@ def test_a_class_seen_once_or_twice_trains_and_validates(tmp_path, seen, where) 
     config, warehouse, store, keys, contract = _project(
         tmp_path, frames, [linear, BOOSTING], "classification"
     )
-    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+    outcome = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert outcome.failed == {}
     assert [row["candidate"] for row in outcome.candidates] == ["linear", "boosting"]
     if where == "sample" and seen == 1:  # two rows in a row split fine in time order
         [warning] = [w for w in outcome.warnings if "early stopping" in w]
         assert "'snow'" in warning
 
-    validation = validate_challenger(outcome, warehouse, config, store)
+    validation = validate_challenger(outcome, warehouse, config.modeling, store)
     assert np.isfinite(validation.challenger["f1_macro"])
     assert validation.decision.promote, validation.decision.reason
 
@@ -179,7 +179,7 @@ def test_a_failing_candidate_is_left_out_with_its_error_on_its_run(tmp_path) -> 
     config, warehouse, store, keys, contract = _project(
         tmp_path, frames, [BROKEN, BOOSTING], "classification"
     )
-    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+    outcome = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
 
     assert outcome.challenger == "boosting"
     assert "'max_depth' parameter" in outcome.failed["broken"]
@@ -206,7 +206,7 @@ def test_only_when_every_candidate_fails_does_training_fail_naming_each(tmp_path
         tmp_path, frames, [BROKEN, broken_too], "classification"
     )
     with pytest.raises(CandidateError, match="every candidate failed") as raised:
-        train_challenger(warehouse, keys, config, store, {}, contract)
+        train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert "broken: " in str(raised.value) and "broken_too: " in str(raised.value)
 
 
@@ -228,9 +228,9 @@ def test_a_reference_that_fails_to_score_is_unmeasured_not_fatal(tmp_path) -> No
     config, warehouse, store, keys, contract = _project(
         tmp_path, frames, [BOOSTING], "classification"
     )
-    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+    outcome = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     outcome.reference_model = ExplodingModel()
-    validation = validate_challenger(outcome, warehouse, config, store)
+    validation = validate_challenger(outcome, warehouse, config.modeling, store)
     assert validation.default_hgb is None
     assert "missing required columns: humidity" in validation.unmeasured["default HGB"]
     assert validation.decision.promote, validation.decision.reason

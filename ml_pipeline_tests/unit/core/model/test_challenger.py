@@ -25,13 +25,13 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
     training = config.training.model_copy(update={"reference_model": False})
     config = config.model_copy(update={"training": training})
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
-    clean = train_challenger(warehouse, keys, config, store, {}, contract)
+    contract = training_contract(config.modeling, warehouse, keys)
+    clean = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     for key in keys:
         frame = warehouse.read(names.FEATURES, key)
         frame.loc[holdout_mask(frame, clean.holdout).to_numpy(), "count"] = POISON
         warehouse.write(names.FEATURES, key, frame)
-    poisoned = train_challenger(warehouse, keys, config, store, {}, contract)
+    poisoned = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
 
     assert poisoned.holdout == clean.holdout
     assert (warehouse.read(HOLDOUT_TABLE, poisoned.holdout_key)["count"] == POISON).all()
@@ -49,7 +49,7 @@ def test_poisoned_holdout_labels_do_not_change_the_model(trained_setup) -> None:
 def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup) -> None:
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
     good = warehouse.read(names.FEATURES, "day0")
     # Written before contracts: a repeated header became a column of its own.
     warehouse.write(names.FEATURES, "renamed", good.assign(**{"temp.1": good["temp"]}))
@@ -62,7 +62,7 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
     warehouse.write(names.FEATURES, "text_target", good.assign(count=good["count"].astype(str)))
     keys = warehouse.partitions(names.FEATURES)
 
-    outcome = train_challenger(warehouse, keys, config, store, {}, contract)
+    outcome = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
 
     # Text inputs are read as the contract's kind (as if cleaned after it was decided).
     assert {"renamed", "inf_inputs", "text_temp"} <= set(outcome.partitions)
@@ -84,14 +84,14 @@ def test_partitions_that_break_the_contract_are_left_out_not_fatal(trained_setup
 
 def test_training_fails_only_when_no_partition_conforms(trained_setup) -> None:
     config, warehouse, store = trained_setup
-    contract = training_contract(config, warehouse, warehouse.partitions(names.FEATURES))
+    contract = training_contract(config.modeling, warehouse, warehouse.partitions(names.FEATURES))
     for key in warehouse.partitions(names.FEATURES):
         warehouse.write(
             names.FEATURES, key, warehouse.read(names.FEATURES, key).drop(columns="temp")
         )
     with pytest.raises(ValueError, match="none of the 6 feature partitions conforms"):
         train_challenger(
-            warehouse, warehouse.partitions(names.FEATURES), config, store, {}, contract
+            warehouse, warehouse.partitions(names.FEATURES), config.modeling, store, {}, contract
         )
 
 
@@ -100,9 +100,9 @@ def test_the_training_run_logs_each_partition_it_read_as_an_mlflow_dataset(train
 
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
     warehouse.path(names.FEATURES, "damaged").write_bytes(b"PAR1 cut short")
-    outcome = train_challenger(warehouse, [*keys, "damaged"], config, store, {}, contract)
+    outcome = train_challenger(warehouse, [*keys, "damaged"], config.modeling, store, {}, contract)
 
     inputs = store.client().get_run(outcome.mlflow_run_id).inputs.dataset_inputs
     logged = {item.dataset.name: item for item in inputs}

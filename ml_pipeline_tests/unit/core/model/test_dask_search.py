@@ -92,10 +92,10 @@ def test_training_config_sends_the_search_to_the_cluster(cluster, trained_setup)
         update={"training": config.training.model_copy(update={"dask_scheduler": address})}
     )
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
+    contract = training_contract(config.modeling, warehouse, keys)
 
     outcome, tasks = fits_seen_by(
-        observer, lambda: train_challenger(warehouse, keys, config, store, {}, contract)
+        observer, lambda: train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     )
 
     assert tasks >= len(config.training.candidates) * config.training.cv_folds

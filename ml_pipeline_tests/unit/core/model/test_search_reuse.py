@@ -65,13 +65,13 @@ def test_no_search_or_reuse_turned_off_means_searching() -> None:
 def test_the_search_key_changes_with_what_the_choice_depends_on(tmp_path) -> None:
     base = load_config(write_config(tmp_path / "a", bike_document()))
     same = load_config(write_config(tmp_path / "b", bike_document()))
-    assert search_key(base, "v1", "rmse") == search_key(same, "v1", "rmse")
-    assert search_key(base, "v1", "rmse") != search_key(base, "v2", "rmse")
-    assert search_key(base, "v1", "rmse") != search_key(base, "v1", "mae")
+    assert search_key(base.modeling, "v1", "rmse") == search_key(same.modeling, "v1", "rmse")
+    assert search_key(base.modeling, "v1", "rmse") != search_key(base.modeling, "v2", "rmse")
+    assert search_key(base.modeling, "v1", "rmse") != search_key(base.modeling, "v1", "mae")
     training = base.training.model_dump()
     training["candidates"] = training["candidates"][:1]
     fewer = load_config(write_config(tmp_path / "c", bike_document(training=training)))
-    assert search_key(fewer, "v1", "rmse") != search_key(base, "v1", "rmse")
+    assert search_key(fewer.modeling, "v1", "rmse") != search_key(base.modeling, "v1", "rmse")
 
 
 def test_a_search_round_trips_through_its_tags() -> None:
@@ -84,12 +84,16 @@ def test_a_retraining_refits_the_last_search_choice_without_searching(trained_se
 
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
-    searched = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    contract = training_contract(config.modeling, warehouse, keys)
+    searched = train_challenger(
+        warehouse, keys, config.modeling, store, {}, contract, reuse_search=True
+    )
     assert searched.search.startswith(f"searched {len(config.training.candidates)} candidate(s)")
     assert "not reused: no finished search" in searched.search
 
-    reused = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    reused = train_challenger(
+        warehouse, keys, config.modeling, store, {}, contract, reuse_search=True
+    )
     assert reused.search == f"reused the choice of search run {searched.mlflow_run_id}"
     assert reused.chosen == searched.chosen
     assert searched.reference_model is not None and reused.reference_model is None
@@ -106,20 +110,22 @@ def test_a_retraining_refits_the_last_search_choice_without_searching(trained_se
     assert run.data.tags[SEARCH_REUSED_TAG] == searched.mlflow_run_id
     # A reusing run records no search of its own: age counts from the real search.
     assert SEARCH_KEY_TAG not in run.data.tags
-    again = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    again = train_challenger(
+        warehouse, keys, config.modeling, store, {}, contract, reuse_search=True
+    )
     assert again.search == f"reused the choice of search run {searched.mlflow_run_id}"
 
 
 def test_runs_not_allowed_to_reuse_search_again(trained_setup) -> None:
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
-    first = train_challenger(warehouse, keys, config, store, {}, contract)
-    second = train_challenger(warehouse, keys, config, store, {}, contract)
+    contract = training_contract(config.modeling, warehouse, keys)
+    first = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    second = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
     assert second.search == f"searched {len(config.training.candidates)} candidate(s)"
     assert len(second.candidates) == len(config.training.candidates)
     tags = store.client().get_run(first.mlflow_run_id).data.tags
-    assert tags[SEARCH_KEY_TAG] == search_key(config, contract.version, first.metric)
+    assert tags[SEARCH_KEY_TAG] == search_key(config.modeling, contract.version, first.metric)
 
 
 def test_a_reused_choice_that_no_longer_fits_gives_way_to_a_search(trained_setup) -> None:
@@ -127,15 +133,19 @@ def test_a_reused_choice_that_no_longer_fits_gives_way_to_a_search(trained_setup
 
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
-    searched = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    contract = training_contract(config.modeling, warehouse, keys)
+    searched = train_challenger(
+        warehouse, keys, config.modeling, store, {}, contract, reuse_search=True
+    )
     # Recorded by a version whose estimator took settings this one refuses.
     stale = searched.chosen.model_copy(update={"params": {"max_iter": -1}})
     store.client().set_tag(searched.mlflow_run_id, SEARCH_CHOICE_TAG, stale.model_dump_json())
     stale_run = store.client().get_run(searched.mlflow_run_id)
     assert stale_run.data.tags[SEARCH_CHOICE_TAG] == stale.model_dump_json()
 
-    again = train_challenger(warehouse, keys, config, store, {}, contract, reuse_search=True)
+    again = train_challenger(
+        warehouse, keys, config.modeling, store, {}, contract, reuse_search=True
+    )
 
     assert again.search.startswith(f"searched {len(config.training.candidates)} candidate(s)")
     assert "not reused: its choice failed to fit: " in again.search

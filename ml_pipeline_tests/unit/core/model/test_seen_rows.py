@@ -47,15 +47,15 @@ def test_rows_added_to_a_trained_partition_are_compared_on(trained_setup) -> Non
     full = warehouse.read(names.FEATURES, "day5")
     # The file landed half-written: the champion trains on half of it.
     warehouse.write(names.FEATURES, "day5", full.iloc[: len(full) // 2])
-    contract = training_contract(config, warehouse, keys)
-    first = train_challenger(warehouse, keys, config, store, {}, contract)
-    validation = validate_challenger(first, warehouse, config, store)
+    contract = training_contract(config.modeling, warehouse, keys)
+    first = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    validation = validate_challenger(first, warehouse, config.modeling, store)
     assert validation.decision.promote and validation.deploy.refit
     _promote_refit(store, first, validation)
 
     warehouse.write(names.FEATURES, "day5", full)  # completed, and ingested again
-    second = train_challenger(warehouse, keys, config, store, {}, contract)
-    again = validate_challenger(second, warehouse, config, store)
+    second = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    again = validate_challenger(second, warehouse, config.modeling, store)
 
     added = full.iloc[len(full) // 2 :]
     expected = int(holdout_mask(added, second.holdout).sum())
@@ -67,13 +67,13 @@ def test_rows_added_to_a_trained_partition_are_compared_on(trained_setup) -> Non
 def test_a_partition_landed_again_unchanged_adds_no_rows_to_compare(trained_setup) -> None:
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    contract = training_contract(config, warehouse, keys)
-    first = train_challenger(warehouse, keys, config, store, {}, contract)
-    validation = validate_challenger(first, warehouse, config, store)
+    contract = training_contract(config.modeling, warehouse, keys)
+    first = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    validation = validate_challenger(first, warehouse, config.modeling, store)
     _promote_refit(store, first, validation)
     warehouse.write(names.FEATURES, "day5", warehouse.read(names.FEATURES, "day5"))
 
-    second = train_challenger(warehouse, keys, config, store, {}, contract)
-    again = validate_challenger(second, warehouse, config, store)
+    second = train_challenger(warehouse, keys, config.modeling, store, {}, contract)
+    again = validate_challenger(second, warehouse, config.modeling, store)
     assert again.compared_rows == 0
     assert again.decision.reason.startswith("0 new rows since v1's cutoff")

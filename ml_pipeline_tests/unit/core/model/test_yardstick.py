@@ -11,7 +11,7 @@ from ml_pipeline.core.model import training
 from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.yardstick import judge
 from ml_pipeline.core.names import YARDSTICK_TAG
-from ml_pipeline.defs.resources import resources_for
+from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 
@@ -103,10 +103,15 @@ def test_a_weak_search_deploys_the_default_hgb_in_its_place(trained_setup, tmp_p
     weak = {"name": "flat", "estimator": "linear", "search": {"alpha": [1e9]}}
     document = bike_document(training={**FAST_TRAINING, "candidates": [weak]})
     config = load_config(write_config(tmp_path / "weak", document))
-    store = resources_for(config)["mlflow"].get()
+    store = mlflow_store(config)
     keys = warehouse.partitions(names.FEATURES)
     outcome = train_challenger(
-        warehouse, keys, config, store, {}, training_contract(config, warehouse, keys)
+        warehouse,
+        keys,
+        config.modeling,
+        store,
+        {},
+        training_contract(config.modeling, warehouse, keys),
     )
 
     assert outcome.challenger == training.REFERENCE.name
@@ -128,7 +133,12 @@ def test_a_search_that_beats_the_default_hgb_is_kept_and_the_verdict_says_so(
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
     outcome = train_challenger(
-        warehouse, keys, config, store, {}, training_contract(config, warehouse, keys)
+        warehouse,
+        keys,
+        config.modeling,
+        store,
+        {},
+        training_contract(config.modeling, warehouse, keys),
     )
     assert outcome.challenger != training.REFERENCE.name
     assert outcome.yardstick.startswith(f"{outcome.challenger} kept: default HGB rmse")
