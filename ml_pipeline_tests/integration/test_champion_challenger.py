@@ -122,17 +122,29 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         holdouts = set(Warehouse(strong.warehouse_dir).partitions("holdout"))
         assert holdouts == {*store.registered_run_ids(), noisy.training.mlflow_run_id}
         assert len(holdouts) == 3 and refused.training.mlflow_run_id not in holdouts
-        # Keeping the champion is routine: the run succeeds, the gate warns, and
-        # deployed_model is simply not materialized.
+        # Keeping the champion is routine: the run succeeds, the gate's check passes and
+        # says so, and deployed_model records the champion still serving under its own
+        # data version, so nothing downstream of it goes stale.
         gate = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("validation_metrics"), "promotion_gate"), limit=1
         )[0]
-        assert gate.status.value == "FAILED"
-        assert gate.event.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.WARN
+        assert gate.status.value == "SUCCEEDED"
+        evaluation = gate.event.dagster_event.event_specific_data
+        assert evaluation.passed and evaluation.metadata["outcome"].value == "champion kept"
         latest_run = instance.get_run_by_id(gate.run_id)
         assert latest_run.status == dg.DagsterRunStatus.SUCCESS
         deployed = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=10)
-        assert len(deployed.records) == 2
+        kept = deployed.records[0].asset_materialization
+        assert kept.metadata["promoted"].value is False
+        assert kept.metadata["champion_version"].value == "2"
+        assert kept.tags["dagster/data_version"] == "v2"
+        promotions = [
+            r for r in deployed.records if r.asset_materialization.metadata["promoted"].value
+        ]
+        assert [r.asset_materialization.tags["dagster/data_version"] for r in promotions] == [
+            "v2",
+            "v1",
+        ]
 
         back = roll_back(strong, instance)
         assert (back.from_version, back.to_version) == ("2", "1")

@@ -54,7 +54,13 @@ def test_a_first_model_no_better_than_the_trivial_baseline_is_not_deployed(tmp_p
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         summary = run_pipeline(config, instance)
         deployed = instance.fetch_materializations(dg.AssetKey("deployed_model"), limit=1)
+        gate = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("validation_metrics"), "promotion_gate"), limit=1
+        )[0]
     assert summary.error is None
+    # No model serves at all: that, unlike a kept champion, is worth the check's warning.
+    assert gate.status.value == "FAILED"
+    assert gate.event.dagster_event.event_specific_data.description.startswith("no model serves")
     decision = summary.validation.decision
     assert not decision.promote, (
         decision,

@@ -434,3 +434,15 @@ def validate_challenger(
         per_class=per_class or [],
         unmeasured=scores.unmeasured,
     )
+
+
+def gate_problem(
+    decision: promotion.Decision, smoke: SmokeResult | None, champion_version: str | None
+) -> str | None:
+    """What is wrong after the gate, or None. Keeping the champion is not a problem; an
+    artifact that failed its smoke test, or no model serving at all, is."""
+    if smoke is not None and not smoke.passed:
+        return f"the challenger's artifact failed its smoke test: {smoke.message}"
+    if not decision.promote and champion_version is None:
+        return f"no model serves: {decision.reason}"
+    return None

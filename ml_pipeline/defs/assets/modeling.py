@@ -218,19 +218,25 @@ def validation_metrics(
     asset=validation_metrics,
     name=PROMOTION_GATE,
     description=(
-        "Passes only when the challenger meets the thresholds, clearly beats the trivial "
-        "baseline, beats the champion on rows neither trained on by the configured margin and "
-        "more than the noise (or a person forced it), and its artifact passed the smoke test. "
-        "A kept champion is a routine outcome: the check warns, the run succeeds, and "
-        "deployed_model is not materialized."
+        "The gate's decision. A challenger is promoted when it meets the thresholds, clearly "
+        "beats the trivial baseline, beats the champion on rows neither trained on by the "
+        "configured margin and more than the noise (or a person forced it), and its artifact "
+        "passed the smoke test. Keeping the champion is routine: the check passes and says "
+        "so. It warns only when something is wrong: the challenger's artifact failed its "
+        "smoke test, or no model serves at all."
     ),
 )
 def promotion_gate(validation_metrics) -> dg.AssetCheckResult:
     outcome = validation_metrics
+    from ml_pipeline.core.model.gate import gate_problem
+
+    problem = gate_problem(outcome.decision, outcome.smoke, outcome.champion_version)
     return dg.AssetCheckResult(
-        passed=outcome.decision.promote,
+        passed=problem is None,
         severity=dg.AssetCheckSeverity.WARN,
+        description=problem or outcome.decision.reason,
         metadata={
+            "outcome": "promoted" if outcome.decision.promote else "champion kept",
             "decision": outcome.decision.reason,
             "metric": outcome.metric,
             "challenger": outcome.challenger.get(outcome.metric),
@@ -247,7 +253,8 @@ def promotion_gate(validation_metrics) -> dg.AssetCheckResult:
     description=(
         "The champion: registered in MLflow under the alias `champion` and exported, with its "
         "model card, as an MLflow model directory under the deploy folder that takes raw "
-        "landed columns. Materialized only when the promotion gate promotes."
+        "landed columns. Its data version is the champion's: a keep records the champion "
+        "still serving under the same version, so nothing downstream goes stale."
     ),
     kinds={"mlflow"},
     output_required=False,
@@ -265,12 +272,13 @@ def deployed_model(
     from ml_pipeline.core.deploy.edge import edge_for_deployment
     from ml_pipeline.core.deploy.model_card import card_markdown
 
-    if not validation_metrics.decision.promote:
-        context.log.info(f"champion kept: {validation_metrics.decision.reason}")
-        return
     started = time.perf_counter()
     config = settings.load()
     store = mlflow.get()
+    if not validation_metrics.decision.promote:
+        context.log.info(f"champion kept: {validation_metrics.decision.reason}")
+        yield from _kept(validation_metrics, store, config.deploy_dir)
+        return
     edge = None
     if config.deploy.onnx:
         edge = edge_for_deployment(
@@ -288,6 +296,7 @@ def deployed_model(
     )
     yield dg.Output(
         outcome,
+        data_version=dg.DataVersion(f"v{outcome.version}"),
         metadata={
             "promoted": outcome.promoted,
             "champion_version": outcome.version or "none",
@@ -301,5 +310,29 @@ def deployed_model(
             "edge_model": outcome.edge or "not asked for (deploy.onnx: false)",
             "model_card": dg.MetadataValue.md(card_markdown(outcome.card) if outcome.card else ""),
             "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+
+
+def _kept(validation, store, deploy_dir):
+    """A keep, recorded as the champion still serving; nothing when no model serves (the
+    gate's check says why)."""
+    from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
+    from ml_pipeline.core.deploy.deployment import DeploymentOutcome
+
+    version = validation.champion_version
+    if version is None:
+        return
+    current = deploy_dir / CURRENT_LINK
+    outcome = DeploymentOutcome(False, version, None, current, validation.decision.reason)
+    yield dg.Output(
+        outcome,
+        data_version=dg.DataVersion(f"v{version}"),
+        metadata={
+            "promoted": False,
+            "champion_version": version,
+            **_link("registered_version", store.version_url(version)),
+            "artifact_path": dg.MetadataValue.path(str(current)),
+            "reason": f"champion kept: {outcome.reason}",
         },
     )

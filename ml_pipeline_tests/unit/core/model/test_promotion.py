@@ -1,4 +1,4 @@
-from ml_pipeline.core.model.promotion import Paired, Rules, decide
+from ml_pipeline.core.model.promotion import Decision, Paired, Rules, decide
 
 
 def rules(metric="rmse", **changes) -> Rules:
@@ -89,3 +89,16 @@ def test_the_rules_are_the_promotion_sections_own() -> None:
         policy.min_compare_rows,
         0.9,
     )
+
+
+def test_keeping_the_champion_is_no_problem_and_an_empty_seat_or_broken_artifact_is() -> None:
+    from ml_pipeline.core.model.gate import gate_problem
+    from ml_pipeline.core.model.smoke import SmokeResult
+
+    kept, promoted = Decision(False, "not better"), Decision(True, "better")
+    fine, broken = SmokeResult(True, "ok", 5), SmokeResult(False, "scores differ", 5)
+    assert gate_problem(kept, None, "3") is None
+    assert gate_problem(promoted, fine, "3") is None
+    assert gate_problem(promoted, fine, None) is None
+    assert gate_problem(kept, None, None) == "no model serves: not better"
+    assert "failed its smoke test: scores differ" in gate_problem(kept, broken, "3")
