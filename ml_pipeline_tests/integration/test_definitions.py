@@ -57,3 +57,11 @@ def test_every_asset_has_a_description_and_group(tmp_path) -> None:
                 "monitoring",
                 "scoring",
             }, key
+
+
+def test_the_lineage_graph_draws_scoring_and_monitoring_from_the_champion(tmp_path) -> None:
+    definitions = build_definitions(load_config(write_config(tmp_path, bike_document())))
+    graph = definitions.resolve_asset_graph()
+    for downstream in ("batch_predictions", "prediction_monitoring"):
+        parents = graph.get(dg.AssetKey(downstream)).parent_keys
+        assert dg.AssetKey("deployed_model") in parents, downstream

@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ml_pipeline.core import names
 from ml_pipeline.core.monitor.monitoring import summarize
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.core.monitor.reference import load_reference
@@ -15,6 +16,8 @@ MONITORING_GROUP = "monitoring"
 
 
 @dg.asset(
+    # What the champion's service saw, against the champion's training reference.
+    deps=[names.DEPLOYED_MODEL],
     group_name=MONITORING_GROUP,
     description=(
         "Requests, rows, errors and latency of the scoring service over the configured "

@@ -27,6 +27,9 @@ def _prediction_summary(scored, task: str) -> dg.MarkdownMetadataValue:
 
 @dg.asset(
     partitions_def=scoring_files,
+    # Scored by the champion: the lineage graph draws it, and a promotion marks earlier
+    # scorings as made by an older model (a keep leaves the champion's version as it was).
+    deps=[names.DEPLOYED_MODEL],
     group_name=SCORING_GROUP,
     description=(
         "Every row of one file in the scoring folder, scored by the champion or by the "
