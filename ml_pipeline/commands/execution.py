@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from ml_pipeline.commands.errors import cause_line
-from ml_pipeline.commands.summary import RunSummary
+from ml_pipeline.commands.summary import ChampionSummary, RunSummary
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
@@ -226,6 +226,7 @@ def run_pipeline(
     if not retrain and promotion == "auto":
         summary.not_retrained = _no_retraining_needed(config, instance)
         if summary.not_retrained:
+            summary.champion = ChampionSummary.serving(mlflow_store(config).champion_scores())
             link = config.deploy_dir / CURRENT_LINK
             summary.artifact_path = str(link) if link.exists() else None
             return summary

@@ -98,6 +98,14 @@ class ChampionSummary:
             version, metrics = validation.champion_version, validation.champion
         return cls(version, validation.decision.promote, metrics, validation.baseline)
 
+    @classmethod
+    def serving(cls, scores: tuple[str, Scores, Scores] | None) -> ChampionSummary | None:
+        """The champion a run without training leaves in place (``champion_scores``)."""
+        if scores is None:
+            return None
+        version, metrics, baseline = scores
+        return cls(version, False, metrics, baseline)
+
 
 # Intake and cleaning warnings printed before the rest are only counted (--json has all).
 WARNINGS_SHOWN = 10

@@ -109,6 +109,19 @@ class MlflowStore:
                 return None
             raise
 
+    def champion_scores(self) -> tuple[str, dict[str, float], dict[str, float]] | None:
+        """The champion's version with the holdout and trivial-baseline scores its gate
+        logged; None when there is no champion."""
+        champion = self.champion()
+        if champion is None:
+            return None
+        metrics = self.client().get_run(champion.run_id).data.metrics
+
+        def scores(prefix: str) -> dict[str, float]:
+            return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+
+        return str(champion.version), scores("holdout_"), scores("baseline_")
+
     def champion_holdout_cutoff(self) -> str | None:
         """Where the champion's time holdout began, if it had one and never trained on it.
 
