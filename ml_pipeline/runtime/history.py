@@ -17,15 +17,17 @@ def iter_materializations(
     asset_key: dg.AssetKey,
     after_storage_id: int | None = None,
     partitions: list[str] | None = None,
+    before_storage_id: int | None = None,
 ) -> Iterator[dg.EventLogRecord]:
-    """Materializations of ``asset_key`` after ``after_storage_id`` (of ``partitions``, if
-    given), oldest first."""
+    """Materializations of ``asset_key`` after ``after_storage_id`` and before
+    ``before_storage_id`` (of ``partitions``, if given), oldest first."""
     cursor = None
     while True:
         page = instance.fetch_materializations(
             dg.AssetRecordsFilter(
                 asset_key=asset_key,
                 after_storage_id=after_storage_id,
+                before_storage_id=before_storage_id,
                 asset_partitions=partitions,
             ),
             limit=PAGE,
@@ -80,12 +82,41 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
     ]
     hours = (time.time() - last.timestamp) / 3600 if last else None
     newest = max((record.storage_id for record in records), default=after)
+    touched = {record.partition_key for record in records}
+    new = content_changed(instance, touched, after)
     evidence = Evidence(
-        new_partitions=len({record.partition_key for record in records}),
+        new_partitions=len(new),
+        unchanged_partitions=len(touched - new),
         max_drift=max(drifts) if drifts else None,
         hours_since_training=hours,
     )
     return evidence, after, newest
+
+
+def _source_digests(records: Iterator[dg.EventLogRecord]) -> dict[str, str]:
+    """Partition -> the landed file's digest raw_samples recorded (the last record wins;
+    "" for a record without one, which counts as new content)."""
+    digests = {}
+    for record in records:
+        materialization = record.asset_materialization
+        value = materialization.metadata.get(names.SOURCE_DIGEST) if materialization else None
+        digests[record.partition_key] = value.value if value is not None else ""
+    return digests
+
+
+def content_changed(
+    instance: dg.DagsterInstance, partitions: set[str], after: int | None
+) -> set[str]:
+    """Of ``partitions``, whose features were materialized after storage id ``after`` (the
+    last training), those whose landed content is new: first ingested since, or read from
+    a file whose digest differs from the one they had then. Re-materializing unchanged
+    files (a backfill, a re-ingest) brings nothing a training could learn from."""
+    if after is None or not partitions:
+        return set(partitions)
+    raw, keys = dg.AssetKey(names.RAW_SAMPLES), sorted(partitions)
+    now = _source_digests(iter_materializations(instance, raw, after, keys))
+    then = _source_digests(iter_materializations(instance, raw, None, keys, after + 1))
+    return {key for key, digest in now.items() if digest == "" or digest != then.get(key)}
 
 
 # Failed ingest runs looked at per tick: outages are rare, and the newest say enough.

@@ -79,11 +79,42 @@ def test_retrain_waits_for_new_partitions(bike_config) -> None:
                 asset_key="cleaned_data", partition="a", metadata={"drift_score": 0.9}
             )
         )
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key="features", partition="a")
-        )
+        land(instance, "a", "changed")
         [request] = evaluate(drifting, instance).run_requests
         assert request.tags["ml_pipeline/trigger"] == "drift:0.900"
+
+
+def land(instance: dg.DagsterInstance, key: str, digest: str) -> None:
+    """An ingest of partition ``key`` from a file of content ``digest``, as it records it."""
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="raw_samples", partition=key, metadata={"source_digest": digest}
+        )
+    )
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="features", partition=key)
+    )
+
+
+def test_partitions_ingested_again_from_unchanged_files_are_not_new(bike_config) -> None:
+    sensor = build_retrain_sensor(bike_config)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(landed_files.name, ["a", "b"])
+        land(instance, "a", "a1")
+        land(instance, "b", "b1")
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="trained_model"))
+        # A backfill of both, from the same files: nothing a training could learn from.
+        land(instance, "a", "a1")
+        land(instance, "b", "b1")
+        idle = evaluate(sensor, instance)
+        assert isinstance(idle, dg.SkipReason)
+        assert "0 new partition(s) (2 re-ingested with unchanged content)" in idle.skip_message
+        # One file replaced with new content, one new file: two new partitions.
+        land(instance, "a", "a2")
+        instance.add_dynamic_partitions(landed_files.name, ["c"])
+        land(instance, "c", "c1")
+        [request] = evaluate(sensor, instance).run_requests
+        assert request.tags["ml_pipeline/trigger"] == "new_partitions:2"
 
 
 def _finished_ingest(instance, sensor) -> dg.RunStatusSensorContext:

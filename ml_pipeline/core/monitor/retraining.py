@@ -51,6 +51,8 @@ class Evidence:
     new_partitions: int
     max_drift: float | None
     hours_since_training: float | None
+    # Partitions materialized again since, from files whose content had not changed.
+    unchanged_partitions: int = 0
 
 
 def retrain_reasons(
@@ -82,8 +84,14 @@ def retrain_reasons(
         reasons.append(f"model_age:{evidence.hours_since_training:.0f}h")
     if reasons:
         return reasons, "retrain: " + ", ".join(reasons)
+    unchanged = (
+        f" ({evidence.unchanged_partitions} re-ingested with unchanged content)"
+        if evidence.unchanged_partitions
+        else ""
+    )
     return [], (
-        f"{evidence.new_partitions} new partition(s), below {policy.min_new_partitions}; "
+        f"{evidence.new_partitions} new partition(s){unchanged}, "
+        f"below {policy.min_new_partitions}; "
         f"max drift {evidence.max_drift if evidence.max_drift is not None else 'n/a'}; "
         "no retraining now"
     )
