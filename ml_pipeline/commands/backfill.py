@@ -126,6 +126,27 @@ def select_partitions(
     return known[first : last + 1]
 
 
+def check_model_version(store, version: str) -> None:
+    """Refuse, before anything is launched, a version the registry does not hold (or
+    'champion' while there is none): each run would otherwise fail on it in turn."""
+    from mlflow.exceptions import MlflowException
+
+    if not (version == "champion" or version.isdigit()):
+        raise BackfillError(f"model version {version!r}: a version number or 'champion'")
+    if version == "champion":
+        if store.champion() is None:
+            raise BackfillError(f"model version 'champion': {store.registered_model} has none yet")
+        return
+    try:
+        store.version(version)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise BackfillError(
+            f"model version {version}: not a registered version of {store.registered_model}"
+        ) from None
+
+
 def backfill_params(
     keys: list[str] | None,
     title: str,

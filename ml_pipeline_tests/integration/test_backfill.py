@@ -4,6 +4,7 @@ from ml_pipeline.commands.backfill import (
     BackfillError,
     Progress,
     backfill_params,
+    check_model_version,
     graphql,
     select_partitions,
 )
@@ -66,3 +67,28 @@ def test_an_ingest_backfill_never_carries_a_model_version() -> None:
 def test_a_rescore_version_that_is_not_a_number_is_refused() -> None:
     with pytest.raises(BackfillError, match="model version 'latest': a version number"):
         backfill_params(["a"], "t", model_version="latest")
+
+
+def test_a_rescore_version_is_checked_against_the_registry_before_anything_launches(
+    tmp_path,
+) -> None:
+    import mlflow
+    from sklearn.dummy import DummyRegressor
+
+    from ml_pipeline.core.tracking import MlflowStore
+
+    store = MlflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}", "e", "scorer", tmp_path / "a")
+    with pytest.raises(BackfillError, match="model version 3: not a registered version of scorer"):
+        check_model_version(store, "3")
+    with mlflow.start_run(experiment_id=store.activate()):
+        logged = mlflow.sklearn.log_model(DummyRegressor().fit([[0.0]], [1.0]), name="model")
+    assert store.register(logged.model_uri, {}) == "1"
+    check_model_version(store, "1")
+    with pytest.raises(BackfillError, match="model version 2: not a registered version"):
+        check_model_version(store, "2")
+    with pytest.raises(BackfillError, match="'champion': scorer has none yet"):
+        check_model_version(store, "champion")
+    store.point_alias("1")
+    check_model_version(store, "champion")
+    with pytest.raises(BackfillError, match="model version 'latest': a version number"):
+        check_model_version(store, "latest")
