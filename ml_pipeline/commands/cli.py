@@ -209,16 +209,13 @@ def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
         label_noise=args.label_noise,
         file_format=args.format,
     )
-    clashes = [
-        batch_name(spec, i) for i in range(spec.batches) if (landing / batch_name(spec, i)).exists()
-    ]
-    if clashes:
-        print(
-            f"error: {landing / clashes[0]} exists; demo data never overwrites landed files",
-            file=sys.stderr,
-        )
-        return 2
-    written = write_demo_data(spec, landing, config.data_dir / "demo_truth")
+    names = [batch_name(spec, i) for i in range(spec.batches)]
+    # Landed files are the user's: a name already there keeps its file, and says so.
+    existing = frozenset(name for name in names if (landing / name).exists())
+    written = write_demo_data(spec, landing, config.data_dir / "demo_truth", existing)
+    if existing:
+        shown = ", ".join(sorted(existing)[:3]) + (", ..." if len(existing) > 3 else "")
+        print(f"skipped {len(existing)} batch file(s) already in {landing}: {shown}")
     print(
         f"wrote {len(written)} batch files to {landing} "
         f"(ground truth of injected faults in {config.data_dir / 'demo_truth'})"
@@ -280,6 +277,10 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
         return 2
     asset = names.BATCH_PREDICTIONS if args.rescore else names.RAW_SAMPLES
     try:
+        if args.rescore:
+            from ml_pipeline.defs.resources import mlflow_store
+
+            backfill.check_model_version(mlflow_store(config), args.rescore)
         if args.all:
             keys, described = None, "all partitions"
         else:

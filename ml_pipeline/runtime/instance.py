@@ -49,9 +49,12 @@ def instance_settings(config: PipelineConfig) -> str:
 def ensure_dagster_home(config: PipelineConfig) -> Path:
     """Create the project-local instance folder with its dagster.yaml, and bring a
     dagster.yaml written by an earlier version or for another config up to date (unless
-    its owner took it over by deleting its first line)."""
+    its owner took it over by deleting its first line). The folder the README tells people
+    to drop files to score into is made here too: every command that runs the project
+    passes this way, and no one should have to create it by hand."""
     home = config.dagster_home
     home.mkdir(parents=True, exist_ok=True)
+    config.scoring_dir.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     wanted = instance_settings(config)
     current = settings.read_text(encoding="utf-8") if settings.exists() else None

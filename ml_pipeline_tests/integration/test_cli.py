@@ -59,14 +59,18 @@ def test_config_comes_from_the_environment_when_no_flag(tmp_path) -> None:
     assert done.returncode == 0 and "valid (regression on target 'count'" in done.stdout
 
 
-def test_demo_data_never_overwrites_landed_files(tmp_path) -> None:
+def test_demo_data_skips_the_names_already_landed_and_says_so(tmp_path) -> None:
     path = write_config(tmp_path, bike_document())
     assert cli("demo-data", "--batches", "2", "--config", str(path), cwd=tmp_path).returncode == 0
     landed = tmp_path / "landing" / "bikes_2024-01-01.csv"
     landed.write_text("mine")
-    refused = cli("demo-data", "--batches", "2", "--config", str(path), cwd=tmp_path)
-    assert refused.returncode == 2 and "never overwrites" in refused.stderr
-    assert landed.read_text() == "mine"
+    second = landed.with_name("bikes_2024-01-02.csv")
+    second.unlink()
+    again = cli("demo-data", "--batches", "2", "--config", str(path), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "skipped 1 batch file(s) already in" in again.stdout
+    assert "bikes_2024-01-01.csv" in again.stdout and "wrote 1 batch files" in again.stdout
+    assert landed.read_text() == "mine" and second.is_file()
     skipped = cli("demo-data", "--if-empty", "--config", str(path), cwd=tmp_path)
     assert skipped.returncode == 0 and "already has landed files" in skipped.stdout
 
@@ -88,11 +92,18 @@ def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
     assert set(summary["champion"]["metrics"]) == {"rmse", "mae", "r2"}
     assert Path(summary["artifact_path"]) == tmp_path / "data" / "deploy" / "current"
     assert (tmp_path / "data" / "mlflow" / "mlflow.db").is_file()
+    # The folder the README says to drop files to score into is there, made by the run.
+    assert (tmp_path / "data" / "scoring").is_dir()
 
     again = cli("run", "--config", str(path), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing new: champion v1 kept (0 new partition(s)" in again.stdout
     assert "candidates" not in again.stdout
+    # A script reading --json learns which champion serves even when nothing was trained.
+    quiet = json.loads(cli("run", "--json", "--config", str(path), cwd=tmp_path).stdout)
+    assert quiet["training"] is None and quiet["not_retrained"].startswith("nothing new")
+    assert quiet["champion"] == {**summary["champion"], "promoted": False}
+    assert quiet["artifact_path"] == summary["artifact_path"]
 
     home = tmp_path / "data" / "dagster_home"
     assert "telemetry" in (home / "dagster.yaml").read_text()

@@ -189,14 +189,19 @@ def batch_name(spec: DemoSpec, index: int) -> str:
     return f"bikes_{day:%Y-%m-%d}.{spec.file_format}"
 
 
-def write_demo_data(spec: DemoSpec, landing_dir: Path, truth_dir: Path) -> list[Path]:
-    """Write every batch (renamed into place, never half-written) and its ground truth."""
+def write_demo_data(
+    spec: DemoSpec, landing_dir: Path, truth_dir: Path, skip: frozenset[str] = frozenset()
+) -> list[Path]:
+    """Write every batch (renamed into place, never half-written) and its ground truth,
+    except the batches named in ``skip``."""
     if spec.file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be csv or parquet, not {spec.file_format!r}")
     written = []
     for index in range(spec.batches):
-        batch, truth = generate_batch(spec, index)
         name = batch_name(spec, index)
+        if name in skip:
+            continue
+        batch, truth = generate_batch(spec, index)
         atomic_write_frame(truth, truth_dir / f"{Path(name).stem}.faults.csv")
         if spec.file_format == "parquet":
             # Parquet columns hold one type: mistyped numbers make the sensor columns text.
