@@ -75,6 +75,23 @@ query Failure($runId: ID!) {
 }"""
 
 
+DECISION_QUERY = """
+query Decision($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    ... on Asset {
+      assetMaterializations(limit: 1) {
+        runId
+        metadataEntries {
+          label
+          ... on TextMetadataEntry { text }
+          ... on BoolMetadataEntry { boolValue }
+        }
+      }
+    }
+  }
+}"""
+
+
 class BackfillError(RuntimeError):
     """The API refused or the backfill failed; the message says which and why."""
 
@@ -191,6 +208,7 @@ class Progress:
     assets: dict[str, dict[str, object]] = field(default_factory=dict)
     failed_runs: list[str] = field(default_factory=list)
     error: str | None = None
+    run_ids: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -247,7 +265,20 @@ def progress(url: str, backfill_id: str) -> Progress:
         assets=assets,
         failed_runs=[run["runId"] for run in node["runs"] if run["status"] == "FAILURE"],
         error=(node.get("error") or {}).get("message"),
+        run_ids=[run["runId"] for run in node["runs"]],
     )
+
+
+def promotion_decision(url: str, run_ids: list[str]) -> str | None:
+    """The gate's decision, when one of ``run_ids`` made the latest validation_metrics."""
+    found = graphql(url, DECISION_QUERY, {"path": [names.VALIDATION_METRICS]})["assetOrError"]
+    latest = (found or {}).get("assetMaterializations") or []
+    if not latest or latest[0]["runId"] not in run_ids:
+        return None
+    entries = {e["label"]: e for e in latest[0]["metadataEntries"]}
+    promoted = entries.get("promote", {}).get("boolValue")
+    reason = entries.get("decision", {}).get("text", "")
+    return f"{'promoted' if promoted else 'champion kept'}: {reason}"
 
 
 def failure_reason(url: str, run_id: str) -> str:

@@ -303,6 +303,9 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
     failed = final.failed_assets()
     if final.status in ("COMPLETED", "COMPLETED_SUCCESS") and not failed:
         print(f"backfill {backfill_id} succeeded")
+        decision = backfill.promotion_decision(args.url, final.run_ids) if args.retrain else None
+        if decision:
+            print(f"promotion: {decision}")
         return 0
     reasons = [backfill.failure_reason(args.url, run) for run in final.failed_runs[:3]]
     reason = "; ".join(reasons) or final.error or "see the Dagster UI"
