@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ml_pipeline.commands.errors import cause_line
 from ml_pipeline.core import names
+from ml_pipeline.core.ownership import person
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -173,7 +174,10 @@ def backfill_params(
     """What ``launchPartitionBackfill`` gets: the ingest assets (with ``retrain``, the
     model assets too), or, with ``model_version``, batch_predictions re-scored by that
     registered version ("champion": whichever is champion when each run starts)."""
-    tags = [{"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL}]
+    tags = [
+        {"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL},
+        {"key": names.STARTED_BY_TAG, "value": person()},
+    ]
     if model_version is not None and not (model_version == "champion" or model_version.isdigit()):
         raise BackfillError(f"model version {model_version!r}: a version number or 'champion'")
     if model_version is not None:

@@ -39,13 +39,7 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parent = _config_parent()
-    parser = argparse.ArgumentParser(
-        prog="ml-pipeline", description="Landed batch files to a deployed, monitored model."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_demo_data(commands, parent: argparse.ArgumentParser) -> None:
     demo = commands.add_parser("demo-data", parents=[parent], help="write demo batch files")
     demo.add_argument("--batches", type=_positive, default=60)
     demo.add_argument("--rows-per-batch", type=_positive, default=240)
@@ -64,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--if-empty", action="store_true", help="do nothing if the landing folder has files"
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = _config_parent()
+    parser = argparse.ArgumentParser(
+        prog="ml-pipeline", description="Landed batch files to a deployed, monitored model."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_demo_data(commands, parent)
 
     run = commands.add_parser("run", parents=[parent], help="ingest, train and deploy once")
     run.add_argument("--json", action="store_true", help="print one JSON object")
@@ -145,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[parent],
         help="point the champion alias back at the version it replaced and redeploy it",
     )
+    history = commands.add_parser(
+        "history",
+        parents=[parent],
+        help="every promotion decision, from the MLflow registry: promoted, kept, forced, "
+        "refused, rolled back",
+    )
+    history.add_argument("--json", action="store_true", help="print one JSON list")
 
     serve = commands.add_parser(
         "serve",
@@ -333,6 +344,20 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ml_pipeline.core.deploy.history import history_lines, promotion_history
+    from ml_pipeline.defs.resources import mlflow_store
+
+    entries = promotion_history(mlflow_store(config))
+    if args.json:
+        print(json.dumps([asdict(entry) for entry in entries], indent=2))
+    else:
+        print("\n".join(history_lines(entries)) or "no promotion decision yet")
+    return 0
+
+
 def cmd_serve(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.serving.app import serve
     from ml_pipeline.serving.service import token_from_environment
@@ -512,6 +537,7 @@ COMMANDS = {
     "demo-data": cmd_demo_data,
     "run": cmd_run,
     "rollback": cmd_rollback,
+    "history": cmd_history,
     "worker": cmd_worker,
     "forget": cmd_forget,
     "contract": cmd_contract,

@@ -20,6 +20,7 @@ from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
 from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity
+from ml_pipeline.core.ownership import person
 from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.defs.partitions import landed_files
 from ml_pipeline.defs.resources import mlflow_store
@@ -172,7 +173,7 @@ def train_and_deploy(
             **QUIET,
             "ops": {names.VALIDATION_METRICS: {"config": {"decision": promotion}}},
         },
-        tags={names.TRIGGER_TAG: names.TRIGGER_CLI},
+        tags={names.TRIGGER_TAG: names.TRIGGER_CLI, names.STARTED_BY_TAG: person()},
     )
     if not result.success:
         summary.error = f"training run {result.run_id} failed: {_first_error(result)}"

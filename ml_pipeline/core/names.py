@@ -40,6 +40,8 @@ TRIGGER_CLI = "cli"
 TRIGGER_BACKFILL = "backfill"
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_SCORING_FILE = "scoring_file"
+# Who started a run from the command line (user@host); copied to its MLflow run.
+STARTED_BY_TAG = "ml_pipeline/started_by"
 # On a run that failed because storage, MLflow, the database or the broker was away:
 # "true", with the outage in one line beside it; the landing sensor tries its file again.
 OUTAGE_TAG = "ml_pipeline/outage"
@@ -67,6 +69,7 @@ START_TAG = "ml_pipeline/owner_start"
 CODE_VERSION_TAG = "ml_pipeline.code_version"
 MLFLOW_TRIGGER_TAG = "ml_pipeline.trigger"
 DAGSTER_RUN_TAG = "dagster.run_id"
+MLFLOW_STARTED_BY_TAG = "ml_pipeline.started_by"
 DATA_FINGERPRINT_TAG = "ml_pipeline.data_fingerprint"
 PARTITION_COUNT_TAG = "ml_pipeline.partition_count"
 PARTITIONS_TAG = "ml_pipeline.partitions"

@@ -92,3 +92,15 @@ def this_host() -> str:
 def current_owner() -> Owner:
     pid = os.getpid()
     return Owner(this_host(), pid, process_start(pid) or "")
+
+
+def person() -> str:
+    """``user@host`` of whoever runs this process: who a command's decisions are
+    recorded as made by. A user with no passwd entry (some containers) is their uid."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"

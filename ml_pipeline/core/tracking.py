@@ -133,22 +133,29 @@ class MlflowStore:
             return None
         return champion.tags.get(HOLDOUT_CUTOFF_TAG)
 
-    def rolled_back(self) -> dict[str, tuple[str, str]]:
-        """Model fingerprint -> (version, when) of every version a rollback moved away from."""
+    def all_versions(self) -> list[ModelVersion]:
+        """Every registered version of the model; none before the first registration."""
         from mlflow.exceptions import MlflowException
 
         try:
-            found = self.client().search_model_versions(f"name='{self.registered_model}'")
+            return list(self.client().search_model_versions(f"name='{self.registered_model}'"))
         except MlflowException as error:
             if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return {}
+                return []
             raise
+
+    def versions_by_run(self) -> dict[str, str]:
+        """Training run id -> the version registered from it."""
+        return {v.run_id: str(v.version) for v in self.all_versions() if v.run_id}
+
+    def rolled_back(self) -> dict[str, tuple[str, str]]:
+        """Model fingerprint -> (version, when) of every version a rollback moved away from."""
         return {
             version.tags[MODEL_FINGERPRINT_TAG]: (
                 str(version.version),
                 version.tags[ROLLED_BACK_TAG],
             )
-            for version in found
+            for version in self.all_versions()
             if ROLLED_BACK_TAG in version.tags and MODEL_FINGERPRINT_TAG in version.tags
         }
 
@@ -177,15 +184,7 @@ class MlflowStore:
 
     def registered_run_ids(self) -> set[str]:
         """The training runs behind every registered version of the model."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            found = self.client().search_model_versions(f"name='{self.registered_model}'")
-        except MlflowException as error:
-            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return set()
-            raise
-        return {version.run_id for version in found if version.run_id}
+        return set(self.versions_by_run())
 
     def running_runs(self) -> dict[str, str]:
         """The experiment's MLflow runs still marked RUNNING, each with the Dagster run

@@ -17,7 +17,8 @@ from ml_pipeline.core.data.landing import (
     plan_retries,
     scan_landing,
 )
-from ml_pipeline.core.monitor.retraining import Activity, why_trained
+from ml_pipeline.core.monitor.retraining import Activity
+from ml_pipeline.core.triggers import why_trained
 from ml_pipeline.defs.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
 from ml_pipeline.defs.partitions import landed_files, scoring_files
 from ml_pipeline.defs.resources import mlflow_store

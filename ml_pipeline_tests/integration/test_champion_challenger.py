@@ -1,6 +1,7 @@
 """Champion and challenger through the real asset graph, registry and deploy folder."""
 
 import json
+import socket
 
 import dagster as dg
 import pytest
@@ -9,6 +10,7 @@ from ml_pipeline.commands.execution import roll_back, run_pipeline
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.data.warehouse import Warehouse
+from ml_pipeline.core.deploy.history import promotion_history
 from ml_pipeline.core.names import (
     CODE_VERSION_TAG,
     HOLDOUT_CUTOFF_TAG,
@@ -153,6 +155,22 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert latest.records[0].asset_materialization.metadata["champion_version"].value == "1"
         with pytest.raises(RuntimeError, match="nothing to roll back to"):
             roll_back(strong, instance)
+
+        # The registry alone tells the whole story, with who started each decision.
+        history = promotion_history(store)
+        assert [(e.decision, e.version) for e in history] == [
+            ("promoted", "1"),
+            ("refused", "1"),
+            ("promoted", "2"),
+            ("kept", "2"),
+            ("rolled back", "1"),
+        ]
+        assert all(e.metrics.keys() == {"rmse", "mae", "r2"} for e in history[:4])
+        assert history[0].started_by.startswith("started by ml-pipeline run (")
+        assert history[0].started_by.endswith(f"@{socket.gethostname()})")
+        assert history[-1].reason == "version 2 rolled back to version 1"
+        table = kept.metadata["promotion_history"].value
+        assert "| kept " in table and "| refused " in table
 
 
 def test_a_rolled_back_version_is_not_promoted_again_unchanged(tmp_path) -> None:

@@ -99,6 +99,11 @@ def test_run_json_on_the_project_instance(tmp_path, monkeypatch) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing new: champion v1 kept (0 new partition(s)" in again.stdout
     assert "candidates" not in again.stdout
+    history = cli("history", "--json", "--config", str(path), cwd=tmp_path)
+    assert history.returncode == 0, history.stderr[-2000:]
+    [decision] = json.loads(history.stdout)
+    assert (decision["decision"], decision["version"]) == ("promoted", "1")
+    assert decision["metrics"] == summary["champion"]["metrics"]
     # A script reading --json learns which champion serves even when nothing was trained.
     quiet = json.loads(cli("run", "--json", "--config", str(path), cwd=tmp_path).stdout)
     assert quiet["training"] is None and quiet["not_retrained"].startswith("nothing new")

@@ -5,24 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_pipeline.config import RetrainingConfig
-from ml_pipeline.core.names import (
-    NEW_PARTITIONS_REASON,
-    TRIGGER_BACKFILL,
-    TRIGGER_CLI,
-    TRIGGER_SCHEDULE,
-)
-
-# How each reason of a retraining sensor's trigger reads in the UI; name:value.
-_REASON_WORDS = {
-    NEW_PARTITIONS_REASON: "{} new partition(s) since the last training",
-    "drift": "input drift {} above retraining.drift_threshold",
-    "model_age": "the champion is {} old, over retraining.max_model_age_hours",
-}
-_STARTED_BY = {
-    TRIGGER_SCHEDULE: "the retraining schedule (schedule.cron)",
-    TRIGGER_BACKFILL: "a backfill (ml-pipeline backfill or the API)",
-    TRIGGER_CLI: "ml-pipeline run",
-}
+from ml_pipeline.core.names import NEW_PARTITIONS_REASON
 
 
 @dataclass(frozen=True)
@@ -95,18 +78,3 @@ def retrain_reasons(
         f"max drift {evidence.max_drift if evidence.max_drift is not None else 'n/a'}; "
         "no retraining now"
     )
-
-
-def why_trained(trigger: str | None) -> str:
-    """A training run's trigger tag as a sentence: who started it and, for the retraining
-    sensor, on what evidence. No tag: someone materialized it in the UI or by the API."""
-    if not trigger:
-        return "started by hand (Materialize in the UI, or the GraphQL API)"
-    if trigger in _STARTED_BY:
-        return f"started by {_STARTED_BY[trigger]}"
-    said = []
-    for reason in trigger.split(","):
-        name, _, value = reason.partition(":")
-        words = _REASON_WORDS.get(name)
-        said.append(words.format(value) if words else reason)
-    return "retraining sensor: " + "; ".join(said)

@@ -6,8 +6,8 @@ from typing import Literal
 import dagster as dg
 
 from ml_pipeline.core import images, names
-from ml_pipeline.core.monitor.retraining import why_trained
 from ml_pipeline.core.names import CODE_VERSION_TAG, DAGSTER_RUN_TAG, MLFLOW_TRIGGER_TAG
+from ml_pipeline.core.triggers import why_trained
 from ml_pipeline.defs.assets.ingest import contract_schema, features, live_partitions
 from ml_pipeline.defs.assets.metadata import markdown_table
 from ml_pipeline.defs.resources import MlflowResource, PipelineSettings, WarehouseResource
@@ -38,6 +38,9 @@ def _run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
     trigger = context.run.tags.get(names.TRIGGER_TAG)
     if trigger:
         tags[MLFLOW_TRIGGER_TAG] = trigger
+    started_by = context.run.tags.get(names.STARTED_BY_TAG)
+    if started_by:
+        tags[names.MLFLOW_STARTED_BY_TAG] = started_by
     return tags
 
 
@@ -309,6 +312,7 @@ def deployed_model(
             "reason": outcome.reason,
             "edge_model": outcome.edge or "not asked for (deploy.onnx: false)",
             "model_card": dg.MetadataValue.md(card_markdown(outcome.card) if outcome.card else ""),
+            "promotion_history": _history_table(store),
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
@@ -334,5 +338,13 @@ def _kept(validation, store, deploy_dir):
             **_link("registered_version", store.version_url(version)),
             "artifact_path": dg.MetadataValue.path(str(current)),
             "reason": f"champion kept: {outcome.reason}",
+            "promotion_history": _history_table(store),
         },
     )
+
+
+def _history_table(store) -> dg.MarkdownMetadataValue:
+    """The latest promotion decisions, from the registry (``ml-pipeline history`` has all)."""
+    from ml_pipeline.core.deploy.history import history_rows, promotion_history
+
+    return markdown_table(history_rows(promotion_history(store)))

@@ -1,8 +1,7 @@
 import pytest
 
 from ml_pipeline.config import RetrainingConfig
-from ml_pipeline.core.monitor.retraining import Activity, Evidence, retrain_reasons, why_trained
-from ml_pipeline.core.names import TRIGGER_BACKFILL, TRIGGER_CLI, TRIGGER_SCHEDULE
+from ml_pipeline.core.monitor.retraining import Activity, Evidence, retrain_reasons
 
 POLICY = RetrainingConfig(min_new_partitions=3, drift_threshold=0.25, max_model_age_hours=24)
 IDLE = Activity()
@@ -48,25 +47,3 @@ def test_rules_can_be_switched_off() -> None:
 def test_nothing_starts_while_busy(activity, words) -> None:
     found, explanation = retrain_reasons(Evidence(10, 1.0, 100.0), activity, POLICY)
     assert found == [] and explanation == f"waiting: {words}"
-
-
-def test_why_a_training_ran_names_each_sensor_reason_with_its_evidence() -> None:
-    trigger = ",".join(reasons(new=5, drift=0.5, hours=30))
-    why = why_trained(trigger)
-    assert why.startswith("retraining sensor: ")
-    assert "5 new partition(s)" in why and "0.500" in why and "30h old" in why
-
-
-@pytest.mark.parametrize(
-    ("trigger", "words"),
-    [
-        (None, "by hand"),
-        ("", "by hand"),
-        (TRIGGER_SCHEDULE, "schedule"),
-        (TRIGGER_BACKFILL, "backfill"),
-        (TRIGGER_CLI, "ml-pipeline run"),
-        ("someday:1", "someday:1"),  # a reason this version does not know stays legible
-    ],
-)
-def test_why_a_training_ran_names_who_started_it(trigger, words) -> None:
-    assert words in why_trained(trigger)
