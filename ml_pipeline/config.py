@@ -401,6 +401,9 @@ class PromotionConfig(_Strict):
     # test off): a one-row gain on a small holdout is noise, not a better model.
     confidence: float = Field(default=0.95, ge=0, lt=1)
     bootstrap_rounds: int = Field(default=1000, ge=100)
+    # manual: a challenger that passes the gate waits, registered under the alias
+    # `candidate`, until `ml-pipeline approve VERSION` (or `reject`) decides.
+    approval: Literal["automatic", "manual"] = "automatic"
 
 
 class ScheduleConfig(_Strict):

@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[parent],
         help="point the champion alias back at the version it replaced and redeploy it",
     )
+    for verb, said in (("approve", "serve"), ("reject", "turn down")):
+        decide = commands.add_parser(
+            verb,
+            parents=[parent],
+            help=f"{said} the candidate awaiting approval (promotion.approval: manual)",
+        )
+        decide.add_argument("version")
     history = commands.add_parser(
         "history",
         parents=[parent],
@@ -341,6 +348,38 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     print(f"artifact: {outcome.artifact_path} -> v{outcome.to_version}")
     if outcome.reference_note:
         print(f"note: {outcome.reference_note}")
+    return 0
+
+
+def cmd_approve(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.execution import approve_candidate
+    from ml_pipeline.commands.project import open_project
+    from ml_pipeline.core.project_lock import ProjectBusy
+
+    try:
+        with open_project(config, "approve", _note) as instance:
+            outcome = approve_candidate(config, instance, args.version)
+    except ProjectBusy as error:
+        return _busy(error)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
+    print(f"artifact: {outcome.artifact_path} -> v{outcome.to_version}")
+    return 0
+
+
+def cmd_reject(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.core.deploy.switch import reject
+    from ml_pipeline.core.ownership import person
+    from ml_pipeline.defs.resources import mlflow_store
+
+    try:
+        reject(mlflow_store(config), args.version, person())
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"version {args.version} rejected; the champion serves on")
     return 0
 
 
@@ -538,6 +577,8 @@ COMMANDS = {
     "run": cmd_run,
     "rollback": cmd_rollback,
     "history": cmd_history,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
     "worker": cmd_worker,
     "forget": cmd_forget,
     "contract": cmd_contract,

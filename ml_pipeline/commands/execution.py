@@ -17,7 +17,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
-from ml_pipeline.core.deploy.switch import RollbackOutcome, rollback
+from ml_pipeline.core.deploy.switch import RollbackOutcome, approve, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.core.ownership import person
@@ -237,18 +237,35 @@ def run_pipeline(
 
 def roll_back(config: PipelineConfig, instance: dg.DagsterInstance) -> RollbackOutcome:
     """Roll the champion back and record it as a deployed_model materialization."""
+    outcome = rollback(mlflow_store(config), config.deploy_dir, config.reference_path)
+    reason = f"rolled back from version {outcome.from_version} (ml-pipeline rollback)"
+    _record_switch(instance, "rollback", outcome, reason)
+    return outcome
+
+
+def approve_candidate(
+    config: PipelineConfig, instance: dg.DagsterInstance, version: str
+) -> RollbackOutcome:
+    """Serve the candidate awaiting approval, recorded as a deployed_model materialization."""
+    who = person()
     store = mlflow_store(config)
-    outcome = rollback(store, config.deploy_dir, config.reference_path)
+    outcome = approve(store, config.deploy_dir, version, who, config.reference_path)
+    _record_switch(instance, "approval", outcome, f"version {version} approved by {who}")
+    return outcome
+
+
+def _record_switch(
+    instance: dg.DagsterInstance, what: str, outcome: RollbackOutcome, reason: str
+) -> None:
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=names.DEPLOYED_MODEL,
-            description="rollback",
+            description=what,
             metadata={
                 "champion_version": outcome.to_version,
                 "replaced_version": outcome.from_version,
                 "artifact_path": dg.MetadataValue.path(str(outcome.artifact_path)),
-                "reason": f"rolled back from version {outcome.from_version} (ml-pipeline rollback)",
+                "reason": reason,
             },
         )
     )
-    return outcome

@@ -87,16 +87,20 @@ class ChampionSummary:
     promoted: bool
     metrics: Scores | None
     baseline: Scores
+    # Under manual approval: the version this run registered as candidate.
+    awaiting_approval: str | None = None
 
     @classmethod
     def after(
         cls, validation: ValidationOutcome, deployment: DeploymentOutcome | None
     ) -> ChampionSummary:
-        if validation.decision.promote and deployment is not None:
+        awaiting = deployment.awaiting if deployment is not None else None
+        promoted = validation.decision.promote and deployment is not None and not awaiting
+        if promoted:
             version, metrics = deployment.version, validation.challenger
         else:
             version, metrics = validation.champion_version, validation.champion
-        return cls(version, validation.decision.promote, metrics, validation.baseline)
+        return cls(version, promoted, metrics, validation.baseline, awaiting)
 
     @classmethod
     def serving(cls, scores: tuple[str, Scores, Scores] | None) -> ChampionSummary | None:
@@ -197,7 +201,7 @@ class RunSummary:
         if self.not_retrained:
             out.append(self.not_retrained)
         if self.champion:
-            out.append(f"champion: version {self.champion.version}")
+            out += _champion_lines(self.champion)
         if self.artifact_path:
             out.append(f"artifact: {self.artifact_path}")
         if self.edge:
@@ -255,4 +259,12 @@ def _validation_lines(validation: ValidationSummary) -> list[str]:
         )
     verdict = "promote" if decision.promote else "keep champion"
     out.append(f"decision: {verdict} ({decision.reason})")
+    return out
+
+
+def _champion_lines(champion: ChampionSummary) -> list[str]:
+    out = [f"champion: version {champion.version}" if champion.version else "champion: none yet"]
+    waiting = champion.awaiting_approval
+    if waiting:
+        out.append(f"awaiting approval: version {waiting} (ml-pipeline approve {waiting})")
     return out

@@ -93,6 +93,12 @@ MLFLOW_RUN_ID_TAG = "ml_pipeline.mlflow_run_id"
 MODEL_FINGERPRINT_TAG = "ml_pipeline.model_fingerprint"
 PREVIOUS_CHAMPION_TAG = "ml_pipeline.previous_champion"
 ROLLED_BACK_TAG = "ml_pipeline.rolled_back_at"
+# Under promotion.approval: manual, who decided on a candidate, and when ("user@host at
+# ISO time"); a candidate not yet decided carries AWAITING_APPROVAL_TAG.
+APPROVAL_TAG = "ml_pipeline.approval"  # "manual" on every version registered as candidate
+AWAITING_APPROVAL_TAG = "ml_pipeline.awaiting_approval"
+APPROVED_TAG = "ml_pipeline.approved"
+REJECTED_TAG = "ml_pipeline.rejected"
 # Fitted with the holdout withheld: rows after this timestamp judge it.
 HOLDOUT_CUTOFF_TAG = "ml_pipeline.holdout_cutoff"
 # Fitted on every landed row up to its promotion ("true"), and the newest timestamp

@@ -47,6 +47,8 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 CHAMPION_ALIAS = "champion"
+# Under manual approval, the version that passed the gate and waits for a person.
+CANDIDATE_ALIAS = "candidate"
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,17 @@ class MlflowStore:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def champion(self) -> ModelVersion | None:
+        return self.aliased(CHAMPION_ALIAS)
+
+    def candidate(self) -> ModelVersion | None:
+        """The version awaiting a person's approval, if any."""
+        return self.aliased(CANDIDATE_ALIAS)
+
+    def aliased(self, alias: str) -> ModelVersion | None:
         from mlflow.exceptions import MlflowException
 
         try:
-            return self.client().get_model_version_by_alias(self.registered_model, CHAMPION_ALIAS)
+            return self.client().get_model_version_by_alias(self.registered_model, alias)
         except MlflowException as error:
             if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                 return None

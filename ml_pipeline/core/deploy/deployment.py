@@ -46,6 +46,8 @@ class DeploymentOutcome:
     card: dict[str, object] = field(default_factory=dict)
     # What became of model.onnx (deploy.onnx), in one line; None when not asked for.
     edge: str | None = None
+    # Under manual approval: the version registered as `candidate`, waiting for a person.
+    awaiting: str | None = None
 
 
 def _card(
@@ -125,11 +127,14 @@ def deploy(
     tags: dict[str, str],
     reference_path: Path | None = None,
     edge: EdgeOutcome | None = None,
+    approval: str = "automatic",
 ) -> DeploymentOutcome:
     """Register, export and promote the challenger if it won; otherwise change nothing.
 
-    ``edge``, when given and published, adds ``model.onnx`` to the export and logs it
-    with ``mlflow.onnx`` in the training run, beside the scikit-learn model."""
+    With ``approval`` "manual" the winner is registered and exported but only named
+    `candidate`: the champion serves on until ``ml-pipeline approve``. ``edge``, when
+    given and published, adds ``model.onnx`` to the export and logs it with
+    ``mlflow.onnx`` in the training run, beside the scikit-learn model."""
     import mlflow
 
     store.activate()
@@ -159,6 +164,8 @@ def deploy(
         if ONNX_FILE in files:
             log_edge_model(edge.model)
     crash_point("registered")
+    if approval == "manual":
+        return _await_approval(store, version, validation, card)
     replaced = store.promote(version)
     crash_point("promoted")
     artifact = deploy_folder.point_current(deploy_dir, exported)
@@ -172,4 +179,37 @@ def deploy(
         validation.decision.reason,
         card,
         edge.note if edge is not None else None,
+    )
+
+
+def _await_approval(
+    store: tracking.MlflowStore,
+    version: str,
+    validation: ValidationOutcome,
+    card: dict[str, object],
+) -> DeploymentOutcome:
+    """Name ``version`` the candidate; a candidate it supersedes is no longer awaited."""
+    client = store.client()
+    earlier = store.candidate()
+    if earlier is not None and str(earlier.version) != version:
+        client.delete_model_version_tag(
+            store.registered_model, str(earlier.version), names.AWAITING_APPROVAL_TAG
+        )
+    for tag in (names.APPROVAL_TAG, names.AWAITING_APPROVAL_TAG):
+        value = "manual" if tag == names.APPROVAL_TAG else "true"
+        client.set_model_version_tag(store.registered_model, version, tag, value)
+    client.set_registered_model_alias(store.registered_model, tracking.CANDIDATE_ALIAS, version)
+    champion = store.champion()
+    reason = (
+        f"{validation.decision.reason}; version {version} awaits approval "
+        f"(ml-pipeline approve {version}, or reject {version})"
+    )
+    return DeploymentOutcome(
+        False,
+        str(champion.version) if champion else None,
+        None,
+        None,
+        reason,
+        card,
+        awaiting=version,
     )

@@ -4,7 +4,7 @@ MLflow registry and run tags alone, so it outlives the Dagster instance."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ml_pipeline.core import names, tracking
 from ml_pipeline.core.triggers import why_trained
@@ -49,8 +49,7 @@ def gate_decisions(store: tracking.MlflowStore) -> list[HistoryEntry]:
     experiment = client.get_experiment_by_name(store.experiment)
     if experiment is None:
         return []
-    versions = store.versions_by_run()
-    serving: str | None = None
+    versions = {v.run_id: v for v in store.all_versions() if v.run_id}
     entries = []
     runs = client.search_runs(
         [experiment.experiment_id],
@@ -62,8 +61,13 @@ def gate_decisions(store: tracking.MlflowStore) -> list[HistoryEntry]:
         tags = run.data.tags
         promoted = tags.get(names.PROMOTE_TAG) == "True"
         reason = tags.get(names.DECISION_TAG, "")
-        if promoted:
-            serving = versions.get(run.info.run_id, serving)
+        registered = versions.get(run.info.run_id)
+        decision, serving = _decision(promoted, reason), None
+        if registered is not None and registered.tags.get(names.APPROVAL_TAG) == "manual":
+            decision = "awaiting approval"
+            reason = f"{reason}; registered as version {registered.version}"
+        elif promoted and registered is not None:
+            serving = str(registered.version)
         holdout = {
             key.removeprefix("holdout_"): value
             for key, value in run.data.metrics.items()
@@ -72,7 +76,7 @@ def gate_decisions(store: tracking.MlflowStore) -> list[HistoryEntry]:
         entries.append(
             HistoryEntry(
                 at=_iso(run.info.end_time or run.info.start_time),
-                decision=_decision(promoted, reason),
+                decision=decision,
                 version=serving,
                 reason=reason,
                 started_by=_started_by(tags),
@@ -102,9 +106,38 @@ def rollbacks(store: tracking.MlflowStore) -> list[HistoryEntry]:
     return entries
 
 
+def approvals(store: tracking.MlflowStore) -> list[HistoryEntry]:
+    """One entry per candidate a person approved or rejected (``user@host at time``)."""
+    entries = []
+    for version in store.all_versions():
+        for tag, decision, verb in (
+            (names.APPROVED_TAG, "approved", "approve"),
+            (names.REJECTED_TAG, "rejected", "reject"),
+        ):
+            said = version.tags.get(tag)
+            if said:
+                person, _, at = said.partition(" at ")
+                entries.append(
+                    HistoryEntry(
+                        at=at,
+                        decision=decision,
+                        version=str(version.version) if decision == "approved" else None,
+                        reason=f"version {version.version} {decision}",
+                        started_by=f"ml-pipeline {verb} ({person})",
+                    )
+                )
+    return entries
+
+
 def promotion_history(store: tracking.MlflowStore) -> list[HistoryEntry]:
-    """Every decision, oldest first."""
-    return sorted([*gate_decisions(store), *rollbacks(store)], key=lambda entry: entry.at)
+    """Every decision, oldest first, each with the version serving after it."""
+    found = [*gate_decisions(store), *rollbacks(store), *approvals(store)]
+    serving, history = None, []
+    for entry in sorted(found, key=lambda entry: entry.at):
+        # Only promotions, approvals and rollbacks change what serves; the rest leave it.
+        serving = entry.version or serving
+        history.append(replace(entry, version=serving))
+    return history
 
 
 def history_lines(entries: list[HistoryEntry]) -> list[str]:

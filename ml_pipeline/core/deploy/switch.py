@@ -29,6 +29,10 @@ class RollbackError(RuntimeError):
     """There is no champion, or no earlier champion to return to."""
 
 
+class ApprovalError(RuntimeError):
+    """The version named is not the candidate awaiting approval."""
+
+
 @dataclass
 class RollbackOutcome:
     from_version: str
@@ -143,3 +147,43 @@ def rollback(
     )
     artifact, note = _serve_export(exported, reference_path, profile)
     return RollbackOutcome(str(current.version), previous, artifact, note)
+
+
+def _awaited(store: tracking.MlflowStore, version: str) -> None:
+    candidate = store.candidate()
+    if candidate is None or str(candidate.version) != version:
+        waiting = f"version {candidate.version} is" if candidate is not None else "none is"
+        raise ApprovalError(f"version {version} is not awaiting approval ({waiting})")
+
+
+def _decided(store: tracking.MlflowStore, version: str, tag: str, person: str) -> None:
+    client = store.client()
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(store.registered_model, version, tag, f"{person} at {when}")
+    client.delete_model_version_tag(store.registered_model, version, names.AWAITING_APPROVAL_TAG)
+    client.delete_registered_model_alias(store.registered_model, tracking.CANDIDATE_ALIAS)
+
+
+def approve(
+    store: tracking.MlflowStore,
+    deploy_dir: StoragePath,
+    version: str,
+    person: str,
+    reference_path: Path | None = None,
+) -> RollbackOutcome:
+    """Make the awaited candidate ``version`` the champion and serve it."""
+    store.activate()
+    _awaited(store, version)
+    profile = _reference_text(store, version, reference_path)
+    exported = _export_with_card(store, version, deploy_dir)
+    replaced = store.promote(version)
+    _decided(store, version, names.APPROVED_TAG, person)
+    artifact, note = _serve_export(exported, reference_path, profile)
+    return RollbackOutcome(replaced or "none", version, artifact, note)
+
+
+def reject(store: tracking.MlflowStore, version: str, person: str) -> None:
+    """Turn the awaited candidate ``version`` down; the champion serves on."""
+    store.activate()
+    _awaited(store, version)
+    _decided(store, version, names.REJECTED_TAG, person)

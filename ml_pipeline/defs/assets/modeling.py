@@ -296,12 +296,17 @@ def deployed_model(
         _run_tags(context),
         config.reference_path,
         edge,
+        config.promotion.approval,
     )
+    if outcome.awaiting:
+        context.log.info(outcome.reason)
     yield dg.Output(
         outcome,
-        data_version=dg.DataVersion(f"v{outcome.version}"),
+        # The champion's version: a candidate awaiting approval changes nothing downstream.
+        data_version=dg.DataVersion(f"v{outcome.version}") if outcome.version else None,
         metadata={
             "promoted": outcome.promoted,
+            "awaiting_approval": outcome.awaiting or "none",
             "champion_version": outcome.version or "none",
             **_link(
                 "registered_version",

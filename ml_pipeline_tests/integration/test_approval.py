@@ -1,0 +1,71 @@
+"""promotion.approval: manual, through the real asset graph, registry and deploy folder."""
+
+import dagster as dg
+import pytest
+
+from ml_pipeline.commands.execution import approve_candidate, run_pipeline
+from ml_pipeline.config import load_config
+from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
+from ml_pipeline.core.deploy.history import promotion_history
+from ml_pipeline.core.deploy.switch import ApprovalError, reject
+from ml_pipeline.core.ownership import person
+from ml_pipeline.defs.resources import mlflow_store
+from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
+
+pytestmark = pytest.mark.slow
+
+MANUAL = {"approval": "manual"}
+RIDGE_ONLY = {
+    **FAST_TRAINING,
+    "candidates": [FAST_TRAINING["candidates"][0]],
+    "reference_model": False,
+}
+HGB_ONLY = {**FAST_TRAINING, "candidates": [FAST_TRAINING["candidates"][1]]}
+
+
+def test_a_winner_waits_for_a_person_who_approves_or_rejects_it(tmp_path) -> None:
+    project = tmp_path / "project"
+    weak = load_config(write_config(project, bike_document(training=RIDGE_ONLY, promotion=MANUAL)))
+    write_demo_data(DemoSpec(batches=10), weak.dataset.landing_dir, weak.data_dir / "truth")
+    store = mlflow_store(weak)
+    current = weak.deploy_dir / "current"
+    with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
+        first = run_pipeline(weak, instance)
+        assert first.error is None and first.validation.decision.promote
+        # Registered and exported, but nothing serves until a person says so.
+        assert first.champion.awaiting_approval == "1" and not first.champion.promoted
+        assert store.champion() is None and str(store.candidate().version) == "1"
+        assert not current.exists()
+        with pytest.raises(ApprovalError, match="version 2 is not awaiting approval"):
+            approve_candidate(weak, instance, "2")
+
+        approved = approve_candidate(weak, instance, "1")
+        assert approved.to_version == "1" and current.resolve().name == "v1"
+        assert str(store.champion().version) == "1" and store.candidate() is None
+
+        strong = load_config(
+            write_config(project, bike_document(training=HGB_ONLY, promotion=MANUAL))
+        )
+        write_demo_data(
+            DemoSpec(batches=2, start=DemoSpec().start.replace(day=11)),
+            strong.dataset.landing_dir,
+            strong.data_dir / "truth",
+        )
+        better = run_pipeline(strong, instance)
+        assert better.validation.decision.promote, better.validation.decision.reason
+        assert (better.champion.version, better.champion.awaiting_approval) == ("1", "2")
+        assert current.resolve().name == "v1"
+        reject(store, "2", person())
+        assert str(store.champion().version) == "1" and store.candidate() is None
+        with pytest.raises(ApprovalError, match="none is"):
+            reject(store, "2", person())
+
+    history = promotion_history(store)
+    assert [(e.decision, e.version) for e in history] == [
+        ("awaiting approval", None),
+        ("approved", "1"),
+        ("awaiting approval", "1"),
+        ("rejected", "1"),
+    ]
+    assert history[1].started_by == f"ml-pipeline approve ({person()})"
+    assert history[3].started_by == f"ml-pipeline reject ({person()})"
