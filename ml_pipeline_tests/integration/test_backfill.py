@@ -53,7 +53,8 @@ def test_a_rescore_backfill_selects_batch_predictions_and_tags_the_version() -> 
     assert {"key": names.MODEL_VERSION_TAG, "value": "3"} in params["tags"]
     assert params["partitionNames"] == ["a", "b"]
     champion = backfill_params(None, "t", model_version="champion")
-    assert [t["key"] for t in champion["tags"]] == [names.TRIGGER_TAG]
+    assert [t["key"] for t in champion["tags"]] == [names.TRIGGER_TAG, names.STARTED_BY_TAG]
+    assert champion["tags"][1]["value"].count("@") == 1  # user@host: who launched it
     assert champion["allPartitions"] is True
 
 
