@@ -333,12 +333,26 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.commands.execution import roll_back
+
+    return _switch(config, "rollback", lambda instance: roll_back(config, instance))
+
+
+def cmd_approve(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.execution import approve_candidate
+
+    return _switch(
+        config, "approve", lambda instance: approve_candidate(config, instance, args.version)
+    )
+
+
+def _switch(config: PipelineConfig, command: str, switch) -> int:
+    """Run a champion switch (rollback, approval) under the project lock and report it."""
     from ml_pipeline.commands.project import open_project
     from ml_pipeline.core.project_lock import ProjectBusy
 
     try:
-        with open_project(config, "rollback", _note) as instance:
-            outcome = roll_back(config, instance)
+        with open_project(config, command, _note) as instance:
+            outcome = switch(instance)
     except ProjectBusy as error:
         return _busy(error)
     except RuntimeError as error:
@@ -348,24 +362,6 @@ def cmd_rollback(config: PipelineConfig, args: argparse.Namespace) -> int:
     print(f"artifact: {outcome.artifact_path} -> v{outcome.to_version}")
     if outcome.reference_note:
         print(f"note: {outcome.reference_note}")
-    return 0
-
-
-def cmd_approve(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.commands.execution import approve_candidate
-    from ml_pipeline.commands.project import open_project
-    from ml_pipeline.core.project_lock import ProjectBusy
-
-    try:
-        with open_project(config, "approve", _note) as instance:
-            outcome = approve_candidate(config, instance, args.version)
-    except ProjectBusy as error:
-        return _busy(error)
-    except RuntimeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"champion: version {outcome.from_version} -> {outcome.to_version}")
-    print(f"artifact: {outcome.artifact_path} -> v{outcome.to_version}")
     return 0
 
 

@@ -208,6 +208,16 @@ def test_contract_declared_in_config_is_changed_there(tmp_path) -> None:
     assert refused.returncode == 2 and "change it there" in refused.stderr
 
 
+def test_approve_and_reject_refuse_a_version_that_awaits_nothing(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document(promotion={"approval": "manual"}))
+    for verb in ("approve", "reject"):
+        done = cli(verb, "9", "--config", str(path), cwd=tmp_path)
+        assert done.returncode == 1, (verb, done.stdout, done.stderr)
+        assert "version 9 is not awaiting approval (none is)" in done.stderr
+    empty = cli("history", "--config", str(path), cwd=tmp_path)
+    assert empty.returncode == 0 and empty.stdout.strip() == "no promotion decision yet"
+
+
 def test_forget_refuses_an_unknown_partition(tmp_path) -> None:
     path = write_config(tmp_path, bike_document())
     done = cli("forget", "nope", "--config", str(path), cwd=tmp_path)
