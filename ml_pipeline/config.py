@@ -498,6 +498,47 @@ class ServingConfig(_Strict):
     compiled_scoring: bool = True
 
 
+NotifyEvent = Literal[
+    "promoted",
+    "kept",
+    "awaiting_approval",
+    "training_failed",
+    "file_quarantined",
+]
+# Every event but the routine keep.
+DEFAULT_NOTIFY_EVENTS: list[NotifyEvent] = [
+    "promoted",
+    "awaiting_approval",
+    "training_failed",
+    "file_quarantined",
+]
+
+
+class WebhookConfig(_Strict):
+    """One webhook and the events it receives. ``${NAME}`` in the URL is read from the
+    environment when a notice is sent, so a token in it never sits in this file."""
+
+    url: str = Field(min_length=1)
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_EVENTS))
+    # json: one generic object; slack: Slack's incoming-webhook shape ({"text": ...}).
+    format: Literal["json", "slack"] = "json"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=4, ge=1, le=10)
+
+    @field_validator("url")
+    @classmethod
+    def _http_without_inline_secrets(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "${")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        authority = value.split("://", 1)[-1].split("/", 1)[0]
+        if "@" in authority and "${" not in authority:
+            raise ValueError(
+                "the URL holds credentials: put them in an environment variable and write "
+                "${NAME} in their place"
+            )
+        return value
+
+
 class DeployConfig(_Strict):
     """What a promotion publishes besides the MLflow model directory.
 
@@ -578,6 +619,7 @@ class PipelineConfig(_Strict):
     monitoring: MonitoringConfig = MonitoringConfig()
     batch_scoring: BatchScoringConfig = BatchScoringConfig()
     deploy: DeployConfig = DeployConfig()
+    notify: list[WebhookConfig] = []
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -644,6 +686,11 @@ class PipelineConfig(_Strict):
     def scoring_dir(self) -> Path:
         """Where files to score land; each becomes a ``batch_predictions`` partition."""
         return self.batch_scoring.folder or self.data_dir / "scoring"
+
+    @property
+    def deliveries_path(self) -> Path:
+        """Every notification delivery attempt, one JSON line each."""
+        return self.data_dir / "notifications" / "deliveries.jsonl"
 
     @property
     def reports_dir(self) -> Path:

@@ -15,6 +15,7 @@ from ml_pipeline.defs.assets.monitoring import prediction_monitoring
 from ml_pipeline.defs.assets.scoring import batch_predictions
 from ml_pipeline.defs.cluster import executor_for
 from ml_pipeline.defs.jobs import ingest_job, monitoring_job, scoring_job, training_job
+from ml_pipeline.defs.notifications import build_notification_sensors
 from ml_pipeline.defs.resources import resources_for
 from ml_pipeline.defs.schedules import build_monitoring_schedule, build_retrain_schedule
 from ml_pipeline.defs.sensors import (
@@ -61,6 +62,7 @@ def build_definitions(config: PipelineConfig) -> dg.Definitions:
                 build_retrain_sensor(config),
                 build_wave_end_sensor(config),
                 build_scoring_sensor(config),
+                *build_notification_sensors(config),
             ],
             schedules=[build_retrain_schedule(config), build_monitoring_schedule(config)],
         ),

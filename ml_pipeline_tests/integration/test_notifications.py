@@ -1,0 +1,100 @@
+"""Notifications from Dagster's run-status sensors, to a real local HTTP receiver."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+
+from ml_pipeline.commands.execution import ingest_landed_files
+from ml_pipeline.commands.summary import RunSummary
+from ml_pipeline.config import load_config
+from ml_pipeline.definitions import build_definitions
+from ml_pipeline.defs.notifications import (
+    build_notification_sensors,
+    decision_notice,
+    failure_notice,
+)
+from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
+
+RECEIVED: list[dict] = []
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        RECEIVED.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return
+
+
+@pytest.fixture
+def hook_url():
+    RECEIVED.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_no_notify_section_means_no_notification_sensor(tmp_path) -> None:
+    config = load_config(write_config(tmp_path, bike_document()))
+    assert build_notification_sensors(config) == []
+    names = {s.name for s in build_definitions(config).sensors}
+    assert "failure_notifier" not in names
+
+
+def test_a_quarantined_file_reaches_the_webhook_from_the_failure_sensor(tmp_path, hook_url) -> None:
+    config = land_demo_bikes(
+        load_config(write_config(tmp_path, bike_document(notify=[{"url": hook_url}])))
+    )
+    (config.dataset.landing_dir / "broken.csv").write_bytes(b"")
+    [_, failure_sensor] = build_notification_sensors(config)
+    with dg.instance_for_test() as instance:
+        summary = RunSummary()
+        ingest_landed_files(config, instance, summary, reingest=False)
+        assert "broken" in summary.failed
+        [run] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        [event] = [
+            record.event_log_entry.dagster_event
+            for record in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+            ).records
+        ]
+        context = dg.build_run_status_sensor_context(
+            sensor_name=failure_sensor.name,
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=event,
+        ).for_run_failure()
+        failure_sensor(context)
+    [body] = RECEIVED
+    assert body["event"] == "file_quarantined" and body["fields"]["partition"] == "broken"
+    assert "quarantined to" in body["text"]
+    [delivery] = [json.loads(line) for line in config.deliveries_path.read_text().splitlines()]
+    assert delivery["delivered"] and delivery["attempts"][0]["status"] == 204
+
+
+def test_what_a_training_decided_becomes_one_notice() -> None:
+    promoted = decision_notice({"promoted": True, "champion_version": "3", "reason": "r"}, "id")
+    assert (promoted.event, promoted.title) == ("promoted", "version 3 is the new champion")
+    kept = decision_notice({"promoted": False, "champion_version": "3", "reason": "r"}, "id")
+    assert kept.event == "kept"
+    waiting = decision_notice(
+        {"promoted": False, "awaiting_approval": "4", "champion_version": "3"}, "id"
+    )
+    assert waiting.event == "awaiting_approval" and waiting.fields["candidate"] == "4"
+    assert decision_notice({}, "id") is None
+
+
+def test_an_outage_is_not_a_quarantine_and_a_training_failure_always_tells() -> None:
+    outage = dg.DagsterRun(job_name="ingest_job", tags={"ml_pipeline/outage": "true"})
+    assert failure_notice("ingest_job", outage, "x (quarantined to y)") is None
+    plain = dg.DagsterRun(job_name="ingest_job")
+    assert failure_notice("ingest_job", plain, "storage is away") is None
+    training = dg.DagsterRun(job_name="training_job")
+    assert failure_notice("training_job", training, "boom").event == "training_failed"
