@@ -1,6 +1,7 @@
 """Whole-history assets: trained_model → validation_metrics → (promotion gate) → deployed_model."""
 
 import time
+import warnings
 from typing import Literal
 
 import dagster as dg
@@ -300,11 +301,11 @@ def deployed_model(
     )
     if outcome.awaiting:
         context.log.info(outcome.reason)
-    yield dg.Output(
+    # The champion's version: a candidate awaiting approval changes nothing downstream.
+    yield _champion_output(
         outcome,
-        # The champion's version: a candidate awaiting approval changes nothing downstream.
-        data_version=dg.DataVersion(f"v{outcome.version}") if outcome.version else None,
-        metadata={
+        outcome.version,
+        {
             "promoted": outcome.promoted,
             "awaiting_approval": outcome.awaiting or "none",
             "champion_version": outcome.version or "none",
@@ -334,10 +335,10 @@ def _kept(validation, store, deploy_dir):
         return
     current = deploy_dir / CURRENT_LINK
     outcome = DeploymentOutcome(False, version, None, current, validation.decision.reason)
-    yield dg.Output(
+    yield _champion_output(
         outcome,
-        data_version=dg.DataVersion(f"v{version}"),
-        metadata={
+        version,
+        {
             "promoted": False,
             "champion_version": version,
             **_link("registered_version", store.version_url(version)),
@@ -353,3 +354,18 @@ def _history_table(store) -> dg.MarkdownMetadataValue:
     from ml_pipeline.core.deploy.history import history_rows, promotion_history
 
     return markdown_table(history_rows(promotion_history(store)))
+
+
+def _champion_output(outcome, version: str | None, metadata: dict) -> dg.Output:
+    """deployed_model's output, with the serving champion's version as its data version.
+
+    The data version parameter is a beta feature of Dagster 1.13, used on purpose and
+    pinned by the version range; its warning would otherwise print on every deployment.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.Output(
+            outcome,
+            data_version=dg.DataVersion(f"v{version}") if version else None,
+            metadata=metadata,
+        )
