@@ -504,6 +504,9 @@ NotifyEvent = Literal[
     "awaiting_approval",
     "training_failed",
     "file_quarantined",
+    "file_given_up",
+    "drift",
+    "orphan_ended",
 ]
 # Every event but the routine keep.
 DEFAULT_NOTIFY_EVENTS: list[NotifyEvent] = [
@@ -511,6 +514,9 @@ DEFAULT_NOTIFY_EVENTS: list[NotifyEvent] = [
     "awaiting_approval",
     "training_failed",
     "file_quarantined",
+    "file_given_up",
+    "drift",
+    "orphan_ended",
 ]
 
 

@@ -3,6 +3,8 @@ training that failed, a landed file quarantined. Assets never send anything."""
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
@@ -46,20 +48,51 @@ def decision_notice(metadata: dict[str, object], run_id: str) -> Notice | None:
     return Notice("kept", "champion kept", str(metadata.get("reason", "")), fields)
 
 
-def failure_notice(job_name: str, run: dg.DagsterRun, message: str) -> Notice | None:
-    """A failed run as a notice: a training failure, or a landed file quarantined.
-    Outages are left out: the landing sensor tries the file again."""
+def failure_notice(
+    job_name: str, run: dg.DagsterRun, message: str, tries: int = 1
+) -> Notice | None:
+    """A failed run as a notice: a training failure, a landed file quarantined, or a
+    file whose last try of ``tries`` failed for an outage. An outage with tries left is
+    not news: the landing sensor tries the file again."""
     if job_name == training_job.name:
         return Notice("training_failed", "training failed", message, {"run": run.run_id})
-    if run.tags.get(names.OUTAGE_TAG) == "true" or "quarantined to" not in message:
-        return None
     partition = run.tags.get(names.PARTITION_TAG, "")
+    fields = {"run": run.run_id, "partition": partition}
+    if run.tags.get(names.OUTAGE_TAG) == "true":
+        retry = re.match(r"try (\d+) of", run.tags.get(names.RETRY_TAG, ""))
+        if (int(retry.group(1)) if retry else 1) < tries:
+            return None
+        return Notice(
+            "file_given_up",
+            f"landed file {partition} given up after {tries} tries",
+            f"{message} (ml-pipeline backfill --partitions {partition} tries it again)",
+            fields,
+        )
+    if "quarantined to" not in message:
+        return None
+    return Notice("file_quarantined", f"landed file {partition} quarantined", message, fields)
+
+
+def drift_notice(
+    partition: str | None, metadata: dict[str, object], threshold: float | None
+) -> Notice | None:
+    """A cleaned partition whose drift score passed ``retraining.drift_threshold``."""
+    score = metadata.get(names.DRIFT_SCORE)
+    if threshold is None or not isinstance(score, int | float) or score <= threshold:
+        return None
     return Notice(
-        "file_quarantined",
-        f"landed file {partition} quarantined",
-        message,
-        {"run": run.run_id, "partition": partition},
+        "drift",
+        f"partition {partition} drifted: {score:.3f} above {threshold:g}",
+        "its inputs moved away from the champion's training reference (PSI)",
+        {"partition": partition or "", "drift_score": f"{score:.4f}"},
     )
+
+
+def orphan_notice(lines: list[str]) -> Notice | None:
+    """Runs whose process died, ended by a sensor."""
+    if not lines:
+        return None
+    return Notice("orphan_ended", f"{len(lines)} orphaned run(s) ended", "\n".join(lines))
 
 
 def _step_message(event: dg.DagsterEvent) -> str | None:
@@ -72,7 +105,7 @@ def _step_message(event: dg.DagsterEvent) -> str | None:
     return None
 
 
-def _send(context, config: PipelineConfig, notice: Notice | None) -> None:
+def send_notice(context, config: PipelineConfig, notice: Notice | None) -> None:
     if notice is None:
         return
     for problem in send(config.notify, notice, config.deliveries_path):
@@ -92,7 +125,7 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
     )
     def training_decision_notifier(context: dg.RunStatusSensorContext) -> None:
         metadata = _deployment_metadata(context.instance, context.dagster_run.run_id)
-        _send(context, config, decision_notice(metadata, context.dagster_run.run_id))
+        send_notice(context, config, decision_notice(metadata, context.dagster_run.run_id))
 
     @dg.run_failure_sensor(
         monitored_jobs=[training_job, ingest_job],
@@ -103,6 +136,20 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
         run = context.dagster_run
         said = [_step_message(event) for event in context.get_step_failure_events()]
         message = "; ".join(m for m in said if m) or context.failure_event.message or "failed"
-        _send(context, config, failure_notice(run.job_name, run, message))
+        tries = config.sensor.ingest_retries + 1
+        send_notice(context, config, failure_notice(run.job_name, run, message, tries))
 
-    return [training_decision_notifier, failure_notifier]
+    @dg.asset_sensor(
+        asset_key=dg.AssetKey(names.CLEANED_DATA),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Tells the notify webhooks of a partition drifting past the threshold.",
+    )
+    def drift_notifier(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+        materialization = asset_event.asset_materialization
+        metadata = {k: v.value for k, v in materialization.metadata.items()}
+        notice = drift_notice(
+            materialization.partition, metadata, config.retraining.drift_threshold
+        )
+        send_notice(context, config, notice)
+
+    return [training_decision_notifier, failure_notifier, drift_notifier]

@@ -20,6 +20,7 @@ from ml_pipeline.core.data.landing import (
 from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.core.triggers import why_trained
 from ml_pipeline.defs.jobs import INGEST_JOB, ingest_job, scoring_job, training_job
+from ml_pipeline.defs.notifications import orphan_notice, send_notice
 from ml_pipeline.defs.partitions import landed_files, scoring_files
 from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline.runtime.decisions import decide_retraining, plan_landing
@@ -30,8 +31,10 @@ from ml_pipeline.runtime.orphans import end_orphans, living_runs
 def _end_orphans(context: dg.SensorEvaluationContext, config: PipelineConfig) -> None:
     """A run whose process died would otherwise count as in progress forever."""
     store = mlflow_store(config)
-    for line in end_orphans(context.instance, store).lines():
+    lines = end_orphans(context.instance, store).lines()
+    for line in lines:
         context.log.warning(line)
+    send_notice(context, config, orphan_notice(lines))
 
 
 def _file_runs(

@@ -14,7 +14,9 @@ from ml_pipeline.definitions import build_definitions
 from ml_pipeline.defs.notifications import (
     build_notification_sensors,
     decision_notice,
+    drift_notice,
     failure_notice,
+    orphan_notice,
 )
 from ml_pipeline_tests.conftest import bike_document, land_demo_bikes, write_config
 
@@ -91,9 +93,36 @@ def test_what_a_training_decided_becomes_one_notice() -> None:
     assert decision_notice({}, "id") is None
 
 
+def test_an_outage_is_news_only_when_its_last_try_failed() -> None:
+    def outage(retry: str | None) -> dg.DagsterRun:
+        tags = {"ml_pipeline/outage": "true", "dagster/partition": "p1"}
+        return dg.DagsterRun(
+            job_name="ingest_job", tags={**tags, **({"ml_pipeline/retry": retry} if retry else {})}
+        )
+
+    assert failure_notice("ingest_job", outage(None), "disk away", tries=3) is None
+    assert failure_notice("ingest_job", outage("try 2 of 3 after x"), "away", tries=3) is None
+    given_up = failure_notice("ingest_job", outage("try 3 of 3 after x"), "away", tries=3)
+    assert given_up.event == "file_given_up" and "backfill --partitions p1" in given_up.text
+    assert failure_notice("ingest_job", outage(None), "away", tries=1).event == "file_given_up"
+
+
+def test_drift_past_the_threshold_and_ended_orphans_are_notices() -> None:
+    assert drift_notice("p", {"drift_score": 0.2}, 0.25) is None
+    assert drift_notice("p", {"drift_score": 0.4}, None) is None
+    assert drift_notice("p", {}, 0.25) is None
+    drifted = drift_notice("p", {"drift_score": 0.4}, 0.25)
+    assert drifted.event == "drift" and drifted.title == "partition p drifted: 0.400 above 0.25"
+    assert orphan_notice([]) is None
+    assert orphan_notice(["run a ended", "run b ended"]).title == "2 orphaned run(s) ended"
+
+
 def test_an_outage_is_not_a_quarantine_and_a_training_failure_always_tells() -> None:
-    outage = dg.DagsterRun(job_name="ingest_job", tags={"ml_pipeline/outage": "true"})
-    assert failure_notice("ingest_job", outage, "x (quarantined to y)") is None
+    outage = dg.DagsterRun(
+        job_name="ingest_job",
+        tags={"ml_pipeline/outage": "true", "ml_pipeline/retry": "try 1 of 3"},
+    )
+    assert failure_notice("ingest_job", outage, "x (quarantined to y)", tries=3) is None
     plain = dg.DagsterRun(job_name="ingest_job")
     assert failure_notice("ingest_job", plain, "storage is away") is None
     training = dg.DagsterRun(job_name="training_job")
