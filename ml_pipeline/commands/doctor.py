@@ -70,7 +70,39 @@ def examine(config: PipelineConfig, fix: bool) -> list[Finding]:
     findings.append(_guarded("dagster instance", lambda: _runs(config, fix)))
     findings.append(_guarded("mlflow store", lambda: _store(config)))
     findings.append(_guarded("deployment", lambda: _deployment(config, fix)))
+    if config.notify:
+        findings.append(_guarded("notifications", lambda: _notifications(config)))
     return findings
+
+
+def _notifications(config: PipelineConfig) -> Finding:
+    """Every webhook's URL resolves, and no notice of the last day went undelivered."""
+    import datetime as dt
+    import json
+
+    from ml_pipeline.core.notify import expand
+
+    problems = []
+    for index, hook in enumerate(config.notify):
+        try:
+            expand(hook.url)
+        except ValueError as error:
+            problems.append(f"notify[{index}].url: {error}")
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat(timespec="seconds")
+    record = config.deliveries_path
+    lines = record.read_text(encoding="utf-8").splitlines() if record.exists() else []
+    entries = [json.loads(line) for line in lines if line.strip()]
+    recent = [e for e in entries if e["notice_at"] >= since]
+    lost = [e for e in recent if not e["delivered"]]
+    if lost:
+        problems.append(
+            f"{len(lost)} of {len(recent)} notice(s) of the last day not delivered ({record})"
+        )
+    detail = (
+        "; ".join(problems)
+        or f"{len(config.notify)} webhook(s); {len(recent)} notice(s) delivered in the last day"
+    )
+    return Finding("notifications", not problems, detail)
 
 
 def _runs(config: PipelineConfig, fix: bool) -> Finding:

@@ -127,3 +127,17 @@ def test_an_outage_is_not_a_quarantine_and_a_training_failure_always_tells() -> 
     assert failure_notice("ingest_job", plain, "storage is away") is None
     training = dg.DagsterRun(job_name="training_job")
     assert failure_notice("training_job", training, "boom").event == "training_failed"
+
+
+def test_doctor_names_an_unset_url_variable_and_undelivered_notices(tmp_path) -> None:
+    from ml_pipeline.commands.doctor import examine
+    from ml_pipeline.core.notify import Notice, send
+
+    hooks = [{"url": "https://hooks.example/${ML_PIPELINE_TEST_UNSET_HOOK}"}]
+    config = load_config(write_config(tmp_path, bike_document(notify=hooks)))
+    (tmp_path / "landing").mkdir(exist_ok=True)
+    send(config.notify, Notice("promoted", "v1", ""), config.deliveries_path)
+    [finding] = [f for f in examine(config, fix=False) if f.check == "notifications"]
+    assert not finding.ok
+    assert "notify[0].url: environment variable ML_PIPELINE_TEST_UNSET_HOOK" in finding.detail
+    assert "1 of 1 notice(s) of the last day not delivered" in finding.detail
