@@ -270,6 +270,59 @@ def test_browser_materializes_an_asset(live, tmp_path) -> None:
     print(f"screenshot: {shot}")
 
 
+KEEP_STATE = """
+{ assetNodes(assetKeys: [{path: ["deployed_model"]}, {path: ["validation_metrics"]}]) {
+    assetKey { path } staleStatus
+    assetChecksOrError { ... on AssetChecks { checks {
+      name executionForLatestMaterialization { status runId } } } } } }"""
+
+
+def test_browser_shows_a_kept_champion_with_no_failed_or_unsynced_marker(live, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _, url, log = live
+    # A person refuses this run's promotion: a keep, whatever the challenger scores.
+    launched = graphql(
+        url,
+        "mutation { launchRun(executionParams: {selector: {"
+        'repositoryLocationName: "ml_pipeline.definitions", '
+        'repositoryName: "__repository__", jobName: "training_job"}, '
+        'runConfigData: {ops: {validation_metrics: {config: {decision: "refuse"}}}}}) '
+        "{ __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    wait_until(
+        f"the refused training {run_id} to end",
+        lambda: run_status(url, run_id) in ("SUCCESS", "FAILURE"),
+        300,
+        log,
+    )
+    assert run_status(url, run_id) == "SUCCESS", failures(url, "training_job")
+    nodes = {node["assetKey"]["path"][0]: node for node in graphql(url, KEEP_STATE)["assetNodes"]}
+    assert nodes["deployed_model"]["staleStatus"] == "FRESH"
+    [gate] = nodes["validation_metrics"]["assetChecksOrError"]["checks"]
+    assert gate["executionForLatestMaterialization"] == {"status": "SUCCEEDED", "runId": run_id}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/locations/ml_pipeline.definitions/asset-groups/model")
+            page.get_by_text("deployed_model", exact=True).first.wait_for(timeout=60_000)
+            dismiss_welcome(page)
+            page.get_by_text("deployed_model", exact=True).first.wait_for(timeout=60_000)
+            # The graph's nodes load their status after their names.
+            page.wait_for_load_state("networkidle")
+            shown = page.inner_text("body")
+            shot = tmp_path / "kept.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert "Unsynced" not in shown and "Failed" not in shown, f"see {shot}"
+
+
 def run_record(url: str, run_id: str) -> dict:
     query = (
         f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status tags {{ key value }} }} }} }}'
