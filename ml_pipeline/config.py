@@ -10,7 +10,7 @@ import codecs
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -509,15 +509,7 @@ NotifyEvent = Literal[
     "orphan_ended",
 ]
 # Every event but the routine keep.
-DEFAULT_NOTIFY_EVENTS: list[NotifyEvent] = [
-    "promoted",
-    "awaiting_approval",
-    "training_failed",
-    "file_quarantined",
-    "file_given_up",
-    "drift",
-    "orphan_ended",
-]
+DEFAULT_NOTIFY_EVENTS: list[NotifyEvent] = [e for e in get_args(NotifyEvent) if e != "kept"]
 
 
 class WebhookConfig(_Strict):

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -234,38 +235,45 @@ def run_status(url: str, run_id_prefix: str) -> str | None:
     return None
 
 
-def test_browser_materializes_an_asset(live, tmp_path) -> None:
+@contextmanager
+def asset_group_page(url: str, group: str, asset: str):
+    """A Chromium page on an asset group's graph, once ``asset`` is drawn."""
     from playwright.sync_api import sync_playwright
 
-    _, url, log = live
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/locations/ml_pipeline.definitions/asset-groups/explore")
-            page.get_by_text("data_profile", exact=True).first.wait_for(timeout=60_000)
+            page.goto(f"{url}/locations/ml_pipeline.definitions/asset-groups/{group}")
+            page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
             dismiss_welcome(page)
-            page.get_by_text("data_profile", exact=True).first.click()
-            page.get_by_role("button", name="Materialize selected").click()
-            toast = page.get_by_text("Launched run", exact=False).first
-            toast.wait_for(timeout=30_000)
-            run_id = toast.inner_text().split("Launched run")[-1].split()[0]
-
-            wait_until(
-                f"run {run_id} to succeed",
-                lambda: run_status(url, run_id) in ("SUCCESS", "FAILURE"),
-                300,
-                log,
-            )
-            assert run_status(url, run_id) == "SUCCESS"
-            page.goto(f"{url}/runs")
-            page.get_by_text(run_id, exact=False).first.wait_for(timeout=60_000)
-            shot = tmp_path / "materialized.png"
-            page.screenshot(path=str(shot), full_page=True)
+            page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
+            yield page
         finally:
             browser.close()
+
+
+def test_browser_materializes_an_asset(live, tmp_path) -> None:
+    _, url, log = live
+    with asset_group_page(url, "explore", "data_profile") as page:
+        page.get_by_text("data_profile", exact=True).first.click()
+        page.get_by_role("button", name="Materialize selected").click()
+        toast = page.get_by_text("Launched run", exact=False).first
+        toast.wait_for(timeout=30_000)
+        run_id = toast.inner_text().split("Launched run")[-1].split()[0]
+        wait_until(
+            f"run {run_id} to succeed",
+            lambda: run_status(url, run_id) in ("SUCCESS", "FAILURE"),
+            300,
+            log,
+        )
+        assert run_status(url, run_id) == "SUCCESS"
+        page.goto(f"{url}/runs")
+        page.get_by_text(run_id, exact=False).first.wait_for(timeout=60_000)
+        shot = tmp_path / "materialized.png"
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
     print(f"screenshot: {shot}")
 
@@ -277,21 +285,24 @@ KEEP_STATE = """
       name executionForLatestMaterialization { status runId } } } } } }"""
 
 
-def test_browser_shows_a_kept_champion_with_no_failed_or_unsynced_marker(live, tmp_path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    _, url, log = live
-    # A person refuses this run's promotion: a keep, whatever the challenger scores.
+def launch_training(url: str, run_config: str = "") -> str:
+    """A training run launched through the API (``run_config`` as GraphQL input)."""
+    config = f", runConfigData: {run_config}" if run_config else ""
     launched = graphql(
         url,
         "mutation { launchRun(executionParams: {selector: {"
         'repositoryLocationName: "ml_pipeline.definitions", '
-        'repositoryName: "__repository__", jobName: "training_job"}, '
-        'runConfigData: {ops: {validation_metrics: {config: {decision: "refuse"}}}}}) '
+        f'repositoryName: "__repository__", jobName: "training_job"}}{config}}}) '
         "{ __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    return launched["run"]["runId"]
+
+
+def test_browser_shows_a_kept_champion_with_no_failed_or_unsynced_marker(live, tmp_path) -> None:
+    _, url, log = live
+    # A person refuses this run's promotion: a keep, whatever the challenger scores.
+    run_id = launch_training(url, '{ops: {validation_metrics: {config: {decision: "refuse"}}}}')
     wait_until(
         f"the refused training {run_id} to end",
         lambda: run_status(url, run_id) in ("SUCCESS", "FAILURE"),
@@ -303,23 +314,12 @@ def test_browser_shows_a_kept_champion_with_no_failed_or_unsynced_marker(live, t
     assert nodes["deployed_model"]["staleStatus"] == "FRESH"
     [gate] = nodes["validation_metrics"]["assetChecksOrError"]["checks"]
     assert gate["executionForLatestMaterialization"] == {"status": "SUCCEEDED", "runId": run_id}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/locations/ml_pipeline.definitions/asset-groups/model")
-            page.get_by_text("deployed_model", exact=True).first.wait_for(timeout=60_000)
-            dismiss_welcome(page)
-            page.get_by_text("deployed_model", exact=True).first.wait_for(timeout=60_000)
-            # The graph's nodes load their status after their names.
-            page.wait_for_load_state("networkidle")
-            shown = page.inner_text("body")
-            shot = tmp_path / "kept.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with asset_group_page(url, "model", "deployed_model") as page:
+        # The graph's nodes load their status after their names.
+        page.wait_for_load_state("networkidle")
+        shown = page.inner_text("body")
+        shot = tmp_path / "kept.png"
+        page.screenshot(path=str(shot), full_page=True)
     assert "Unsynced" not in shown and "Failed" not in shown, f"see {shot}"
 
 
@@ -333,15 +333,7 @@ def run_record(url: str, run_id: str) -> dict:
 
 def launch_training_and_wait_for_its_process(url: str, log: Path) -> tuple[str, int]:
     """A training run launched through the API, once it has recorded its process id."""
-    launched = graphql(
-        url,
-        "mutation { launchRun(executionParams: {selector: {"
-        'repositoryLocationName: "ml_pipeline.definitions", '
-        'repositoryName: "__repository__", jobName: "training_job"}}) '
-        "{ __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    run_id = launch_training(url)
 
     def owned() -> bool:
         record = run_record(url, run_id)
