@@ -55,7 +55,8 @@ def test_a_quarantined_file_reaches_the_webhook_from_the_failure_sensor(tmp_path
         load_config(write_config(tmp_path, bike_document(notify=[{"url": hook_url}])))
     )
     (config.dataset.landing_dir / "broken.csv").write_bytes(b"")
-    [_, failure_sensor] = build_notification_sensors(config)
+    sensors = {sensor.name: sensor for sensor in build_notification_sensors(config)}
+    failure_sensor = sensors["failure_notifier"]
     with dg.instance_for_test() as instance:
         summary = RunSummary()
         ingest_landed_files(config, instance, summary, reingest=False)
