@@ -24,3 +24,12 @@ def trained_setup(tmp_path):
         warehouse.write(names.FEATURES, f"day{index}", table)
     store = mlflow_store(config)
     return config, warehouse, store
+
+
+def train_on_every_partition(config, warehouse: Warehouse, store):
+    """A challenger trained on every feature partition, under the contract they give."""
+    from ml_pipeline.core.model.challenger import train_challenger, training_contract
+
+    keys = warehouse.partitions(names.FEATURES)
+    contract = training_contract(config.modeling, warehouse, keys)
+    return train_challenger(warehouse, keys, config.modeling, store, {}, contract)

@@ -4,19 +4,13 @@ from ml_pipeline.core import names
 from ml_pipeline.core.model import promotion
 from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.gate import validate_challenger
+from ml_pipeline_tests.unit.core.model.conftest import train_on_every_partition
 
 
 def test_a_champion_whose_column_left_the_data_is_replaced_saying_why(trained_setup) -> None:
     config, warehouse, store = trained_setup
     keys = warehouse.partitions(names.FEATURES)
-    first = train_challenger(
-        warehouse,
-        keys,
-        config.modeling,
-        store,
-        {},
-        training_contract(config.modeling, warehouse, keys),
-    )
+    first = train_on_every_partition(config, warehouse, store)
     store.promote(store.register(first.model_uri, {}))
     # The data stops carrying `humidity`: the champion, built on it, cannot score any row.
     for key in keys:

@@ -6,13 +6,12 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.config import load_config
-from ml_pipeline.core import names
 from ml_pipeline.core.model import training
-from ml_pipeline.core.model.challenger import train_challenger, training_contract
 from ml_pipeline.core.model.yardstick import judge
 from ml_pipeline.core.names import YARDSTICK_TAG
 from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
+from ml_pipeline_tests.unit.core.model.conftest import train_on_every_partition
 
 
 class Fixed:
@@ -104,15 +103,7 @@ def test_a_weak_search_deploys_the_default_hgb_in_its_place(trained_setup, tmp_p
     document = bike_document(training={**FAST_TRAINING, "candidates": [weak]})
     config = load_config(write_config(tmp_path / "weak", document))
     store = mlflow_store(config)
-    keys = warehouse.partitions(names.FEATURES)
-    outcome = train_challenger(
-        warehouse,
-        keys,
-        config.modeling,
-        store,
-        {},
-        training_contract(config.modeling, warehouse, keys),
-    )
+    outcome = train_on_every_partition(config, warehouse, store)
 
     assert outcome.challenger == training.REFERENCE.name
     assert outcome.chosen.name == training.REFERENCE.name
@@ -131,14 +122,6 @@ def test_a_search_that_beats_the_default_hgb_is_kept_and_the_verdict_says_so(
     trained_setup,
 ) -> None:
     config, warehouse, store = trained_setup
-    keys = warehouse.partitions(names.FEATURES)
-    outcome = train_challenger(
-        warehouse,
-        keys,
-        config.modeling,
-        store,
-        {},
-        training_contract(config.modeling, warehouse, keys),
-    )
+    outcome = train_on_every_partition(config, warehouse, store)
     assert outcome.challenger != training.REFERENCE.name
     assert outcome.yardstick.startswith(f"{outcome.challenger} kept: default HGB rmse")
