@@ -11,6 +11,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.notify import Notice, send
 from ml_pipeline.defs.jobs import ingest_job, training_job
+from ml_pipeline.runtime.history import iter_materializations, latest_record
 
 
 def _deployment_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
@@ -139,17 +140,29 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
         tries = config.sensor.ingest_retries + 1
         send_notice(context, config, failure_notice(run.job_name, run, message, tries))
 
-    @dg.asset_sensor(
-        asset_key=dg.AssetKey(names.CLEANED_DATA),
+    @dg.sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=config.sensor.interval_seconds,
         description="Tells the notify webhooks of a partition drifting past the threshold.",
     )
-    def drift_notifier(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-        materialization = asset_event.asset_materialization
-        metadata = {k: v.value for k, v in materialization.metadata.items()}
-        notice = drift_notice(
-            materialization.partition, metadata, config.retraining.drift_threshold
-        )
-        send_notice(context, config, notice)
+    def drift_notifier(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        # Every cleaned_data materialization since the last tick, not only the newest (an
+        # asset_sensor sees one per tick): a wave lands many partitions at once. The first
+        # tick starts from now rather than telling the whole history.
+        key = dg.AssetKey(names.CLEANED_DATA)
+        if context.cursor is None:
+            latest = latest_record(context.instance, key)
+            context.update_cursor(str(latest.storage_id if latest else 0))
+            return dg.SkipReason("watching cleaned_data from now on")
+        after = int(context.cursor)
+        for record in iter_materializations(context.instance, key, after):
+            materialization = record.asset_materialization
+            metadata = {k: v.value for k, v in materialization.metadata.items()}
+            threshold = config.retraining.drift_threshold
+            notice = drift_notice(materialization.partition, metadata, threshold)
+            send_notice(context, config, notice)
+            after = record.storage_id
+        context.update_cursor(str(after))
+        return dg.SkipReason(f"read cleaned_data up to storage id {after}")
 
     return [training_decision_notifier, failure_notifier, drift_notifier]

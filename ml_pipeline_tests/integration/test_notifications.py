@@ -142,3 +142,25 @@ def test_doctor_names_an_unset_url_variable_and_undelivered_notices(tmp_path) ->
     assert not finding.ok
     assert "notify[0].url: environment variable ML_PIPELINE_TEST_UNSET_HOOK" in finding.detail
     assert "1 of 1 notice(s) of the last day not delivered" in finding.detail
+
+
+def test_every_drifted_partition_of_a_wave_is_told_not_only_the_last(tmp_path, hook_url) -> None:
+    document = bike_document(notify=[{"url": hook_url}], retraining={"drift_threshold": 0.25})
+    config = load_config(write_config(tmp_path, document))
+    sensors = {sensor.name: sensor for sensor in build_notification_sensors(config)}
+    drift = sensors["drift_notifier"]
+    with dg.instance_for_test() as instance:
+        first = drift(dg.build_sensor_context(instance=instance))
+        assert isinstance(first, dg.SkipReason) and not RECEIVED
+        context = dg.build_sensor_context(instance=instance, cursor="0")
+        for key, score in (("a", 0.4), ("b", 0.1), ("c", 0.9)):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key="cleaned_data", partition=key, metadata={"drift_score": score}
+                )
+            )
+        drift(context)
+        assert [body["fields"]["partition"] for body in RECEIVED] == ["a", "c"]
+        again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        drift(again)
+        assert len(RECEIVED) == 2, "each materialization is told once"
