@@ -27,6 +27,8 @@ DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's 
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
 INTAKE_WARNINGS = "intake_warnings"  # raw_samples: what reading the file found (JSON list)
 CLEANING_NOTES = "cleaning_notes"  # cleaned_data: cells cleaning changed, one line each
+# On an ingest step's failure: where its landed file was quarantined.
+QUARANTINED_TO = "quarantined_to"
 BLOCKED_BY = "blocked_by"  # a failed expectations check: its blocking failures, one line
 
 # The dynamic partitions: one per landed file, and one per file to score.

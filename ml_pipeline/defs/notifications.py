@@ -3,12 +3,11 @@ training that failed, a landed file quarantined. Assets never send anything."""
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
+from ml_pipeline.core.data.landing import retry_attempt
 from ml_pipeline.core.notify import Notice, send
 from ml_pipeline.defs.jobs import ingest_job, training_job
 from ml_pipeline.runtime.history import iter_materializations, latest_record
@@ -50,7 +49,7 @@ def decision_notice(metadata: dict[str, object], run_id: str) -> Notice | None:
 
 
 def failure_notice(
-    job_name: str, run: dg.DagsterRun, message: str, tries: int = 1
+    job_name: str, run: dg.DagsterRun, message: str, tries: int = 1, quarantined: bool = False
 ) -> Notice | None:
     """A failed run as a notice: a training failure, a landed file quarantined, or a
     file whose last try of ``tries`` failed for an outage. An outage with tries left is
@@ -60,8 +59,7 @@ def failure_notice(
     partition = run.tags.get(names.PARTITION_TAG, "")
     fields = {"run": run.run_id, "partition": partition}
     if run.tags.get(names.OUTAGE_TAG) == "true":
-        retry = re.match(r"try (\d+) of", run.tags.get(names.RETRY_TAG, ""))
-        if (int(retry.group(1)) if retry else 1) < tries:
+        if retry_attempt(run.tags.get(names.RETRY_TAG)) < tries:
             return None
         return Notice(
             "file_given_up",
@@ -69,7 +67,7 @@ def failure_notice(
             f"{message} (ml-pipeline backfill --partitions {partition} tries it again)",
             fields,
         )
-    if "quarantined to" not in message:
+    if not quarantined:
         return None
     return Notice("file_quarantined", f"landed file {partition} quarantined", message, fields)
 
@@ -106,6 +104,12 @@ def _step_message(event: dg.DagsterEvent) -> str | None:
     return None
 
 
+def _quarantined(event: dg.DagsterEvent) -> bool:
+    """Whether the failed step quarantined its landed file (the ingest says where)."""
+    failure = event.step_failure_data.user_failure_data
+    return failure is not None and names.QUARANTINED_TO in (failure.metadata or {})
+
+
 def send_notice(context, config: PipelineConfig, notice: Notice | None) -> None:
     if notice is None:
         return
@@ -135,10 +139,13 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
     )
     def failure_notifier(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
-        said = [_step_message(event) for event in context.get_step_failure_events()]
+        steps = context.get_step_failure_events()
+        said = [_step_message(event) for event in steps]
         message = "; ".join(m for m in said if m) or context.failure_event.message or "failed"
         tries = config.sensor.ingest_retries + 1
-        send_notice(context, config, failure_notice(run.job_name, run, message, tries))
+        quarantined = any(_quarantined(event) for event in steps)
+        notice = failure_notice(run.job_name, run, message, tries, quarantined)
+        send_notice(context, config, notice)
 
     @dg.sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,

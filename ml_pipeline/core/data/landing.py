@@ -241,6 +241,17 @@ def plan_retries(
         due = failure.last_failed_at + retry_after_seconds * 2 ** (failure.attempts - 1)
         if now < due:
             continue
-        note = f"try {failure.attempts + 1} of {max_retries + 1} after {failure.reason}"
+        note = retry_note(failure.attempts + 1, max_retries + 1, failure.reason)
         retries.append((key, f"{key}@{digest}#retry{failure.attempts}", note))
     return retries
+
+
+def retry_note(attempt: int, tries: int, reason: str) -> str:
+    """The run tag of a file's retry: which try of how many, and after what."""
+    return f"try {attempt} of {tries} after {reason}"
+
+
+def retry_attempt(note: str | None) -> int:
+    """Which try a run is, from its :func:`retry_note` (no note: the first)."""
+    found = re.match(r"try (\d+) of", note or "")
+    return int(found.group(1)) if found else 1

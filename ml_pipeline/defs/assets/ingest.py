@@ -121,7 +121,7 @@ def raw_samples(
             warehouse.get().drop(table, key)
         raise dg.Failure(
             description=f"{error} (quarantined to {moved})",
-            metadata={"quarantined_to": dg.MetadataValue.path(str(moved))},
+            metadata={names.QUARANTINED_TO: dg.MetadataValue.path(str(moved))},
         ) from None
     for warning in intake.warnings:
         context.log.warning(f"{path.name}: {warning}")
