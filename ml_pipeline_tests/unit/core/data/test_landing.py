@@ -137,3 +137,12 @@ def test_a_file_delivered_anew_or_ingested_since_is_not_retried() -> None:
     assert plan_retries([failure], {"a": "d2"}, {}, 10**9, 60.0, 3) == []
     assert plan_retries([failure], {}, {}, 10**9, 60.0, 3) == []
     assert plan_retries([failure], {"a": "d1"}, {"a": "d1"}, 10**9, 60.0, 3) == []
+
+
+def test_a_retry_note_says_which_try_and_is_read_back() -> None:
+    from ml_pipeline.core.data.landing import retry_attempt, retry_note
+
+    note = retry_note(3, 4, "storage unreachable: EPERM")
+    assert note == "try 3 of 4 after storage unreachable: EPERM"
+    assert retry_attempt(note) == 3
+    assert retry_attempt(None) == 1 and retry_attempt("") == 1
