@@ -144,13 +144,17 @@ def select_partitions(
     return known[first : last + 1]
 
 
+def _check_version_form(version: str) -> None:
+    if not (version == "champion" or version.isdigit()):
+        raise BackfillError(f"model version {version!r}: a version number or 'champion'")
+
+
 def check_model_version(store, version: str) -> None:
     """Refuse, before anything is launched, a version the registry does not hold (or
     'champion' while there is none): each run would otherwise fail on it in turn."""
     from mlflow.exceptions import MlflowException
 
-    if not (version == "champion" or version.isdigit()):
-        raise BackfillError(f"model version {version!r}: a version number or 'champion'")
+    _check_version_form(version)
     if version == "champion":
         if store.champion() is None:
             raise BackfillError(f"model version 'champion': {store.registered_model} has none yet")
@@ -178,9 +182,8 @@ def backfill_params(
         {"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL},
         {"key": names.STARTED_BY_TAG, "value": person()},
     ]
-    if model_version is not None and not (model_version == "champion" or model_version.isdigit()):
-        raise BackfillError(f"model version {model_version!r}: a version number or 'champion'")
     if model_version is not None:
+        _check_version_form(model_version)
         assets = [names.BATCH_PREDICTIONS]
         if model_version != "champion":
             tags.append({"key": names.MODEL_VERSION_TAG, "value": model_version})
