@@ -139,13 +139,17 @@ def landed_bikes(bike_config: PipelineConfig) -> PipelineConfig:
 def _no_store_leaks_between_modules() -> Iterator[None]:
     """mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which a config without a
     tracking URI then follows: a module-scoped project must not inherit the last module's
-    store, so each module starts and ends with MLflow's process-wide URIs unset."""
+    store, so each module starts and ends with MLflow's process-wide URIs unset.
+    Loading a model in a test prepends its shipped code folder to ``sys.path``; that is
+    taken off too, or a later module's worker processes would import from it."""
     import mlflow
 
+    import_path = list(sys.path)
     with pytest.MonkeyPatch.context() as patch:
         for name in PROJECT_VARIABLES:
             patch.delenv(name, raising=False)
         yield
+    sys.path[:] = import_path
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):

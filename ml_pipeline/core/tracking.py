@@ -10,10 +10,13 @@ import json
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -169,9 +172,7 @@ class MlflowStore:
         }
 
     def load_version(self, version: str) -> object:
-        import mlflow.sklearn
-
-        return mlflow.sklearn.load_model(f"models:/{self.registered_model}/{version}")
+        return load_sklearn_model(f"models:/{self.registered_model}/{version}")
 
     def register(self, model_uri: str, tags: dict[str, str]) -> str:
         """Register ``model_uri`` and return its version (MLflow mixes int and str)."""
@@ -271,6 +272,28 @@ def _shippable_feature_code(into: Path) -> Path:
     return package
 
 
+@contextmanager
+def _import_path_kept() -> Iterator[None]:
+    """``sys.path`` as it was before: MLflow puts a model's shipped code folder first on
+    it at each load (logging loads the model to check its input example) and leaves it
+    there. A process that spawns workers afterwards hands them that path, and they import
+    this package from the model's partial copy of it, which lacks nearly everything.
+    Loaded classes stay bound, so the path can go."""
+    saved = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def load_sklearn_model(uri: str) -> Any:
+    """The scikit-learn pipeline logged at ``uri``, with ``sys.path`` left as it was."""
+    import mlflow.sklearn
+
+    with _import_path_kept():
+        return mlflow.sklearn.load_model(uri)
+
+
 # What a logged model needs to load and predict (its feature code ships with it).
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
 
@@ -296,7 +319,7 @@ def log_sklearn_model(
     """Log ``model`` to the active run with skops and the feature code; return its URI."""
     import mlflow.sklearn
 
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, _import_path_kept():
         info = mlflow.sklearn.log_model(
             model,
             name=name,

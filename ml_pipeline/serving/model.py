@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ml_pipeline.core import storage
+from ml_pipeline.core import storage, tracking
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, DeployFolderError, fetch_current
 from ml_pipeline.core.model.compiled import CompiledScorer, NotCompilable, compile_pipeline
 from ml_pipeline.core.storage import StoragePath
@@ -141,7 +141,6 @@ def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None, list
 def load_served_model(version_dir: Path, compiled: bool = True) -> ServedModel:
     """Load an exported version folder: the scikit-learn pipeline, signature and card;
     with ``compiled``, also the pipeline's scorer with its preprocessing compiled."""
-    import mlflow.sklearn
     from mlflow.models import Model
 
     try:
@@ -150,7 +149,7 @@ def load_served_model(version_dir: Path, compiled: bool = True) -> ServedModel:
         raise ModelSourceError(f"{version_dir}: not an MLflow model: {error}") from None
     if meta.signature is None:
         raise ModelSourceError(f"{version_dir}: the model has no input signature")
-    pipeline = mlflow.sklearn.load_model(str(version_dir))
+    pipeline = tracking.load_sklearn_model(str(version_dir))
     timestamp_column, used, numeric = _feature_contract(pipeline)
     try:
         schema = InputSchema.from_signature(

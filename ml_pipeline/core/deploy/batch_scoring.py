@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.core.features import parse_numbers
-from ml_pipeline.core.tracking import CHAMPION_ALIAS, MlflowStore
+from ml_pipeline.core.tracking import CHAMPION_ALIAS, MlflowStore, load_sklearn_model
 
 PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability__"
@@ -64,7 +64,6 @@ def load_version(store: MlflowStore, version: str) -> Any:
     """The scikit-learn pipeline of a registered version (versions never change, so a
     worker that scores many files downloads each version once)."""
     import mlflow.artifacts
-    import mlflow.sklearn
 
     # The registry is asked through the store's own client: a models:/name/version URI
     # would go to whichever registry this process set globally, if any.
@@ -73,7 +72,7 @@ def load_version(store: MlflowStore, version: str) -> Any:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=source, dst_path=scratch, tracking_uri=store.tracking_uri
         )
-        return mlflow.sklearn.load_model(local)
+        return load_sklearn_model(local)
 
 
 def _first_step(pipeline: Any) -> Any:

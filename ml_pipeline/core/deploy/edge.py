@@ -79,7 +79,6 @@ def edge_for_deployment(
 ) -> EdgeOutcome:
     """``model.onnx`` for a promotion, checked on the smoke-test rows and a sample of the
     holdout against the model it stands for. ``warehouse`` holds the holdout."""
-    import mlflow.sklearn
 
     try:
         import onnxruntime  # noqa: F401
@@ -105,8 +104,8 @@ def edge_for_deployment(
         tolerance=settings.onnx_tolerance,
     )
     return build_edge_model(
-        mlflow.sklearn.load_model(deployed_uri),
-        mlflow.sklearn.load_model(training.model_uri),
+        tracking.load_sklearn_model(deployed_uri),
+        tracking.load_sklearn_model(training.model_uri),
         modeling.dataset.task,
         inputs,
     )

@@ -372,7 +372,6 @@ def validate_challenger(
 ) -> ValidationOutcome:
     """Score the challenger on the holdout, compare it with the champion, decide, prepare
     the deployment (refit and smoke test) and log it all: the gate, step by step."""
-    import mlflow.sklearn
 
     store.activate()
     target, metric = modeling.dataset.target, outcome.metric
@@ -381,7 +380,7 @@ def validate_challenger(
     keep = {outcome.holdout_key, *store.registered_run_ids()}
     prune_holdouts(warehouse, keep)
     refit.prune_seen_rows(warehouse, keep)
-    model = mlflow.sklearn.load_model(outcome.model_uri)
+    model = tracking.load_sklearn_model(outcome.model_uri)
 
     scores = _score_holdout(outcome, model, X, y, modeling)
     versus = _compare_with_champion(
