@@ -248,13 +248,18 @@ class InstanceConfig(_Strict):
         return self
 
 
+# Where `ml-pipeline mlflow-ui` serves the MLflow UI unless told otherwise.
+MLFLOW_UI_HOST = "127.0.0.1"
+MLFLOW_UI_PORT = 5000
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str | None = None
     experiment: str = Field(default="ml_pipeline", min_length=1)
     registered_model: str = Field(default="ml_pipeline_model", pattern=r"^[A-Za-z0-9_.-]+$")
-    # Where people open the MLflow UI (`ml-pipeline mlflow-ui` serves one at
-    # http://127.0.0.1:5000): Dagster's metadata links runs and versions there. A tracking
-    # server's own address is used when this is not set.
+    # Where people open the MLflow UI: Dagster's metadata links runs and versions there.
+    # Unset, a tracking server's own address is used, and for a store that is no server
+    # (the embedded sqlite, a database) the address `ml-pipeline mlflow-ui` serves it at.
     ui_url: str | None = Field(default=None, pattern=r"^https?://")
 
 
@@ -725,7 +730,9 @@ class PipelineConfig(_Strict):
         if self.mlflow.ui_url:
             return self.mlflow.ui_url.rstrip("/")
         uri = self.mlflow_tracking_uri
-        return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
+        if uri.startswith(("http://", "https://")):
+            return uri.rstrip("/")
+        return f"http://{MLFLOW_UI_HOST}:{MLFLOW_UI_PORT}"
 
     @property
     def mlflow_artifact_root(self) -> Path | None:

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from ml_pipeline.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
+from ml_pipeline.config import (
+    CONFIG_ENV_VAR,
+    MLFLOW_UI_HOST,
+    MLFLOW_UI_PORT,
+    ConfigError,
+    PipelineConfig,
+    load_config,
+)
 
 
 def _config_parent() -> argparse.ArgumentParser:
@@ -186,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="the worker's name (default: dagster-<random>@<host>)")
 
     mlflow_ui = commands.add_parser("mlflow-ui", parents=[parent], help="start the MLflow UI")
-    mlflow_ui.add_argument("--host", default="127.0.0.1")
-    mlflow_ui.add_argument("--port", type=int, default=5000)
+    mlflow_ui.add_argument("--host", default=MLFLOW_UI_HOST)
+    mlflow_ui.add_argument("--port", type=int, default=MLFLOW_UI_PORT)
 
     edge = commands.add_parser(
         "edge-score",

@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from ml_pipeline.config import ConfigError, load_config, resolve_config_path
+from ml_pipeline.config import (
+    MLFLOW_UI_HOST,
+    MLFLOW_UI_PORT,
+    ConfigError,
+    load_config,
+    resolve_config_path,
+)
 from ml_pipeline_tests.conftest import bike_document, write_config
 
 
@@ -55,7 +61,9 @@ def test_tracking_uri_from_environment_then_config(tmp_path, monkeypatch) -> Non
 
 def test_mlflow_links_go_to_the_ui_address_or_a_tracking_server(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert load_config(write_config(tmp_path, bike_document())).mlflow_ui_url is None
+    # The embedded store is linked where `ml-pipeline mlflow-ui` serves it by default.
+    embedded = load_config(write_config(tmp_path, bike_document())).mlflow_ui_url
+    assert embedded == f"http://{MLFLOW_UI_HOST}:{MLFLOW_UI_PORT}"
     served = bike_document(mlflow={"tracking_uri": "http://mlflow.internal:5000/"})
     assert (
         load_config(write_config(tmp_path, served)).mlflow_ui_url == "http://mlflow.internal:5000"
