@@ -30,7 +30,7 @@ from ml_pipeline.config import PipelineConfig, load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, FaultRates, generate_batch
 from ml_pipeline.core.data.landing import partition_key_for
 from ml_pipeline.core.data.warehouse import Warehouse
-from ml_pipeline.core.names import PID_TAG
+from ml_pipeline.core.ownership import Owner
 from ml_pipeline.defs.resources import mlflow_store
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.mutations import Mutation, apply
@@ -158,9 +158,10 @@ def kill_a_running_run(url: str) -> str | None:
     """SIGKILL the process of one executing run, as an OOM kill would; its job name."""
     for run in active_runs(url):
         tags = {t["key"]: t["value"] for t in run["tags"]}
-        if run["status"] == "STARTED" and PID_TAG in tags:
+        owner = Owner.from_tags(tags)
+        if run["status"] == "STARTED" and owner is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(tags[PID_TAG]), signal.SIGKILL)
+                os.kill(owner.pid, signal.SIGKILL)
                 return run["jobName"]
     return None
 

@@ -60,12 +60,11 @@ MODEL_VERSION_TAG = "ml_pipeline/model_version"
 PARTITION_TAG = "dagster/partition"
 RUN_KEY_TAG = "dagster/run_key"
 # Run tags the package sets on every run: its job, the config it ran with, and the
-# process that owns it (so a run whose process died is told from one still running).
+# process that owns it (so a run whose process died is told from one still running) in
+# one tag, ``pid@host/start``: bookkeeping, so it costs the run list one tag, not three.
 JOB_TAG = "ml_pipeline/job"
 CONFIG_DIGEST_TAG = "ml_pipeline/config_digest"
-HOST_TAG = "ml_pipeline/owner_host"
-PID_TAG = "ml_pipeline/owner_pid"
-START_TAG = "ml_pipeline/owner_start"
+OWNER_TAG = "ml_pipeline/owner"
 
 # MLflow tags on training runs.
 CODE_VERSION_TAG = "ml_pipeline.code_version"

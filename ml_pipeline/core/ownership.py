@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ml_pipeline.core.names import HOST_TAG, PID_TAG, START_TAG
+from ml_pipeline.core.names import OWNER_TAG
 
 Liveness = Literal["alive", "gone", "unknown"]
 PROC = Path("/proc")
@@ -59,17 +60,16 @@ class Owner:
     start: str
 
     def tags(self) -> dict[str, str]:
-        return {HOST_TAG: self.host, PID_TAG: str(self.pid), START_TAG: self.start}
+        return {OWNER_TAG: f"{self.pid}@{self.host}/{self.start}"}
 
     @classmethod
-    def from_tags(cls, tags: dict[str, str]) -> Owner | None:
-        if HOST_TAG not in tags or PID_TAG not in tags:
+    def from_tags(cls, tags: Mapping[str, str]) -> Owner | None:
+        """The owner a run's tags name; None for a run without one or a malformed tag."""
+        process, slash, start = tags.get(OWNER_TAG, "").partition("/")
+        pid, at, host = process.partition("@")
+        if not (slash and at and host and pid.isdigit()):
             return None
-        try:
-            pid = int(tags[PID_TAG])
-        except ValueError:
-            return None
-        return cls(tags[HOST_TAG], pid, tags.get(START_TAG, ""))
+        return cls(host, int(pid), start)
 
     def describe(self) -> str:
         return f"process {self.pid} on host {self.host}"

@@ -20,7 +20,7 @@ import pytest
 
 from ml_pipeline.config import load_config
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
-from ml_pipeline.core.names import PID_TAG
+from ml_pipeline.core.ownership import Owner
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.servers import free_port, graphql, running, wait_for_http, wait_until
 
@@ -329,10 +329,12 @@ def launch_training_and_wait_for_its_process(url: str, log: Path) -> tuple[str, 
     def owned() -> bool:
         record = run_record(url, run_id)
         assert record["status"] not in ("SUCCESS", "FAILURE"), f"ended first: {record}"
-        return PID_TAG in record["tags"]
+        return Owner.from_tags(record["tags"]) is not None
 
     wait_until("the run to record its process", owned, 300, log)
-    return run_id, int(run_record(url, run_id)["tags"][PID_TAG])
+    owner = Owner.from_tags(run_record(url, run_id)["tags"])
+    assert owner is not None
+    return run_id, owner.pid
 
 
 def wait_for_failure(url: str, run_id: str, what: str, log: Path) -> None:

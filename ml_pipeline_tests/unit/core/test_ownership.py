@@ -25,6 +25,16 @@ def test_this_process_is_alive_and_survives_a_round_trip_through_tags() -> None:
     assert owner.liveness() == "alive"
 
 
+def test_the_owner_is_one_run_tag_and_a_malformed_one_names_no_owner() -> None:
+    owner = Owner("node-7.cluster.example", 4242, "3f2a-boot:918273")
+    assert len(owner.tags()) == 1
+    assert Owner.from_tags(owner.tags()) == owner
+    (key,) = owner.tags()
+    for value in ("", "4242", "4242@", "x@host/1", "@host/1", "4242@host"):
+        assert Owner.from_tags({key: value}) is None, value
+    assert Owner.from_tags({}) is None
+
+
 def test_an_exited_process_is_gone() -> None:
     pid = _dead_pid()
     assert process_start(pid) is None
@@ -50,18 +60,6 @@ def test_a_zombie_is_gone() -> None:
         assert process_start(child.pid) is None
     finally:
         child.wait()
-
-
-@pytest.mark.parametrize(
-    "tags",
-    [
-        {},
-        {"ml_pipeline/owner_host": "h"},
-        {"ml_pipeline/owner_host": "h", "ml_pipeline/owner_pid": "not a number"},
-    ],
-)
-def test_missing_or_broken_owner_tags_name_no_owner(tags) -> None:
-    assert Owner.from_tags(tags) is None
 
 
 HOLD = """
