@@ -458,6 +458,13 @@ class RetrainingConfig(_Strict):
     min_new_partitions: int = Field(default=1, ge=1)
     drift_threshold: float | None = Field(default=0.25, gt=0)
     max_model_age_hours: float | None = Field(default=168.0, gt=0)
+    # Decay: the champion's metric on the latest decay_window partitions it scored before
+    # any training read them is worse than its holdout score by more than this share,
+    # beyond the bootstrap noise of those rows (promotion.confidence). At least
+    # decay_min_rows rows must be in the window for a verdict.
+    decay_margin: float | None = Field(default=0.1, gt=0)
+    decay_window: int = Field(default=5, ge=1)
+    decay_min_rows: int = Field(default=100, ge=1)
 
 
 class IngestConfig(_Strict):
@@ -511,6 +518,7 @@ NotifyEvent = Literal[
     "file_quarantined",
     "file_given_up",
     "drift",
+    "decay",
     "orphan_ended",
 ]
 # Every event but the routine keep.

@@ -12,6 +12,7 @@ from ml_pipeline.defs.assets.modeling import (
     validation_metrics,
 )
 from ml_pipeline.defs.assets.monitoring import prediction_monitoring
+from ml_pipeline.defs.assets.performance import champion_performance
 from ml_pipeline.defs.assets.scoring import batch_predictions
 from ml_pipeline.defs.cluster import executor_for
 from ml_pipeline.defs.jobs import ingest_job, monitoring_job, scoring_job, training_job
@@ -29,6 +30,7 @@ ASSETS = [
     raw_samples,
     cleaned_data,
     features,
+    champion_performance,
     data_profile,
     trained_model,
     validation_metrics,

@@ -21,6 +21,7 @@ from ml_pipeline.core.deploy.switch import RollbackOutcome, approve, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.core.ownership import person
+from ml_pipeline.core.triggers import reasons_in_words
 from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
 from ml_pipeline.defs.partitions import landed_files
 from ml_pipeline.defs.resources import mlflow_store
@@ -198,11 +199,17 @@ def count_rows(config: PipelineConfig, summary: RunSummary) -> None:
         )
 
 
-def _no_retraining_needed(config: PipelineConfig, instance: dg.DagsterInstance) -> str | None:
-    """Why training can be skipped (the retrain sensor's own policy), or None to train."""
+def _no_retraining_needed(
+    config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary
+) -> str | None:
+    """Why training can be skipped (the retrain sensor's own policy), or None to train,
+    with the policy's reasons in ``summary``."""
     # The command holds the project: no run of its own is active to wait for.
     decision = decide_retraining(instance, config, Activity())
-    if decision.reasons or decision.evidence.hours_since_training is None:
+    if decision.reasons:
+        summary.retrained_because = reasons_in_words(decision.trigger)
+        return None
+    if decision.evidence.hours_since_training is None:
         return None
     serving = current_name(config.deploy_dir)
     kept = f"champion {serving} kept" if serving else "no champion yet"
@@ -225,7 +232,7 @@ def run_pipeline(
         summary.error = f"no landed file could be ingested from {config.dataset.landing_dir}"
         return summary
     if not retrain and promotion == "auto":
-        summary.not_retrained = _no_retraining_needed(config, instance)
+        summary.not_retrained = _no_retraining_needed(config, instance, summary)
         if summary.not_retrained:
             summary.champion = ChampionSummary.serving(mlflow_store(config).champion_scores())
             link = config.deploy_dir / CURRENT_LINK

@@ -128,8 +128,9 @@ class RunSummary:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     # Partitions left out of training, and why (they do not conform to the contract).
     excluded: dict[str, str] = field(default_factory=dict)
-    # Why training did not run, when it did not need to.
+    # Why training did not run, when it did not need to; why it did, when the policy said.
     not_retrained: str | None = None
+    retrained_because: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     training: TrainingSummary | None = None
     training_partitions: list[str] = field(default_factory=list)
@@ -167,6 +168,7 @@ class RunSummary:
                 "excluded_from_training": self.excluded,
             },
             "not_retrained": self.not_retrained,
+            "retrained_because": self.retrained_because,
             "rows": self.rows,
             "training": asdict(self.training) if self.training else None,
             "validation": asdict(self.validation) if self.validation else None,
@@ -178,6 +180,27 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         """The summary as the CLI prints it."""
+        out = self._partition_lines()
+        out.append("rows: " + ", ".join(f"{k}={v}" for k, v in self.rows.items()))
+        if self.retrained_because:
+            out.append(f"retrained because: {self.retrained_because}")
+        if self.training:
+            out += _training_lines(self.training)
+        if self.validation:
+            out += _validation_lines(self.validation)
+        if self.not_retrained:
+            out.append(self.not_retrained)
+        if self.champion:
+            out += _champion_lines(self.champion)
+        if self.artifact_path:
+            out.append(f"artifact: {self.artifact_path}")
+        if self.edge:
+            out.append(f"edge: {self.edge}")
+        if self.error:
+            out.append(f"error: {self.error}")
+        return out
+
+    def _partition_lines(self) -> list[str]:
         out = [
             f"partitions: {len(self.ingested)} ingested, {len(self.unchanged)} unchanged, "
             f"{len(self.failed)} failed"
@@ -193,21 +216,6 @@ class RunSummary:
         if len(told) > WARNINGS_SHOWN:
             out.append(f"  ... and {len(told) - WARNINGS_SHOWN} more warning(s): see --json")
         out += [f"  left out of training, {key}: {why}" for key, why in self.excluded.items()]
-        out.append("rows: " + ", ".join(f"{k}={v}" for k, v in self.rows.items()))
-        if self.training:
-            out += _training_lines(self.training)
-        if self.validation:
-            out += _validation_lines(self.validation)
-        if self.not_retrained:
-            out.append(self.not_retrained)
-        if self.champion:
-            out += _champion_lines(self.champion)
-        if self.artifact_path:
-            out.append(f"artifact: {self.artifact_path}")
-        if self.edge:
-            out.append(f"edge: {self.edge}")
-        if self.error:
-            out.append(f"error: {self.error}")
         return out
 
 

@@ -6,11 +6,14 @@ here once. A test checks every asset name against the definitions, and that what
 ingest assets record is what the readers find.
 """
 
-# Asset keys. The three ingest assets are also the warehouse's table names.
+# Asset keys. The ingest assets are also the warehouse's table names.
 RAW_SAMPLES = "raw_samples"
 CLEANED_DATA = "cleaned_data"
 FEATURES = "features"
-INGEST_ASSETS = (RAW_SAMPLES, CLEANED_DATA, FEATURES)
+# Each landed partition scored by the champion of the moment (also its warehouse table);
+# in the ingest job, so a partition is measured before any training reads it.
+CHAMPION_PERFORMANCE = "champion_performance"
+INGEST_ASSETS = (RAW_SAMPLES, CLEANED_DATA, FEATURES, CHAMPION_PERFORMANCE)
 # Warehouse table of feature partitions a failed fit was blamed on (core.model.blame).
 FIT_FAULTS = "fit_faults"
 DATA_PROFILE = "data_profile"
@@ -24,6 +27,11 @@ BATCH_PREDICTIONS = "batch_predictions"  # also its warehouse table
 # Materialization metadata read back by other code.
 SOURCE_DIGEST = "source_digest"  # raw_samples: the landed file's content digest
 DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's reference
+# champion_performance: the version that scored the partition, and by how much (a share)
+# the champion's metric on its latest partitions is worse than at validation, when that
+# is beyond the margin and the noise (absent otherwise).
+SCORED_BY = "model_version"
+DECAY = "decay"
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
 INTAKE_WARNINGS = "intake_warnings"  # raw_samples: what reading the file found (JSON list)
 CLEANING_NOTES = "cleaning_notes"  # cleaned_data: cells cleaning changed, one line each
@@ -53,6 +61,8 @@ RETRY_TAG = "ml_pipeline/retry"
 # A retraining sensor's trigger joins its reasons ("name:value") with commas; this one
 # names the new partitions of a finished wave.
 NEW_PARTITIONS_REASON = "new_partitions"
+# ... and this one the champion's measured decay on new partitions.
+DECAY_REASON = "decay"
 # The registered model version batch_predictions scores with; the champion without it.
 MODEL_VERSION_TAG = "ml_pipeline/model_version"
 

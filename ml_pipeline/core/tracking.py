@@ -22,7 +22,9 @@ import pandas as pd
 
 from ml_pipeline.core.names import (
     DAGSTER_RUN_TAG,
+    FEATURES,
     HOLDOUT_CUTOFF_TAG,
+    MLFLOW_RUN_ID_TAG,
     MODEL_FINGERPRINT_TAG,
     PREVIOUS_CHAMPION_TAG,
     REFIT_TAG,
@@ -133,6 +135,25 @@ class MlflowStore:
             return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
 
         return str(champion.version), scores("holdout_"), scores("baseline_")
+
+    def holdout_score(self, version: str, metric: str) -> float | None:
+        """The holdout ``metric`` the version's gate logged, if it logged one."""
+        client = self.client()
+        registered = client.get_model_version(self.registered_model, version)
+        return client.get_run(registered.run_id).data.metrics.get(f"holdout_{metric}")
+
+    def trained_on(self, version: str) -> dict[str, str]:
+        """Each feature partition the version's training read, with its content digest
+        (the training run's MLflow dataset inputs)."""
+        client = self.client()
+        registered = client.get_model_version(self.registered_model, version)
+        run = client.get_run(registered.tags.get(MLFLOW_RUN_ID_TAG) or registered.run_id)
+        prefix = f"{FEATURES}/"
+        return {
+            given.dataset.name.removeprefix(prefix): given.dataset.digest
+            for given in run.inputs.dataset_inputs
+            if given.dataset.name.startswith(prefix)
+        }
 
     def champion_holdout_cutoff(self) -> str | None:
         """Where the champion's time holdout began, if it had one and never trained on it.

@@ -4,6 +4,7 @@ promotion history: its trigger tag, spelled out."""
 from __future__ import annotations
 
 from ml_pipeline.core.names import (
+    DECAY_REASON,
     NEW_PARTITIONS_REASON,
     TRIGGER_BACKFILL,
     TRIGGER_CLI,
@@ -15,6 +16,8 @@ _REASON_WORDS = {
     NEW_PARTITIONS_REASON: "{} new partition(s) since the last training",
     "drift": "input drift {} above retraining.drift_threshold",
     "model_age": "the champion is {} old, over retraining.max_model_age_hours",
+    DECAY_REASON: "the champion scored {} worse on new partitions than at validation, "
+    "beyond retraining.decay_margin and the noise",
 }
 _STARTED_BY = {
     TRIGGER_SCHEDULE: "the retraining schedule (schedule.cron)",
@@ -30,9 +33,14 @@ def why_trained(trigger: str | None) -> str:
         return "started by hand (Materialize in the UI, or the GraphQL API)"
     if trigger in _STARTED_BY:
         return f"started by {_STARTED_BY[trigger]}"
+    return "retraining sensor: " + reasons_in_words(trigger)
+
+
+def reasons_in_words(reasons: str) -> str:
+    """The retraining policy's reasons (``name:value``, joined by commas) as a sentence."""
     said = []
-    for reason in trigger.split(","):
+    for reason in reasons.split(","):
         name, _, value = reason.partition(":")
         words = _REASON_WORDS.get(name)
         said.append(words.format(value) if words else reason)
-    return "retraining sensor: " + "; ".join(said)
+    return "; ".join(said)

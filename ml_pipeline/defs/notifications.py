@@ -3,6 +3,8 @@ training that failed, a landed file quarantined. Assets never send anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from ml_pipeline.config import PipelineConfig
@@ -87,6 +89,20 @@ def drift_notice(
     )
 
 
+def decay_notice(partition: str | None, metadata: dict[str, object]) -> Notice | None:
+    """A champion_performance measurement that found the champion decayed."""
+    share = metadata.get(names.DECAY)
+    if not isinstance(share, int | float):
+        return None
+    version = metadata.get(names.SCORED_BY)
+    return Notice(
+        "decay",
+        f"champion v{version} decayed: {share:+.1%} worse than at validation",
+        str(metadata.get("decay_check", "")),
+        {"partition": partition or "", "model_version": str(version), "decay": f"{share:.4f}"},
+    )
+
+
 def orphan_notice(lines: list[str]) -> Notice | None:
     """Runs whose process died, ended by a sensor."""
     if not lines:
@@ -147,29 +163,55 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
         notice = failure_notice(run.job_name, run, message, tries, quarantined)
         send_notice(context, config, notice)
 
+    threshold = config.retraining.drift_threshold
+    drift_notifier = _materialization_notifier(
+        config,
+        "drift_notifier",
+        names.CLEANED_DATA,
+        lambda partition, metadata: drift_notice(partition, metadata, threshold),
+        "Tells the notify webhooks of a partition drifting past the threshold.",
+    )
+    decay_notifier = _materialization_notifier(
+        config,
+        "decay_notifier",
+        names.CHAMPION_PERFORMANCE,
+        decay_notice,
+        "Tells the notify webhooks when the champion's measured metric decays.",
+    )
+    return [training_decision_notifier, failure_notifier, drift_notifier, decay_notifier]
+
+
+def _materialization_notifier(
+    config: PipelineConfig,
+    name: str,
+    asset: str,
+    notice_of: Callable[[str | None, dict[str, object]], Notice | None],
+    description: str,
+) -> dg.SensorDefinition:
+    """A sensor that reads every materialization of ``asset`` since its last tick, not
+    only the newest (an asset_sensor sees one per tick, and a wave lands many partitions
+    at once), and sends what ``notice_of`` makes of each. The first tick starts from now
+    rather than telling the whole history."""
+
     @dg.sensor(
+        name=name,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=config.sensor.interval_seconds,
-        description="Tells the notify webhooks of a partition drifting past the threshold.",
+        description=description,
     )
-    def drift_notifier(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        # Every cleaned_data materialization since the last tick, not only the newest (an
-        # asset_sensor sees one per tick): a wave lands many partitions at once. The first
-        # tick starts from now rather than telling the whole history.
-        key = dg.AssetKey(names.CLEANED_DATA)
+    def notifier(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        key = dg.AssetKey(asset)
         if context.cursor is None:
             latest = latest_record(context.instance, key)
             context.update_cursor(str(latest.storage_id if latest else 0))
-            return dg.SkipReason("watching cleaned_data from now on")
+            return dg.SkipReason(f"watching {asset} from now on")
         after = int(context.cursor)
         for record in iter_materializations(context.instance, key, after):
             materialization = record.asset_materialization
             metadata = {k: v.value for k, v in materialization.metadata.items()}
-            threshold = config.retraining.drift_threshold
-            notice = drift_notice(materialization.partition, metadata, threshold)
-            send_notice(context, config, notice)
+            send_notice(context, config, notice_of(materialization.partition, metadata))
             after = record.storage_id
         context.update_cursor(str(after))
-        return dg.SkipReason(f"read cleaned_data up to storage id {after}")
+        return dg.SkipReason(f"read {asset} up to storage id {after}")
 
-    return [training_decision_notifier, failure_notifier, drift_notifier]
+    return notifier

@@ -80,6 +80,13 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
         if record.asset_materialization
         and names.DRIFT_SCORE in record.asset_materialization.metadata
     ]
+    decays = [
+        value
+        for record in iter_materializations(
+            instance, dg.AssetKey(names.CHAMPION_PERFORMANCE), after
+        )
+        if isinstance(value := _metadata(record).get(names.DECAY), int | float)
+    ]
     hours = (time.time() - last.timestamp) / 3600 if last else None
     newest = max((record.storage_id for record in records), default=after)
     touched = {record.partition_key for record in records}
@@ -89,6 +96,7 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
         unchanged_partitions=len(touched - new),
         max_drift=max(drifts) if drifts else None,
         hours_since_training=hours,
+        decay=max(decays) if decays else None,
     )
     return evidence, after, newest
 
@@ -153,3 +161,50 @@ def outage_failures(instance: dg.DagsterInstance, job_name: str) -> list[OutageF
             )
         )
     return failures
+
+
+def _newest_first(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey
+) -> Iterator[dg.EventLogRecord]:
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key), limit=PAGE, cursor=cursor, ascending=False
+        )
+        yield from page.records
+        if not page.has_more:
+            return
+        cursor = page.cursor
+
+
+def _metadata(record: dg.EventLogRecord) -> dict[str, object]:
+    materialization = record.asset_materialization
+    return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
+
+
+def latest_scored_by(
+    instance: dg.DagsterInstance, version: str, limit: int, besides: str
+) -> list[str]:
+    """The newest ``limit`` partitions (other than ``besides``) that ``version`` scored in
+    champion_performance, newest first."""
+    found: list[str] = []
+    for record in _newest_first(instance, dg.AssetKey(names.CHAMPION_PERFORMANCE)):
+        key = record.partition_key
+        if len(found) >= limit:
+            break
+        if key == besides or key in found or _metadata(record).get(names.SCORED_BY) != version:
+            continue
+        found.append(key)
+    return found
+
+
+def performance_points(instance: dg.DagsterInstance, metric: str) -> list[tuple[float, str, float]]:
+    """(time, version, ``metric``) of every partition champion_performance measured."""
+    points = []
+    key = dg.AssetKey(names.CHAMPION_PERFORMANCE)
+    for record in iter_materializations(instance, key):
+        metadata = _metadata(record)
+        version, score = metadata.get(names.SCORED_BY), metadata.get(metric)
+        if isinstance(version, str) and isinstance(score, int | float):
+            points.append((record.timestamp, version, float(score)))
+    return points

@@ -142,3 +142,24 @@ def gain_bounds(
     if combined.size == 0:
         return float("nan")
     return float(np.quantile(combined, 1 - confidence))
+
+
+def score_bound(
+    y: pd.Series, predictions: Predictions, metric: str, confidence: float, rounds: int, seed: int
+) -> float:
+    """The best ``metric`` the rows let the model claim: its bootstrap quantile on the
+    better side, passed by only ``1 - confidence`` of resamples (the score itself at 0)."""
+    truth = np.asarray(y)
+    if confidence <= 0 or not len(truth):
+        return score_of(metric, y, predictions)
+    rng = np.random.default_rng(seed)
+    rounds = min(rounds, AUC_ROUNDS) if metric == "roc_auc" else rounds
+    samples = []
+    for start in range(0, rounds, CHUNK):
+        weights = rng.poisson(1.0, (min(CHUNK, rounds - start), len(truth))).astype("float64")
+        samples.append(_weighted(metric, truth, predictions, weights))
+    combined = np.concatenate(samples)
+    combined = combined[np.isfinite(combined)]
+    if combined.size == 0:
+        return float("nan")
+    return float(np.quantile(combined, confidence if higher_is_better(metric) else 1 - confidence))

@@ -1,11 +1,11 @@
-"""The retraining policy: when a wave of new data, drift or age calls for a new model."""
+"""The retraining policy: when a wave of new data, drift, decay or age calls for a new model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ml_pipeline.config import RetrainingConfig
-from ml_pipeline.core.names import NEW_PARTITIONS_REASON
+from ml_pipeline.core.names import DECAY_REASON, NEW_PARTITIONS_REASON
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Evidence:
     hours_since_training: float | None
     # Partitions materialized again since, from files whose content had not changed.
     unchanged_partitions: int = 0
+    # The worst decay champion_performance found beyond its margin and noise since (a
+    # share: 0.2 is 20% worse than at validation); None when it found none.
+    decay: float | None = None
 
 
 def retrain_reasons(
@@ -65,6 +68,8 @@ def retrain_reasons(
         and evidence.hours_since_training > policy.max_model_age_hours
     ):
         reasons.append(f"model_age:{evidence.hours_since_training:.0f}h")
+    if policy.decay_margin is not None and evidence.decay is not None:
+        reasons.append(f"{DECAY_REASON}:{evidence.decay:+.1%}")
     if reasons:
         return reasons, "retrain: " + ", ".join(reasons)
     unchanged = (
