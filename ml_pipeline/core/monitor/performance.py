@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.core.model import bootstrap
-from ml_pipeline.core.model.bootstrap import Predictions
+from ml_pipeline.core.model.bootstrap import Predictions, score_bound, score_of
 from ml_pipeline.core.model.evaluation import higher_is_better
 
 TRUTH = "truth"
@@ -123,8 +122,8 @@ def assess_decay(
     """Whether the rows of ``frames`` (partitions one version scored) show it worse than
     its holdout score ``validation`` by more than ``margin``, beyond their noise."""
     y, predictions = pooled(frames)
-    recent = bootstrap.score_of(metric, y, predictions)
-    bound = bootstrap.score_bound(y, predictions, metric, confidence, rounds, seed)
+    recent = score_of(metric, y, predictions)
+    bound = score_bound(y, predictions, metric, confidence, rounds, seed)
     return Decay(metric, validation, recent, bound, len(y), len(frames), margin)
 
 
