@@ -9,10 +9,12 @@ POLICY = RetrainingConfig(min_new_partitions=3, drift_threshold=0.25, max_model_
 
 
 def test_why_a_training_ran_names_each_sensor_reason_with_its_evidence() -> None:
-    trigger = ",".join(retrain_reasons(Evidence(5, 0.5, 30), Activity(), POLICY)[0])
+    evidence = Evidence(5, 0.5, 30, decay=0.2)
+    trigger = ",".join(retrain_reasons(evidence, Activity(), POLICY)[0])
     why = why_trained(trigger)
     assert why.startswith("retraining sensor: ")
     assert "5 new partition(s)" in why and "0.500" in why and "30h old" in why
+    assert "+20.0% worse on new partitions than at validation" in why
 
 
 @pytest.mark.parametrize(

@@ -47,3 +47,12 @@ def test_rules_can_be_switched_off() -> None:
 def test_nothing_starts_while_busy(activity, words) -> None:
     found, explanation = retrain_reasons(Evidence(10, 1.0, 100.0), activity, POLICY)
     assert found == [] and explanation == f"waiting: {words}"
+
+
+def test_measured_decay_triggers_below_the_partition_count_and_can_be_switched_off() -> None:
+    decayed = Evidence(new_partitions=1, max_drift=None, hours_since_training=1, decay=0.237)
+    assert retrain_reasons(decayed, IDLE, POLICY)[0] == ["decay:+23.7%"]
+    off = POLICY.model_copy(update={"decay_margin": None})
+    assert retrain_reasons(decayed, IDLE, off)[0] == []
+    steady = Evidence(new_partitions=1, max_drift=None, hours_since_training=1)
+    assert retrain_reasons(steady, IDLE, POLICY)[0] == []
