@@ -54,6 +54,12 @@ def _add_demo_data(commands, parent: argparse.ArgumentParser) -> None:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--drift", action="store_true", help="drift gradually in later batches")
     demo.add_argument(
+        "--relation-change",
+        action="store_true",
+        help="the inputs keep their distribution but demand follows another rule (working "
+        "days ride like holidays): decay that input drift does not show",
+    )
+    demo.add_argument(
         "--label-noise",
         type=_non_negative,
         default=0.0,
@@ -231,6 +237,7 @@ def cmd_demo_data(config: PipelineConfig, args: argparse.Namespace) -> int:
         start=args.start,
         seed=args.seed,
         drift=args.drift,
+        relation_changed=args.relation_change,
         label_noise=args.label_noise,
         file_format=args.format,
     )

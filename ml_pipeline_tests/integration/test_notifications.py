@@ -164,3 +164,25 @@ def test_every_drifted_partition_of_a_wave_is_told_not_only_the_last(tmp_path, h
         again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
         drift(again)
         assert len(RECEIVED) == 2, "each materialization is told once"
+
+
+def test_a_measured_decay_reaches_the_webhook_once(tmp_path, hook_url) -> None:
+    config = load_config(write_config(tmp_path, bike_document(notify=[{"url": hook_url}])))
+    sensors = {sensor.name: sensor for sensor in build_notification_sensors(config)}
+    decay = sensors["decay_notifier"]
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor="0")
+        for key, metadata in (
+            ("steady", {"model_version": "3", "decay_check": "no decay: ..."}),
+            ("worse", {"model_version": "3", "decay": 0.31, "decay_check": "decayed: ..."}),
+        ):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key="champion_performance", partition=key, metadata=metadata
+                )
+            )
+        decay(context)
+        decay(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+    [body] = RECEIVED
+    assert body["event"] == "decay" and body["fields"]["partition"] == "worse"
+    assert body["fields"]["model_version"] == "3" and "+31.0% worse" in body["title"]

@@ -41,6 +41,9 @@ class DemoSpec:
     start: dt.date = dt.date(2024, 1, 1)
     seed: int = 7
     drift: bool = False
+    # The inputs keep their distribution, but demand follows another rule: working days
+    # ride like holidays and holidays like working days (concept drift, no input drift).
+    relation_changed: bool = False
     label_noise: float = 0.0
     file_format: str = "csv"
     faults: FaultRates = FaultRates()
@@ -68,7 +71,8 @@ def _clean_batch(spec: DemoSpec, index: int, rng: np.random.Generator) -> pd.Dat
 
     commute = np.exp(-((hour - 8) ** 2) / 2.0) + 0.9 * np.exp(-((hour - 17.5) ** 2) / 3.0)
     leisure = np.exp(-((hour - 14) ** 2) / 12.0)
-    profile = 0.15 + (2.2 * commute + 0.6 * leisure if workingday else 1.8 * leisure)
+    commuting = bool(workingday) != spec.relation_changed
+    profile = 0.15 + (2.2 * commute + 0.6 * leisure if commuting else 1.8 * leisure)
     comfort = np.exp(-((temp - 24) ** 2) / 180.0)
     station_scale = 0.6 + 0.9 * np.random.default_rng(spec.seed).random(stations)[station]
     rate = (
