@@ -174,17 +174,19 @@ def backfill_params(
     title: str,
     retrain: bool = False,
     model_version: str | None = None,
+    scored: str = names.BATCH_PREDICTIONS,
 ) -> dict[str, object]:
     """What ``launchPartitionBackfill`` gets: the ingest assets (with ``retrain``, the
-    model assets too), or, with ``model_version``, batch_predictions re-scored by that
-    registered version ("champion": whichever is champion when each run starts)."""
+    model assets too), or, with ``model_version``, the ``scored`` asset (batch_predictions
+    or champion_performance) scored again by that registered version ("champion":
+    whichever is champion when each run starts)."""
     tags = [
         {"key": names.TRIGGER_TAG, "value": names.TRIGGER_BACKFILL},
         {"key": names.STARTED_BY_TAG, "value": person()},
     ]
     if model_version is not None:
         _check_version_form(model_version)
-        assets = [names.BATCH_PREDICTIONS]
+        assets = [scored]
         if model_version != "champion":
             tags.append({"key": names.MODEL_VERSION_TAG, "value": model_version})
     else:

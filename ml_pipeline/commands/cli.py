@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-score batch_predictions partitions with this registered model version "
         "(or 'champion')",
     )
+    what.add_argument(
+        "--remeasure",
+        metavar="VERSION",
+        help="measure champion_performance on landed partitions again with this registered "
+        "model version (or 'champion'); partitions it trained on stay unmeasured",
+    )
     backfill.add_argument("--url", default="http://127.0.0.1:3000", help="Dagster webserver")
     backfill.add_argument("--timeout", type=float, default=3600, help="seconds to follow it")
 
@@ -307,12 +313,14 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
     if args.end and not args.start:
         print("error: --to needs --from", file=sys.stderr)
         return 2
+    version = args.rescore or args.remeasure
+    scored = names.BATCH_PREDICTIONS if args.rescore else names.CHAMPION_PERFORMANCE
     asset = names.BATCH_PREDICTIONS if args.rescore else names.RAW_SAMPLES
     try:
-        if args.rescore:
+        if version:
             from ml_pipeline.defs.resources import mlflow_store
 
-            backfill.check_model_version(mlflow_store(config), args.rescore)
+            backfill.check_model_version(mlflow_store(config), version)
         if args.all:
             keys, described = None, "all partitions"
         else:
@@ -321,10 +329,10 @@ def cmd_backfill(config: PipelineConfig, args: argparse.Namespace) -> int:
                 backfill.partition_keys(args.url, asset), requested, args.start, args.end
             )
             described = f"{len(keys)} partition(s)"
-        if args.rescore:
-            described += f" of {asset} with model version {args.rescore}"
+        if version:
+            described += f" of {scored} with model version {version}"
         params = backfill.backfill_params(
-            keys, f"ml-pipeline: {described}", args.retrain, args.rescore
+            keys, f"ml-pipeline: {described}", args.retrain, version, scored
         )
         backfill_id = backfill.launch(args.url, params)
         print(f"backfill {backfill_id}: {described}, following at {args.url}")

@@ -58,6 +58,12 @@ def test_a_rescore_backfill_selects_batch_predictions_and_tags_the_version() -> 
     assert champion["allPartitions"] is True
 
 
+def test_a_remeasure_backfill_selects_champion_performance_with_the_version() -> None:
+    params = backfill_params(["a"], "t", model_version="2", scored=names.CHAMPION_PERFORMANCE)
+    assert params["assetSelection"] == [{"path": [names.CHAMPION_PERFORMANCE]}]
+    assert {"key": names.MODEL_VERSION_TAG, "value": "2"} in params["tags"]
+
+
 def test_an_ingest_backfill_never_carries_a_model_version() -> None:
     params = backfill_params(["a"], "t", retrain=True)
     selected = [entry["path"][0] for entry in params["assetSelection"]]

@@ -55,6 +55,13 @@ def measured(tmp_path_factory):
         ingest = job_definitions(config).resolve_job_def(INGEST_JOB)
         again = ingest.execute_in_process(instance=instance, partition_key=first.ingested[0])
         assert again.success
+        # History measured again with v1 on request (a backfill's run tag).
+        remeasured = ingest.execute_in_process(
+            instance=instance,
+            partition_key=second.ingested[-1],
+            tags={names.MODEL_VERSION_TAG: "1"},
+        )
+        assert remeasured.success
         yield config, first, second, _measurements(instance)
 
 
@@ -87,3 +94,11 @@ def test_a_changed_relation_is_decay_and_the_reason_to_retrain(measured) -> None
     assert second.retrained_because is not None
     assert "worse on new partitions than at validation" in second.retrained_because
     assert "since the last training" not in second.retrained_because
+
+
+def test_a_version_measured_on_request_is_not_judged_for_decay(measured) -> None:
+    _, _, second, measurements = measured
+    remeasured = measurements[second.ingested[-1]]
+    assert remeasured["measured"] is True and remeasured[names.SCORED_BY] == "1"
+    assert remeasured["decay_check"] == "not judged: v1 measured on request"
+    assert names.DECAY not in remeasured

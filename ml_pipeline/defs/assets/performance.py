@@ -114,7 +114,7 @@ def champion_performance(
 ) -> dg.MaterializeResult:
     config, key = settings.load(), context.partition_key
     store, tables = mlflow.get(), warehouse.get()
-    version = context.run.tags.get(names.MODEL_VERSION_TAG)
+    chosen = version = context.run.tags.get(names.MODEL_VERSION_TAG)
     if version is None:
         champion = store.champion()
         if champion is None:
@@ -139,8 +139,12 @@ def champion_performance(
         "dagster/row_count": score.rows,
         **{name: round(value, 6) for name, value in score.metrics.items()},
         "scored_at": now.isoformat(timespec="seconds"),
-        **_decay_metadata(context, config, store, tables, version, [score.scored]),
     }
+    if chosen is None:
+        metadata.update(_decay_metadata(context, config, store, tables, version, [score.scored]))
+    else:
+        # A re-measure of history with a chosen version must not start a retraining.
+        metadata["decay_check"] = f"not judged: v{version} measured on request"
     if metric in score.metrics:
         point = (now.timestamp(), version, score.metrics[metric])
         metadata.update(_history(context, config, point))
