@@ -268,6 +268,8 @@ def _record_switch(
         dg.AssetMaterialization(
             asset_key=names.DEPLOYED_MODEL,
             description=what,
+            # As a training's deployment does: the serving champion is the data version.
+            tags={names.DATA_VERSION_TAG: f"v{outcome.to_version}"},
             metadata={
                 "champion_version": outcome.to_version,
                 "replaced_version": outcome.from_version,

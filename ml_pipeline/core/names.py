@@ -68,6 +68,8 @@ MODEL_VERSION_TAG = "ml_pipeline/model_version"
 
 # Run tags Dagster sets, read by the package.
 PARTITION_TAG = "dagster/partition"
+# A materialization's data version: deployed_model's is the serving champion, "v3".
+DATA_VERSION_TAG = "dagster/data_version"
 RUN_KEY_TAG = "dagster/run_key"
 # Run tags the package sets on every run: its job, the config it ran with, and the
 # process that owns it (so a run whose process died is told from one still running) in

@@ -5,6 +5,7 @@ import pytest
 
 from ml_pipeline.commands.execution import approve_candidate, run_pipeline
 from ml_pipeline.config import load_config
+from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.core.deploy.history import promotion_history
 from ml_pipeline.core.deploy.switch import ApprovalError, reject
@@ -41,6 +42,10 @@ def test_a_winner_waits_for_a_person_who_approves_or_rejects_it(tmp_path) -> Non
 
         approved = approve_candidate(weak, instance, "1")
         assert approved.to_version == "1" and current.resolve().name == "v1"
+        [event] = instance.fetch_materializations(
+            dg.AssetKey(names.DEPLOYED_MODEL), limit=1
+        ).records
+        assert event.asset_materialization.tags[names.DATA_VERSION_TAG] == "v1"
         assert str(store.champion().version) == "1" and store.candidate() is None
 
         strong = load_config(
