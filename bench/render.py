@@ -99,6 +99,24 @@ def calibration(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def decay(data: dict[str, object]) -> str:
+    lines = [
+        "| change | seed | v1 holdout rmse | files until decay retrained | champion rmse "
+        "on new days before | after | champions after each day |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in data["runs"]:
+        waited = run["files_until_retrained"]
+        lines.append(
+            f"| {run['scenario'].replace('_', ' ')} | {run['seed']} | "
+            f"{_number(run['validation_rmse'])} | "
+            f"{waited if waited is not None else 'none in ' + str(len(run['champions']))} | "
+            f"{_number(run['rmse_before'])} | {_number(run['rmse_after'])} | "
+            f"{', '.join('v' + v if v else '-' for v in run['champions'])} |"
+        )
+    return "\n".join([*lines, "", _provenance(data)])
+
+
 def refit_cost(data: dict[str, object]) -> str:
     lines = [
         "| history | wall time | search (all candidates) | refit on all rows | refit share |",
@@ -676,6 +694,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "refit_cost": refit_cost,
     "quality": quality,
     "calibration": calibration,
+    "decay": decay,
 }
 
 
