@@ -18,9 +18,11 @@ def iter_materializations(
     after_storage_id: int | None = None,
     partitions: list[str] | None = None,
     before_storage_id: int | None = None,
+    ascending: bool = True,
 ) -> Iterator[dg.EventLogRecord]:
     """Materializations of ``asset_key`` after ``after_storage_id`` and before
-    ``before_storage_id`` (of ``partitions``, if given), oldest first."""
+    ``before_storage_id`` (of ``partitions``, if given), oldest first unless not
+    ``ascending``."""
     cursor = None
     while True:
         page = instance.fetch_materializations(
@@ -32,7 +34,7 @@ def iter_materializations(
             ),
             limit=PAGE,
             cursor=cursor,
-            ascending=True,
+            ascending=ascending,
         )
         yield from page.records
         if not page.has_more:
@@ -163,20 +165,6 @@ def outage_failures(instance: dg.DagsterInstance, job_name: str) -> list[OutageF
     return failures
 
 
-def _newest_first(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey
-) -> Iterator[dg.EventLogRecord]:
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key), limit=PAGE, cursor=cursor, ascending=False
-        )
-        yield from page.records
-        if not page.has_more:
-            return
-        cursor = page.cursor
-
-
 def _metadata(record: dg.EventLogRecord) -> dict[str, object]:
     materialization = record.asset_materialization
     return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
@@ -185,16 +173,21 @@ def _metadata(record: dg.EventLogRecord) -> dict[str, object]:
 def latest_scored_by(
     instance: dg.DagsterInstance, version: str, limit: int, besides: str
 ) -> list[str]:
-    """The newest ``limit`` partitions (other than ``besides``) that ``version`` scored in
-    champion_performance, newest first."""
+    """The newest ``limit`` partitions (other than ``besides``) whose latest
+    champion_performance measurement ``version`` made, newest first: the warehouse keeps
+    only the latest measurement's rows."""
     found: list[str] = []
-    for record in _newest_first(instance, dg.AssetKey(names.CHAMPION_PERFORMANCE)):
-        key = record.partition_key
+    looked = {besides}
+    key = dg.AssetKey(names.CHAMPION_PERFORMANCE)
+    for record in iter_materializations(instance, key, ascending=False):
         if len(found) >= limit:
             break
-        if key == besides or key in found or _metadata(record).get(names.SCORED_BY) != version:
+        partition, metadata = record.partition_key, _metadata(record)
+        if partition in looked:
             continue
-        found.append(key)
+        looked.add(partition)
+        if metadata.get("measured") is True and metadata.get(names.SCORED_BY) == version:
+            found.append(partition)
     return found
 
 

@@ -13,6 +13,7 @@ from ml_pipeline.core import names
 from ml_pipeline.core.data.demo_data import DemoSpec, write_demo_data
 from ml_pipeline.definitions import job_definitions
 from ml_pipeline.defs.jobs import INGEST_JOB
+from ml_pipeline.runtime.history import latest_scored_by
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -102,3 +103,22 @@ def test_a_version_measured_on_request_is_not_judged_for_decay(measured) -> None
     assert remeasured["measured"] is True and remeasured[names.SCORED_BY] == "1"
     assert remeasured["decay_check"] == "not judged: v1 measured on request"
     assert names.DECAY not in remeasured
+
+
+def test_a_decay_window_takes_only_partitions_whose_latest_measure_is_the_version() -> None:
+    def measure(instance, partition: str, version: str, measured: bool = True) -> None:
+        metadata = {names.SCORED_BY: version, "measured": measured}
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=names.CHAMPION_PERFORMANCE, partition=partition, metadata=metadata
+            )
+        )
+
+    with dg.instance_for_test() as instance:
+        for partition in ("a", "b", "c", "d", "e"):
+            measure(instance, partition, "2")
+        measure(instance, "b", "1")  # re-measured with v1: its rows are v1's now
+        measure(instance, "d", "2", measured=False)  # v2 trained on it since
+        assert latest_scored_by(instance, "2", 2, besides="e") == ["c", "a"]
+        assert latest_scored_by(instance, "2", 10, besides="x") == ["e", "c", "a"]
+        assert latest_scored_by(instance, "1", 10, besides="x") == ["b"]
