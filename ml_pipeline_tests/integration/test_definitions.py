@@ -12,6 +12,7 @@ EXPECTED_ASSETS = {
     "trained_model",
     "validation_metrics",
     "deployed_model",
+    "champion_performance",
     "prediction_monitoring",
     "batch_predictions",
 }

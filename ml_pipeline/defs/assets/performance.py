@@ -9,6 +9,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import images, names
 from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.deploy.batch_scoring import load_version
+from ml_pipeline.core.deploy.deploy_folder import current_name
 from ml_pipeline.core.fileio import atomic_write_text
 from ml_pipeline.core.model.blame import content_digest
 from ml_pipeline.core.monitor import performance
@@ -115,6 +116,10 @@ def champion_performance(
     config, key = settings.load(), context.partition_key
     store, tables = mlflow.get(), warehouse.get()
     chosen = version = context.run.tags.get(names.MODEL_VERSION_TAG)
+    if version is None and current_name(config.deploy_dir) is None:
+        # Asked of the deploy folder first: every file of a first wave would otherwise
+        # pay MLflow's import (seconds) to hear that there is no champion.
+        return _unmeasured("no champion yet: the first training has nothing to measure")
     if version is None:
         champion = store.champion()
         if champion is None:
