@@ -48,14 +48,18 @@ def score_partition(model: object, table: pd.DataFrame, target: str, task: str) 
         raise NotMeasured(f"no row of the partition has a {target!r} value")
     X, y = labelled.drop(columns=[target]), labelled[target]
     scored = pd.DataFrame({TRUTH: y.to_numpy()})
-    if task == "regression":
-        predictions = Predictions.of(model, X)
-        scored[PREDICTION] = predictions.values
-        return PartitionScore(len(y), predictions.scores(y, task), scored)
-    known = list(model.classes_)
-    labels = sorted(set(known) | set(y), key=str)
-    predictions = Predictions.of(model, X, labels)
+    known = list(model.classes_) if task == "classification" else None
+    labels = sorted(set(known) | set(y), key=str) if known is not None else None
+    try:
+        predictions = Predictions.of(model, X, labels)
+    except (KeyError, TypeError, ValueError) as error:
+        # Rows this version cannot read (a column it needs is gone, say): said, and the
+        # file's ingest goes on.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise NotMeasured(f"the model cannot score these rows: {first}") from None
     scored[PREDICTION] = predictions.values
+    if known is None:
+        return PartitionScore(len(y), predictions.scores(y, task), scored)
     for index, label in enumerate(labels):
         scored[PROBABILITY_PREFIX + _label_key(label)] = predictions.probabilities[:, index]
     return PartitionScore(len(y), predictions.scores(y, task, known), scored)

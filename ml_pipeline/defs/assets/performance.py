@@ -20,6 +20,8 @@ from ml_pipeline.defs.resources import MlflowResource, PipelineSettings, Warehou
 from ml_pipeline.defs.retries import retry_only_outages
 from ml_pipeline.runtime.history import latest_scored_by, performance_points
 
+NO_CHAMPION = "no champion yet: the first training has nothing to measure"
+
 
 @functools.lru_cache(maxsize=4)
 def _trained_on(store: MlflowStore, version: str) -> dict[str, str]:
@@ -119,11 +121,11 @@ def champion_performance(
     if version is None and current_name(config.deploy_dir) is None:
         # Asked of the deploy folder first: every file of a first wave would otherwise
         # pay MLflow's import (seconds) to hear that there is no champion.
-        return _unmeasured("no champion yet: the first training has nothing to measure")
+        return _unmeasured(NO_CHAMPION)
     if version is None:
         champion = store.champion()
         if champion is None:
-            return _unmeasured("no champion yet: the first training has nothing to measure")
+            return _unmeasured(NO_CHAMPION)
         version = str(champion.version)
     if _trained_on(store, version).get(key) == content_digest(tables.footer(names.FEATURES, key)):
         return _unmeasured(f"v{version} trained on these rows: a score would flatter it", version)

@@ -68,6 +68,13 @@ def test_a_partition_without_labels_is_not_measured(table: pd.DataFrame, why: st
         score_partition(Linear(), table, "y", "regression")
 
 
+def test_rows_the_champion_cannot_read_are_not_measured_not_fatal() -> None:
+    # A column the model needs is gone from the partition: a routine outcome, said.
+    table = _regression_table(20, 0.5).rename(columns={"a": "renamed"})
+    with pytest.raises(NotMeasured, match="the model cannot score these rows: 'a'"):
+        score_partition(Linear(), table, "y", "regression")
+
+
 def test_a_class_the_champion_never_saw_is_scored_not_fatal() -> None:
     rng = np.random.default_rng(1)
     a = rng.normal(size=60)
