@@ -12,7 +12,8 @@ import io
 import itertools
 import json
 import math
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,8 @@ class InputSchema:
 
     columns: tuple[InputColumn, ...]
     timestamp_column: str | None = None
+    # The client's row identifier, echoed in answers and logged to join late labels.
+    id_column: str | None = None
 
     @classmethod
     def from_signature(
@@ -64,6 +67,7 @@ class InputSchema:
         timestamp_column: str | None,
         used_columns: list[str] | None = None,
         numeric_columns: list[str] | None = None,
+        id_column: str | None = None,
     ) -> InputSchema:
         """Build from ``signature.inputs.to_dict()``: name, type and required per column.
 
@@ -88,7 +92,7 @@ class InputSchema:
             used = used_columns is None or name in used_columns
             required = bool(spec.get("required", True)) and used
             columns.append(InputColumn(name, kind, required, nullable, used))
-        return cls(tuple(columns), timestamp_column)
+        return cls(tuple(columns), timestamp_column, id_column)
 
     def record_json_schema(self) -> dict[str, Any]:
         """One row as JSON Schema, for the OpenAPI document."""
@@ -120,6 +124,13 @@ class InputSchema:
     def used(self) -> list[InputColumn]:
         return [column for column in self.columns if column.used]
 
+    def read(self) -> list[str]:
+        """The columns a parser takes from a request: those the model reads, and the id."""
+        names = [column.name for column in self.used()]
+        if self.id_column is not None and self.id_column not in names:
+            names.append(self.id_column)
+        return names
+
 
 @dataclass(frozen=True)
 class Rows:
@@ -131,6 +142,8 @@ class Rows:
 
     count: int
     columns: dict[str, list[Any]]
+    # One id per row: the client's, or one the service made up.
+    ids: list[str] = field(default_factory=list)
 
     def head(self, limit: int) -> dict[str, list[Any]]:
         return {name: values[:limit] for name, values in self.columns.items()}
@@ -148,7 +161,8 @@ class Rows:
             )
             for name in names
         }
-        return Rows(sum(part.count for part in parts), columns)
+        ids = list(itertools.chain.from_iterable(part.ids for part in parts))
+        return Rows(sum(part.count for part in parts), columns, ids)
 
     def frame(self, schema: InputSchema) -> pd.DataFrame:
         types = {column.name: column.type for column in schema.columns}
@@ -204,11 +218,11 @@ def _records(items: Any, where: str, schema: InputSchema, max_rows: int) -> RawR
         if not isinstance(item, dict):
             raise RequestError(400, f"{where}[{position}] is not a JSON object")
     columns = {}
-    for column in schema.used():
-        values = [item.get(column.name, _ABSENT) for item in items]
+    for name in schema.read():
+        values = [item.get(name, _ABSENT) for item in items]
         if any(value is not _ABSENT for value in values):
             # A key one record leaves out is a null there, as in a DataFrame.
-            columns[column.name] = [None if v is _ABSENT else v for v in values]
+            columns[name] = [None if v is _ABSENT else v for v in values]
     return RawRows(len(items), columns)
 
 
@@ -229,11 +243,7 @@ def _split(payload: Any, schema: InputSchema, max_rows: int) -> RawRows:
                 400, f"dataframe_split.data[{position}] must be a list of {len(names)} values"
             )
     where = {name: position for position, name in enumerate(names)}
-    columns = {
-        column.name: [row[where[column.name]] for row in data]
-        for column in schema.used()
-        if column.name in where
-    }
+    columns = {name: [row[where[name]] for row in data] for name in schema.read() if name in where}
     return RawRows(len(data), columns)
 
 
@@ -247,7 +257,7 @@ def _columnar(payload: dict[str, Any], where: str, schema: InputSchema, max_rows
         raise RequestError(400, f"the columns of {where} have different lengths")
     count = lengths.pop() if lengths else 0
     _check_rows(count, max_rows)
-    columns = {c.name: payload[c.name] for c in schema.used() if c.name in payload}
+    columns = {name: payload[name] for name in schema.read() if name in payload}
     return RawRows(count, columns)
 
 
@@ -285,6 +295,8 @@ def parse_csv(body: bytes, schema: InputSchema, max_rows: int) -> RawRows:
     if not body.strip():
         raise RequestError(400, "the request body is empty")
     text_columns = {c.name: "str" for c in schema.columns if c.type in ("string", "datetime")}
+    if schema.id_column is not None:
+        text_columns[schema.id_column] = "str"
     try:
         frame = pd.read_csv(io.BytesIO(body), dtype=text_columns, nrows=max_rows + 1)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
@@ -294,9 +306,9 @@ def parse_csv(body: bytes, schema: InputSchema, max_rows: int) -> RawRows:
         raise RequestError(400, "the CSV header names a column more than once")
     _check_rows(len(frame), max_rows)
     columns = {
-        c.name: [None if pd.isna(v) else v for v in frame[c.name].tolist()]
-        for c in schema.used()
-        if c.name in frame.columns
+        name: [None if pd.isna(v) else v for v in frame[name].tolist()]
+        for name in schema.read()
+        if name in frame.columns
     }
     return RawRows(len(frame), columns)
 
@@ -450,4 +462,19 @@ def conform(raw: RawRows, schema: InputSchema) -> Rows:
         columns[column.name] = _check(column, values)
         if column.name == schema.timestamp_column or column.type == "datetime":
             columns[column.name] = _timestamps(column, columns[column.name])
-    return Rows(raw.count, columns)
+    return Rows(raw.count, columns, row_ids(raw.columns.get(schema.id_column or ""), raw.count))
+
+
+def row_ids(given: list[Any] | None, count: int) -> list[str]:
+    """The client's ids as text, the way cleaning reads an id column (a whole number
+    without its decimal point); a row without one gets ``<request>-<row>``, unique."""
+    made = None
+    ids = []
+    for row in range(count):
+        value = given[row] if given is not None else None
+        text = None if _is_null(value) else category_text(value)
+        if not isinstance(text, str) or not text:
+            made = made or uuid.uuid4().hex[:16]
+            text = f"{made}-{row}"
+        ids.append(str(text))
+    return ids

@@ -37,7 +37,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 SCORING_RESPONSE = {
-    "description": "One prediction per row; probabilities per class for classifiers",
+    "description": ("One prediction and id per row; probabilities per class for classifiers"),
     "headers": {"X-Model-Version": {"schema": {"type": "string"}}},
     "content": {
         "application/json": {
@@ -45,12 +45,20 @@ SCORING_RESPONSE = {
                 "type": "object",
                 "properties": {
                     "predictions": {"type": "array"},
+                    "ids": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": (
+                            "One id per row: the row's id column as sent, else one the "
+                            "service made; send it back with the row's label"
+                        ),
+                    },
                     "probabilities": {
                         "type": "array",
                         "items": {"type": "object", "additionalProperties": {"type": "number"}},
                     },
                 },
-                "required": ["predictions"],
+                "required": ["predictions", "ids"],
             }
         }
     },

@@ -1,5 +1,9 @@
 """The prediction log's files: one record per scoring request, written and read.
 
+Every scored request keeps its rows' ids and predictions, so labels that arrive later
+join to what was said; a shadow version's answers are records of their own (role
+``shadow``). A sample of requests also keeps its rows, as checked and as sent.
+
 The scoring service's writer thread (``ml_pipeline.serving.log_writer``) turns
 what has queued up into one Parquet file every few seconds, written atomically, under
 ``<folder>/date=YYYY-MM-DD/``. A reader therefore never sees half a file, and the
@@ -30,7 +34,15 @@ COLUMNS = (
     "error",
     "inputs",
     "outputs",
+    "role",
+    "row_ids",
+    "predictions",
+    "probabilities",
+    "raw_inputs",
 )
+CHAMPION_ROLE = "champion"
+SHADOW_ROLE = "shadow"
+_JSON_FIELDS = ("inputs", "outputs", "row_ids", "predictions", "probabilities", "raw_inputs")
 
 
 @dataclass
@@ -45,9 +57,16 @@ class LoggedRequest:
     # A sample of the scored rows and their predictions; serialised by the writer thread.
     inputs: dict[str, list[Any]] | None = None
     outputs: list[Any] | None = None
+    role: str = CHAMPION_ROLE
+    # Every scored row: its id, prediction and, for a classifier, probability per label.
+    row_ids: list[str] | None = None
+    predictions: list[Any] | None = None
+    probabilities: list[dict[str, float]] | None = None
+    # The sampled rows as the client sent them, before any check: the skew check's input.
+    raw_inputs: dict[str, list[Any]] | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "time": self.time,
             "endpoint": self.endpoint,
             "model_version": self.model_version,
@@ -55,10 +74,13 @@ class LoggedRequest:
             "rows": self.rows,
             "latency_ms": self.latency_ms,
             "error": self.error,
-            # Columns to lists of values: compact, and read straight into a DataFrame.
-            "inputs": json.dumps(self.inputs) if self.inputs is not None else None,
-            "outputs": json.dumps(self.outputs) if self.outputs is not None else None,
+            "role": self.role,
         }
+        for name in _JSON_FIELDS:
+            # Columns to lists of values: compact, and read straight into a DataFrame.
+            value = getattr(self, name)
+            row[name] = json.dumps(value) if value is not None else None
+        return row
 
 
 def write_records(records: list[LoggedRequest], folder: StoragePath) -> StoragePath | None:
@@ -104,7 +126,11 @@ def read_prediction_log(folder: StoragePath, start: dt.datetime, end: dt.datetim
     ]
     if not files:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
-    frame = pd.concat([_read(path) for path in files], ignore_index=True)
+    # Files from before a column existed hold none of it: null there.
+    frame = pd.concat([_read(path) for path in files], ignore_index=True).reindex(
+        columns=list(COLUMNS)
+    )
+    frame["role"] = frame["role"].fillna(CHAMPION_ROLE)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     window = (frame["time"] >= pd.Timestamp(start)) & (frame["time"] < pd.Timestamp(end))
     return frame[window].sort_values("time", kind="stable").reset_index(drop=True)

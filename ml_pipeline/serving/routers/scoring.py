@@ -83,7 +83,8 @@ async def _score(request: Request, service: ScoringService, choose: Callable) ->
             )
         parse = choose(request)
         body = await read_body(request, service.max_body_bytes)
-        rows = conform(parse(body, model.schema, service.settings.max_rows), model.schema)
+        raw = parse(body, model.schema, service.settings.max_rows)
+        rows = conform(raw, model.schema)
         scored = await service.batcher.score(model, rows)
     except RequestError as error:
         version = model.version if model is not None else None
@@ -91,8 +92,9 @@ async def _score(request: Request, service: ScoringService, choose: Callable) ->
         service.record(endpoint, version, error.status, seconds, error=error.message)
         raise
     service.metrics.rows.inc(rows.count)
-    service.record(endpoint, model.version, 200, time.perf_counter() - started, rows, scored)
-    content: dict[str, object] = {"predictions": scored.predictions}
+    seconds = time.perf_counter() - started
+    service.record(endpoint, model.version, 200, seconds, rows, scored, raw=raw)
+    content: dict[str, object] = {"predictions": scored.predictions, "ids": rows.ids}
     if scored.probabilities is not None:
         content["probabilities"] = scored.probabilities
     return JSONResponse(content, headers={MODEL_VERSION_HEADER: model.version})
