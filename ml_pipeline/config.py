@@ -409,6 +409,9 @@ class PromotionConfig(_Strict):
     # manual: a challenger that passes the gate waits, registered under the alias
     # `candidate`, until `ml-pipeline approve VERSION` (or `reject`) decides.
     approval: Literal["automatic", "manual"] = "automatic"
+    # With manual approval, `approve` refuses a candidate the service has shadow-scored
+    # on fewer rows than this (0: approval never waits for shadow rows).
+    min_shadow_rows: int = Field(default=0, ge=0)
 
 
 class ScheduleConfig(_Strict):
@@ -508,6 +511,11 @@ class ServingConfig(_Strict):
     # Score with the preprocessing compiled to NumPy where it reproduces the fitted step
     # (cheaper predict calls, docs/benchmarks.md); false serves the pipeline as it is.
     compiled_scoring: bool = True
+    # Also score every request with the latest challenger, off the hot path; a candidate
+    # awaiting approval is shadowed whatever this says.
+    shadow: bool = False
+    # Requests waiting for the shadow scorer; beyond this they are dropped and counted.
+    shadow_queue_requests: int = Field(default=1000, ge=1)
 
 
 NotifyEvent = Literal[
@@ -583,6 +591,16 @@ class MonitoringConfig(_Strict):
     cron: str = "10 * * * *"
     # Drift is measured on at most this many of the latest logged input rows.
     drift_sample_rows: int = Field(default=50_000, ge=100)
+    # Late labels: files of ids and target values, joined to the predictions the service
+    # logged over the last labels_lookback_days. The folder is relative to the config
+    # file; by default ``labels`` under the data folder.
+    labels_folder: Path | None = None
+    labels_lookback_days: float = Field(default=14.0, gt=0)
+    # A shadow and the champion agree on a regression row when their predictions are
+    # within this share of the larger one.
+    shadow_agreement_tolerance: float = Field(default=0.05, ge=0)
+    # Served rows per run whose features the service and training are compared on.
+    skew_sample_rows: int = Field(default=1000, ge=1)
 
     @field_validator("cron")
     @classmethod
@@ -697,6 +715,11 @@ class PipelineConfig(_Strict):
     def scoring_dir(self) -> Path:
         """Where files to score land; each becomes a ``batch_predictions`` partition."""
         return self.batch_scoring.folder or self.data_dir / "scoring"
+
+    @property
+    def labels_dir(self) -> Path:
+        """Where late labels for served predictions land (``ml-pipeline labels FILE``)."""
+        return self.monitoring.labels_folder or self.data_dir / "labels"
 
     @property
     def deliveries_path(self) -> Path:
@@ -814,6 +837,13 @@ def parse_config(raw: object, source_path: Path) -> PipelineConfig:
                 update={
                     "folder": absolute(config.batch_scoring.folder)
                     if config.batch_scoring.folder
+                    else None
+                }
+            ),
+            "monitoring": config.monitoring.model_copy(
+                update={
+                    "labels_folder": absolute(config.monitoring.labels_folder)
+                    if config.monitoring.labels_folder
                     else None
                 }
             ),

@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 
 from ml_pipeline.core.crashpoints import crash_point
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK
 from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MODEL_INPUT_ERRORS
 from ml_pipeline.serving.inputs import conform, parse_mlflow_json
@@ -72,8 +73,12 @@ class ChampionWatcher:
         metrics: ServiceMetrics,
         cache_dir: Path | None = None,
         compiled: bool = True,
+        id_column: str | None = None,
+        link: str = CURRENT_LINK,
     ):
         self.deploy_dir = deploy_dir
+        self.id_column = id_column
+        self.link = link
         self.compiled = compiled
         self.cache_dir = cache_dir
         self.metrics = metrics
@@ -84,17 +89,21 @@ class ChampionWatcher:
     def check(self) -> bool:
         """Load and swap in the deployed version if it changed; True if it did. Blocking."""
         try:
-            target = current_version_dir(self.deploy_dir, self.cache_dir)
+            target = current_version_dir(self.deploy_dir, self.cache_dir, self.link)
         except ModelSourceError as error:
             self._report(None, str(error))
             return False
         serving = self.model.path if self.model is not None else None
         if target is not None and target == serving:
             self.error = None
+        if target is None and self.model is not None and self.link != CURRENT_LINK:
+            # The shadow link was taken away: nothing is shadowed any more.
+            self.model, self.error, self._failed = None, None, None
+            return True
         if target is None or target in (serving, self._failed):
             return False
         try:
-            candidate = load_served_model(target, compiled=self.compiled)
+            candidate = load_served_model(target, self.compiled, self.id_column)
             if self.model is not None:
                 crash_point("hot_swap")
             candidate = _warm_up(candidate)

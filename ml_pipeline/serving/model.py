@@ -29,8 +29,11 @@ class ModelSourceError(RuntimeError):
     """The deploy folder holds no loadable champion; the message says why."""
 
 
-def current_version_dir(deploy_dir: StoragePath, cache_dir: Path | None = None) -> Path | None:
-    """Where ``<deploy>/current`` leads, or None before the first deployment.
+def current_version_dir(
+    deploy_dir: StoragePath, cache_dir: Path | None = None, name: str = CURRENT_LINK
+) -> Path | None:
+    """Where ``<deploy>/current`` (or the link ``name``) leads, or None before the first
+    deployment.
 
     On a storage URL the version is downloaded once into ``cache_dir`` and served
     from there.
@@ -39,10 +42,10 @@ def current_version_dir(deploy_dir: StoragePath, cache_dir: Path | None = None) 
         if cache_dir is None:
             raise ModelSourceError(f"{deploy_dir}: a remote deploy folder needs a local cache")
         try:
-            return fetch_current(deploy_dir, cache_dir)
+            return fetch_current(deploy_dir, cache_dir, name)
         except (DeployFolderError, OSError) as error:
             raise ModelSourceError(f"{deploy_dir}: {error}") from None
-    link = deploy_dir / CURRENT_LINK
+    link = deploy_dir / name
     if not os.path.lexists(link):
         return None
     try:
@@ -138,9 +141,12 @@ def _feature_contract(pipeline: Any) -> tuple[str | None, list[str] | None, list
     )
 
 
-def load_served_model(version_dir: Path, compiled: bool = True) -> ServedModel:
+def load_served_model(
+    version_dir: Path, compiled: bool = True, id_column: str | None = None
+) -> ServedModel:
     """Load an exported version folder: the scikit-learn pipeline, signature and card;
-    with ``compiled``, also the pipeline's scorer with its preprocessing compiled."""
+    with ``compiled``, also the pipeline's scorer with its preprocessing compiled.
+    ``id_column`` is the dataset's row id, read from requests beside the features."""
     from mlflow.models import Model
 
     try:
@@ -153,7 +159,7 @@ def load_served_model(version_dir: Path, compiled: bool = True) -> ServedModel:
     timestamp_column, used, numeric = _feature_contract(pipeline)
     try:
         schema = InputSchema.from_signature(
-            meta.signature.inputs.to_dict(), timestamp_column, used, numeric
+            meta.signature.inputs.to_dict(), timestamp_column, used, numeric, id_column
         )
     except ValueError as error:
         raise ModelSourceError(f"{version_dir}: {error}") from None

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_pipeline.config import PipelineConfig, ServingConfig
+from ml_pipeline.core.deploy.deploy_folder import SHADOW_LINK, DeployFolderError, current_name
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest
 from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
-from ml_pipeline.serving.inputs import Rows
+from ml_pipeline.serving.inputs import RawRows, Rows
 from ml_pipeline.serving.log_writer import PredictionLog
 from ml_pipeline.serving.metrics import ServiceMetrics
 from ml_pipeline.serving.model import Scored
+from ml_pipeline.serving.shadow import ShadowScorer, ShadowSettings
 
 TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
 
@@ -37,11 +39,16 @@ class ScoringService:
     token: str | None
     # Local copies of the versions of a deploy folder on a storage URL.
     model_cache_dir: Path | None = None
+    # The dataset's row id column: a client's ids are echoed and logged.
+    id_column: str | None = None
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     watcher: ChampionWatcher = field(init=False)
     batcher: MicroBatcher = field(init=False)
     log: PredictionLog = field(init=False)
     _watch_task: asyncio.Task[None] | None = field(default=None, init=False)
+    # Started once the deploy folder first holds a shadow link.
+    shadow: ShadowScorer | None = field(default=None, init=False)
+    _shadow_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.watcher = ChampionWatcher(
@@ -49,6 +56,7 @@ class ScoringService:
             self.metrics,
             self.model_cache_dir,
             compiled=self.settings.compiled_scoring,
+            id_column=self.id_column,
         )
         self.batcher = MicroBatcher(
             self.settings.max_batch_rows,
@@ -67,6 +75,12 @@ class ScoringService:
             self._model_info,
         )
         self.metrics.add_gauge(
+            "ml_pipeline_shadow_requests",
+            "Requests handed to the shadow version, by outcome (scored, dropped: queue full)",
+            ("outcome",),
+            self._shadow_counts,
+        )
+        self.metrics.add_gauge(
             "ml_pipeline_prediction_log_write_errors",
             "Prediction log flushes that failed",
             (),
@@ -81,7 +95,42 @@ class ScoringService:
             config.predictions_dir,
             token,
             model_cache_dir=config.model_cache_dir,
+            id_column=next(iter(config.dataset.id_columns), None),
         )
+
+    def _shadow_counts(self) -> list[tuple[tuple[str, ...], float]]:
+        if self.shadow is None:
+            return []
+        return [
+            (("scored",), float(self.shadow.scored_requests)),
+            (("dropped",), float(self.shadow.dropped)),
+        ]
+
+    def _shadow_linked(self) -> bool:
+        try:
+            return current_name(self.deploy_dir, SHADOW_LINK) is not None
+        except (DeployFolderError, OSError):
+            return False
+
+    async def _watch_shadow(self) -> None:
+        while self.shadow is None:
+            if await asyncio.to_thread(self._shadow_linked):
+                shadow = ShadowScorer(
+                    ShadowSettings(
+                        self.deploy_dir,
+                        self.predictions_dir,
+                        self.model_cache_dir,
+                        self.settings.compiled_scoring,
+                        self.id_column,
+                        self.settings.poll_seconds,
+                        self.settings.log_flush_seconds,
+                    ),
+                    self.settings.shadow_queue_requests,
+                )
+                await asyncio.to_thread(shadow.start)
+                self.shadow = shadow
+                return
+            await asyncio.sleep(self.settings.poll_seconds)
 
     def _model_info(self) -> list[tuple[tuple[str, ...], float]]:
         model = self.watcher.model
@@ -102,16 +151,21 @@ class ScoringService:
         self.log.start()
         self.batcher.start()
         await asyncio.to_thread(self.watcher.check)
-        self._watch_task = asyncio.get_running_loop().create_task(
+        loop = asyncio.get_running_loop()
+        self._watch_task = loop.create_task(
             self.watcher.watch(self.settings.poll_seconds), name="champion-watcher"
         )
+        self._shadow_task = loop.create_task(self._watch_shadow(), name="shadow-watcher")
 
     async def stop(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        for task in (self._watch_task, self._shadow_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.batcher.stop()
+        if self.shadow is not None:
+            await asyncio.to_thread(self.shadow.stop)
         await asyncio.to_thread(self.log.close)
 
     def record(
@@ -123,8 +177,12 @@ class ScoringService:
         rows: Rows | None = None,
         scored: Scored | None = None,
         error: str | None = None,
+        raw: RawRows | None = None,
     ) -> None:
-        """Queue one prediction log record; a sample of requests carries rows and outputs."""
+        """Queue one prediction log record: every scored row's id and prediction, and for
+        a sample of requests their rows, as checked and as sent."""
+        if self.shadow is not None and scored is not None and rows is not None:
+            self.shadow.offer(endpoint, rows.count, rows.columns, rows.ids)
         sampled = (
             rows is not None
             and scored is not None
@@ -143,5 +201,13 @@ class ScoringService:
                 error=error,
                 inputs=rows.head(limit) if sampled else None,
                 outputs=scored.predictions[:limit] if sampled else None,
+                row_ids=rows.ids if scored is not None else None,
+                predictions=scored.predictions if scored is not None else None,
+                probabilities=scored.probabilities if scored is not None else None,
+                raw_inputs=_head(raw.columns, limit) if sampled and raw is not None else None,
             )
         )
+
+
+def _head(columns: dict[str, list[object]], limit: int) -> dict[str, list[object]]:
+    return {name: values[:limit] for name, values in columns.items()}

@@ -10,6 +10,7 @@ previous one, never half of either.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
     from ml_pipeline.core.tracking import MlflowStore
 
 CURRENT_LINK = "current"
+# What the scoring service also scores, off its hot path: a candidate awaiting approval
+# (``v<N>``) or, with ``serving.shadow``, the latest challenger that lost (``run-<id>``).
+SHADOW_LINK = "shadow"
 _VERSION_DIR = re.compile(r"^v\d+$")
+_SHADOW_DIR = re.compile(r"^(v\d+|run-[0-9a-f]+)$")
 
 
 class DeployFolderError(RuntimeError):
@@ -32,12 +37,12 @@ class DeployFolderError(RuntimeError):
 
 
 def _download(
-    store: MlflowStore, version: str, into: Path, extra_files: dict[str, str | bytes]
+    store: MlflowStore, artifact_uri: str, into: Path, extra_files: dict[str, str | bytes]
 ) -> None:
     import mlflow.artifacts
 
     mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{store.registered_model}/{version}",
+        artifact_uri=artifact_uri,
         dst_path=str(into),
         tracking_uri=store.tracking_uri,
     )
@@ -66,22 +71,39 @@ def export_version(
     The copy is either complete or not taken for one. An existing complete export is
     kept as it is; an interrupted upload is sent again.
     """
-    target = deploy_dir / f"v{version}"
+    uri = f"models:/{store.registered_model}/{version}"
+    return _export(store, uri, deploy_dir / f"v{version}", extra_files)
+
+
+def export_challenger(
+    store: MlflowStore, model_uri: str, run_id: str, deploy_dir: StoragePath
+) -> StoragePath:
+    """Copy a challenger that was not registered (it lost) to ``deploy_dir/run-<id>``,
+    for the scoring service to shadow; its card names the run."""
+    card = f'{{"version": "run-{run_id}", "model": "challenger", "run_id": "{run_id}"}}'
+    return _export(store, model_uri, deploy_dir / f"run-{run_id}", {"model_card.json": card})
+
+
+def _export(
+    store: MlflowStore, uri: str, target: StoragePath, extra_files: dict[str, str | bytes]
+) -> StoragePath:
     if is_complete(target):
         return target
     if storage.is_remote(target):
         with tempfile.TemporaryDirectory(prefix="ml_pipeline-export-") as scratch:
-            _download(store, version, Path(scratch), extra_files)
+            _download(store, uri, Path(scratch), extra_files)
             storage.upload_folder(Path(scratch), target)
         return target
     with atomic_directory(target) as building:
-        _download(store, version, building, extra_files)
+        _download(store, uri, building, extra_files)
     return target
 
 
-def point_current(deploy_dir: StoragePath, version_dir: StoragePath) -> StoragePath:
-    """Switch ``deploy_dir/current`` to ``version_dir`` in one step."""
-    link = deploy_dir / CURRENT_LINK
+def point_current(
+    deploy_dir: StoragePath, version_dir: StoragePath, name: str = CURRENT_LINK
+) -> StoragePath:
+    """Switch ``deploy_dir/current`` (or the link ``name``) to ``version_dir`` in one step."""
+    link = deploy_dir / name
     if storage.is_remote(deploy_dir):
         storage.write_bytes(link, f"{version_dir.name}\n".encode())
     else:
@@ -89,9 +111,19 @@ def point_current(deploy_dir: StoragePath, version_dir: StoragePath) -> StorageP
     return link
 
 
-def current_name(deploy_dir: StoragePath) -> str | None:
-    """The ``v<N>`` folder ``current`` leads to, or None before the first deployment."""
-    link = deploy_dir / CURRENT_LINK
+def remove_link(deploy_dir: StoragePath, name: str) -> None:
+    """Take the link ``name`` away; the export it led to stays."""
+    link = deploy_dir / name
+    if storage.is_remote(deploy_dir) or os.path.islink(link):
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+
+
+def current_name(deploy_dir: StoragePath, name: str = CURRENT_LINK) -> str | None:
+    """The ``v<N>`` folder ``current`` (or the link ``name``) leads to, or None before the
+    first deployment."""
+    link = deploy_dir / name
+    pattern = _SHADOW_DIR if name == SHADOW_LINK else _VERSION_DIR
     if storage.is_remote(deploy_dir):
         text = storage.read_text(link)
         name = text.strip() if text is not None else None
@@ -99,19 +131,22 @@ def current_name(deploy_dir: StoragePath) -> str | None:
         name = os.readlink(link)
     else:
         return None
-    if name is not None and not _VERSION_DIR.match(name):
+    if name is not None and not pattern.match(name):
         raise DeployFolderError(f"{link}: leads to {name!r}, not a v<N> export of {deploy_dir}")
     return name
 
 
-def fetch_current(deploy_dir: StoragePath, cache_dir: Path) -> Path | None:
-    """A local folder holding the version ``current`` leads to on a storage URL,
-    downloaded once per version into ``cache_dir``; None before the first deployment."""
-    name = current_name(deploy_dir)
-    if name is None:
+def fetch_current(
+    deploy_dir: StoragePath, cache_dir: Path, name: str = CURRENT_LINK
+) -> Path | None:
+    """A local folder holding the version ``current`` (or the link ``name``) leads to on a
+    storage URL, downloaded once per version into ``cache_dir``; None before the first
+    deployment."""
+    target = current_name(deploy_dir, name)
+    if target is None:
         return None
-    local = cache_dir / name
+    local = cache_dir / target
     if not local.is_dir():
         with atomic_directory(local) as building:
-            storage.download_folder(deploy_dir / name, building)
+            storage.download_folder(deploy_dir / target, building)
     return local

@@ -165,10 +165,13 @@ def deploy(
             log_edge_model(edge.model)
     crash_point("registered")
     if approval == "manual":
+        # Awaiting approval, the candidate answers every request in the shadow.
+        deploy_folder.point_current(deploy_dir, exported, deploy_folder.SHADOW_LINK)
         return _await_approval(store, version, validation, card)
     replaced = store.promote(version)
     crash_point("promoted")
     artifact = deploy_folder.point_current(deploy_dir, exported)
+    deploy_folder.remove_link(deploy_dir, deploy_folder.SHADOW_LINK)
     if reference_path is not None and training.drift_profile is not None:
         training.drift_profile.save(reference_path)
     return DeploymentOutcome(
@@ -180,6 +183,20 @@ def deploy(
         card,
         edge.note if edge is not None else None,
     )
+
+
+def shadow_challenger(
+    training: TrainingOutcome, store: tracking.MlflowStore, deploy_dir: StoragePath
+) -> StoragePath | None:
+    """Export a challenger that lost for the scoring service to shadow (``serving.shadow``);
+    None, changing nothing, while a candidate awaits approval: that one is shadowed."""
+    if not training.model_uri or store.candidate() is not None:
+        return None
+    exported = deploy_folder.export_challenger(
+        store, training.model_uri, training.mlflow_run_id, deploy_dir
+    )
+    deploy_folder.point_current(deploy_dir, exported, deploy_folder.SHADOW_LINK)
+    return exported
 
 
 def _await_approval(

@@ -179,11 +179,17 @@ def approve(
     replaced = store.promote(version)
     _decided(store, version, names.APPROVED_TAG, person)
     artifact, note = _serve_export(exported, reference_path, profile)
+    # It serves now: nothing is left to shadow.
+    deploy_folder.remove_link(deploy_dir, deploy_folder.SHADOW_LINK)
     return RollbackOutcome(replaced or "none", version, artifact, note)
 
 
-def reject(store: tracking.MlflowStore, version: str, person: str) -> None:
-    """Turn the awaited candidate ``version`` down; the champion serves on."""
+def reject(
+    store: tracking.MlflowStore, version: str, person: str, deploy_dir: StoragePath | None = None
+) -> None:
+    """Turn the awaited candidate ``version`` down; the champion serves on, unshadowed."""
     store.activate()
     _awaited(store, version)
     _decided(store, version, names.REJECTED_TAG, person)
+    if deploy_dir is not None:
+        deploy_folder.remove_link(deploy_dir, deploy_folder.SHADOW_LINK)

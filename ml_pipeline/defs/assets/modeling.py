@@ -281,6 +281,9 @@ def deployed_model(
     store = mlflow.get()
     if not validation_metrics.decision.promote:
         context.log.info(f"champion kept: {validation_metrics.decision.reason}")
+        if config.serving.shadow:
+            shadowed = deployment.shadow_challenger(trained_model, store, config.deploy_dir)
+            context.log.info(f"shadowed by the service: {shadowed or 'the candidate'}")
         yield from _kept(validation_metrics, store, config.deploy_dir)
         return
     edge = None
