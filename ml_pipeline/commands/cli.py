@@ -175,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{said} the candidate awaiting approval (promotion.approval: manual)",
         )
         decide.add_argument("version")
+    labels = commands.add_parser(
+        "labels",
+        parents=[parent],
+        help="hand in late labels for served predictions: a CSV or Parquet file of the id "
+        "column (the dataset's id, else row_id) and the target, copied to the labels folder",
+    )
+    labels.add_argument("file", type=Path)
     history = commands.add_parser(
         "history",
         parents=[parent],
@@ -393,11 +400,27 @@ def cmd_reject(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.defs.resources import mlflow_store
 
     try:
-        reject(mlflow_store(config), args.version, person())
+        reject(mlflow_store(config), args.version, person(), config.deploy_dir)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"version {args.version} rejected; the champion serves on")
+    return 0
+
+
+def cmd_labels(config: PipelineConfig, args: argparse.Namespace) -> int:
+    from ml_pipeline.commands.labels import hand_in_labels
+
+    try:
+        handed = hand_in_labels(config, args.file)
+    except (OSError, ValueError) as error:  # LabelFileError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    said = "already there as" if handed.already_there else "copied to"
+    print(f"{args.file.name}: {handed.usable} of {handed.rows} row(s) usable; {said} {handed.path}")
+    if handed.usable < handed.rows:
+        print(f"note: {handed.rows - handed.usable} row(s) lack an id or a value", file=sys.stderr)
+    print("prediction_monitoring joins them to the served predictions on its next run")
     return 0
 
 
@@ -595,6 +618,7 @@ COMMANDS = {
     "run": cmd_run,
     "rollback": cmd_rollback,
     "history": cmd_history,
+    "labels": cmd_labels,
     "approve": cmd_approve,
     "reject": cmd_reject,
     "worker": cmd_worker,

@@ -90,7 +90,8 @@ def drift_notice(
 
 
 def decay_notice(partition: str | None, metadata: dict[str, object]) -> Notice | None:
-    """A champion_performance measurement that found the champion decayed."""
+    """A champion_performance measurement (of a partition) or a prediction_monitoring
+    run (on labelled served rows) that found the champion decayed."""
     share = metadata.get(names.DECAY)
     if not isinstance(share, int | float):
         return None
@@ -98,7 +99,7 @@ def decay_notice(partition: str | None, metadata: dict[str, object]) -> Notice |
     return Notice(
         "decay",
         f"champion v{version} decayed: {share:+.1%} worse than at validation",
-        str(metadata.get("decay_check", "")),
+        str(metadata.get("decay_check") or metadata.get("served_decay_check") or ""),
         {"partition": partition or "", "model_version": str(version), "decay": f"{share:.4f}"},
     )
 
@@ -178,7 +179,20 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
         decay_notice,
         "Tells the notify webhooks when the champion's measured metric decays.",
     )
-    return [training_decision_notifier, failure_notifier, drift_notifier, decay_notifier]
+    served_decay_notifier = _materialization_notifier(
+        config,
+        "served_decay_notifier",
+        names.PREDICTION_MONITORING,
+        decay_notice,
+        "Tells the notify webhooks when the champion decays on labelled served rows.",
+    )
+    return [
+        training_decision_notifier,
+        failure_notifier,
+        drift_notifier,
+        decay_notifier,
+        served_decay_notifier,
+    ]
 
 
 def _materialization_notifier(

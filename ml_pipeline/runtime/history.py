@@ -82,11 +82,11 @@ def retraining_evidence(instance: dg.DagsterInstance) -> tuple[Evidence, int | N
         if record.asset_materialization
         and names.DRIFT_SCORE in record.asset_materialization.metadata
     ]
+    # Decay on landed partitions (champion_performance) or on labelled served rows.
     decays = [
         value
-        for record in iter_materializations(
-            instance, dg.AssetKey(names.CHAMPION_PERFORMANCE), after
-        )
+        for key in (names.CHAMPION_PERFORMANCE, names.PREDICTION_MONITORING)
+        for record in iter_materializations(instance, dg.AssetKey(key), after)
         if isinstance(value := _metadata(record).get(names.DECAY), int | float)
     ]
     hours = (time.time() - last.timestamp) / 3600 if last else None

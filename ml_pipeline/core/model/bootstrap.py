@@ -149,9 +149,31 @@ def score_bound(
 ) -> float:
     """The best ``metric`` the rows let the model claim: its bootstrap quantile on the
     better side, passed by only ``1 - confidence`` of resamples (the score itself at 0)."""
-    truth = np.asarray(y)
-    if confidence <= 0 or not len(truth):
+    if confidence <= 0 or not len(y):
         return score_of(metric, y, predictions)
+    combined = _resampled(y, predictions, metric, rounds, seed)
+    if combined.size == 0:
+        return float("nan")
+    return float(np.quantile(combined, confidence if higher_is_better(metric) else 1 - confidence))
+
+
+def score_interval(
+    y: pd.Series, predictions: Predictions, metric: str, level: float, rounds: int, seed: int
+) -> tuple[float, float]:
+    """The central ``level`` bootstrap interval of ``metric`` over the rows."""
+    combined = _resampled(y, predictions, metric, rounds, seed) if len(y) else np.array([])
+    if combined.size == 0:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2
+    low, high = np.quantile(combined, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def _resampled(
+    y: pd.Series, predictions: Predictions, metric: str, rounds: int, seed: int
+) -> np.ndarray:
+    """``metric`` on ``rounds`` Poisson resamples of the rows (the finite ones)."""
+    truth = np.asarray(y)
     rng = np.random.default_rng(seed)
     rounds = min(rounds, AUC_ROUNDS) if metric == "roc_auc" else rounds
     samples = []
@@ -159,7 +181,4 @@ def score_bound(
         weights = rng.poisson(1.0, (min(CHUNK, rounds - start), len(truth))).astype("float64")
         samples.append(_weighted(metric, truth, predictions, weights))
     combined = np.concatenate(samples)
-    combined = combined[np.isfinite(combined)]
-    if combined.size == 0:
-        return float("nan")
-    return float(np.quantile(combined, confidence if higher_is_better(metric) else 1 - confidence))
+    return combined[np.isfinite(combined)]

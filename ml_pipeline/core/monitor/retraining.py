@@ -36,7 +36,8 @@ class Evidence:
     hours_since_training: float | None
     # Partitions materialized again since, from files whose content had not changed.
     unchanged_partitions: int = 0
-    # The worst decay champion_performance found beyond its margin and noise since (a
+    # The worst decay champion_performance (landed partitions) or prediction_monitoring
+    # (labelled served rows) found beyond its margin and noise since (a
     # share: 0.2 is 20% worse than at validation); None when it found none.
     decay: float | None = None
 

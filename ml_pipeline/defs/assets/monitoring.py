@@ -1,18 +1,76 @@
-"""Monitoring of the scoring service, from its prediction log."""
+"""Monitoring of the scoring service, from its prediction log and the late labels."""
 
 import datetime as dt
+import json
 
 import dagster as dg
 
-from ml_pipeline.core import names
+from ml_pipeline.config import PipelineConfig
+from ml_pipeline.core import names, storage
+from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, DeployFolderError, current_name
+from ml_pipeline.core.monitor.live import collect_labels, label_files, label_id_column
 from ml_pipeline.core.monitor.monitoring import summarize
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.core.monitor.reference import load_reference
+from ml_pipeline.core.monitor.served import DecayRule, ServedQuality, served_quality
 from ml_pipeline.defs.assets.metadata import drift_table, markdown_table
 from ml_pipeline.defs.resources import PipelineSettings
 from ml_pipeline.defs.retries import retry_only_outages
+from ml_pipeline.runtime.history import latest_record
 
 MONITORING_GROUP = "monitoring"
+
+
+def deployed_card(config: PipelineConfig) -> dict[str, object]:
+    """The model card of the version ``current`` leads to; empty before any deployment."""
+    try:
+        name = current_name(config.deploy_dir, CURRENT_LINK)
+    except DeployFolderError:
+        return {}
+    text = storage.read_text(config.deploy_dir / name / "model_card.json") if name else None
+    found = json.loads(text) if text else {}
+    return found if isinstance(found, dict) else {}
+
+
+def _served_quality(
+    config: PipelineConfig, end: dt.datetime, instance: dg.DagsterInstance
+) -> ServedQuality:
+    monitoring, dataset = config.monitoring, config.dataset
+    start = end - dt.timedelta(days=monitoring.labels_lookback_days)
+    log = read_prediction_log(config.predictions_dir, start, end)
+    labels = collect_labels(
+        label_files(config.labels_dir),
+        label_id_column(dataset.id_columns),
+        dataset.target,
+        dataset.task,
+    )
+    card = deployed_card(config)
+    metric = config.modeling.metric
+    champion = str(card["version"]) if card.get("version") is not None else None
+    validation = (card.get("holdout_metrics") or {}).get(metric)
+    rule = DecayRule(
+        metric,
+        config.retraining.decay_margin,
+        config.retraining.decay_min_rows,
+        config.promotion.confidence,
+        config.promotion.bootstrap_rounds,
+        config.training.random_seed,
+    )
+    return served_quality(
+        log,
+        labels,
+        dataset.task,
+        champion,
+        float(validation) if isinstance(validation, int | float) else None,
+        rule,
+        monitoring.shadow_agreement_tolerance,
+        _last_training(instance),
+    )
+
+
+def _last_training(instance: dg.DagsterInstance) -> dt.datetime | None:
+    last = latest_record(instance, dg.AssetKey(names.TRAINED_MODEL))
+    return dt.datetime.fromtimestamp(last.timestamp, dt.UTC) if last is not None else None
 
 
 @dg.asset(
@@ -22,12 +80,17 @@ MONITORING_GROUP = "monitoring"
     description=(
         "Requests, rows, errors and latency of the scoring service over the configured "
         "window, and the drift of the inputs it scored against the champion's training "
-        "reference (PSI per column). Read from the prediction log under the data folder."
+        "reference (PSI per column). Read from the prediction log under the data folder. "
+        "Late labels in the labels folder are joined to the served rows by id: each "
+        "version's live metric with its interval, the champion's decay on them, and a "
+        "shadow version's agreement with the champion."
     ),
     kinds={"pandas"},
 )
 @retry_only_outages
-def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
+def prediction_monitoring(
+    context: dg.AssetExecutionContext, settings: PipelineSettings
+) -> dg.MaterializeResult:
     config = settings.load()
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(hours=config.monitoring.window_hours)
@@ -35,6 +98,7 @@ def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
     reference = load_reference(config.reference_path)
     report = summarize(log, reference, start, end, config.monitoring.drift_sample_rows)
     hours = report.by_hour.assign(hour=report.by_hour["hour"].astype(str))
+    quality = _served_quality(config, end, context.instance)
     metadata: dict[str, object] = {
         "window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
         **report.figures(),
@@ -42,7 +106,13 @@ def prediction_monitoring(settings: PipelineSettings) -> dg.MaterializeResult:
             [{"version": v, "scored_requests": n} for v, n in report.by_version.items()]
         ),
         "volume_by_hour": markdown_table(hours.round(2).to_dict("records")),
+        **quality.figures(),
+        "live_metrics_by_version": markdown_table([score.as_row() for score in quality.scores]),
     }
+    if quality.decay is not None and quality.decay.decayed:
+        # Read by the retraining policy as the champion's performance decay is.
+        metadata[names.DECAY] = round(quality.decay.worse_by, 4)
+        metadata[names.SCORED_BY] = quality.champion
     if report.drift is not None:
         metadata["input_drift_by_column"] = drift_table(report.drift)
     return dg.MaterializeResult(metadata=metadata)
