@@ -17,7 +17,7 @@ from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names
 from ml_pipeline.core.data.intake import IGNORED_WARNING
 from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, current_name
-from ml_pipeline.core.deploy.switch import RollbackOutcome, approve, rollback
+from ml_pipeline.core.deploy.switch import ApprovalError, RollbackOutcome, approve, rollback
 from ml_pipeline.core.memory import arrow_on_system_heap, return_freed_memory
 from ml_pipeline.core.monitor.retraining import Activity
 from ml_pipeline.core.ownership import person
@@ -253,12 +253,36 @@ def roll_back(config: PipelineConfig, instance: dg.DagsterInstance) -> RollbackO
 def approve_candidate(
     config: PipelineConfig, instance: dg.DagsterInstance, version: str
 ) -> RollbackOutcome:
-    """Serve the candidate awaiting approval, recorded as a deployed_model materialization."""
+    """Serve the candidate awaiting approval, recorded as a deployed_model materialization.
+
+    With ``promotion.min_shadow_rows``, a candidate the service has not yet scored on that
+    many rows in the shadow (over ``monitoring.labels_lookback_days``) is refused."""
+    needed = config.promotion.min_shadow_rows
+    if needed:
+        seen = shadow_rows(config, version)
+        if seen < needed:
+            raise ApprovalError(
+                f"version {version} has scored {seen} served row(s) in the shadow; "
+                f"promotion.min_shadow_rows asks for {needed} before approval"
+            )
     who = person()
     store = mlflow_store(config)
     outcome = approve(store, config.deploy_dir, version, who, config.reference_path)
     _record_switch(instance, "approval", outcome, f"version {version} approved by {who}")
     return outcome
+
+
+def shadow_rows(config: PipelineConfig, version: str) -> int:
+    """Rows ``version`` scored in the shadow over the labels lookback."""
+    import datetime as dt
+
+    from ml_pipeline.core.monitor.prediction_log import SHADOW_ROLE, read_prediction_log
+
+    end = dt.datetime.now(dt.UTC)
+    start = end - dt.timedelta(days=config.monitoring.labels_lookback_days)
+    log = read_prediction_log(config.predictions_dir, start, end)
+    mine = (log["role"] == SHADOW_ROLE) & (log["model_version"] == version) & (log["status"] == 200)
+    return int(log.loc[mine, "rows"].sum())
 
 
 def _record_switch(

@@ -286,3 +286,33 @@ def test_the_program_exits_with_its_commands_status_and_skips_the_last_collectio
         assert gc.get_freeze_count() > frozen_before
     finally:
         gc.unfreeze()  # the test process goes on collecting as before
+
+
+def test_labels_are_copied_once_never_over_another_file_and_never_moved(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    handed = tmp_path / "late.csv"
+    handed.write_text("record_id,count\n1,10\n2,\n3,12\n")
+    first = cli("labels", str(handed), "--config", str(path), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "2 of 3 row(s) usable; copied to" in first.stdout
+    assert "1 row(s) lack an id or a value" in first.stderr
+    again = cli("labels", str(handed), "--config", str(path), cwd=tmp_path)
+    assert "already there as" in again.stdout
+    handed.write_text("record_id,count\n4,40\n")
+    other = cli("labels", str(handed), "--config", str(path), cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    kept = sorted(p.name for p in (tmp_path / "data" / "labels").iterdir())
+    assert len(kept) == 2 and "late.csv" in kept
+    assert handed.read_text() == "record_id,count\n4,40\n"
+
+
+def test_a_labels_file_without_the_id_column_is_refused_naming_it(tmp_path) -> None:
+    path = write_config(tmp_path, bike_document())
+    handed = tmp_path / "late.csv"
+    handed.write_text("id,count\n1,10\n")
+    done = cli("labels", str(handed), "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: late.csv: no 'record_id' column (a labels file holds 'record_id' and 'count')"
+    )
+    assert not (tmp_path / "data" / "labels").exists()

@@ -182,7 +182,9 @@ class LiveJoin:
 
 def join_labels(labels: LabelSet, served: pd.DataFrame) -> LiveJoin:
     """``served`` rows joined to their latest label by id."""
-    rows = labels.rows
+    # Ids are text on both sides, even where a side is empty (pandas would make it float).
+    rows = labels.rows.astype({ROW_ID: object})
+    served = served.astype({ROW_ID: object})
     repeated = rows[ROW_ID].duplicated(keep=False)
     conflicting = rows[repeated].groupby(ROW_ID)[TRUTH].nunique(dropna=False).gt(1).sum()
     latest = rows.drop_duplicates(ROW_ID, keep="last")
