@@ -527,6 +527,7 @@ NotifyEvent = Literal[
     "file_given_up",
     "drift",
     "decay",
+    "skew",
     "orphan_ended",
 ]
 # Every event but the routine keep.

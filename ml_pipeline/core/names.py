@@ -32,6 +32,8 @@ DRIFT_SCORE = "drift_score"  # cleaned_data: overall PSI against the champion's 
 # is beyond the margin and the noise (absent otherwise).
 SCORED_BY = "model_version"
 DECAY = "decay"
+# prediction_monitoring: the features that differ between serving and training, if any.
+SKEWED_FEATURES = "skewed_features"
 IGNORED_COLUMNS = "ignored_columns"  # raw_samples: landed columns the contract lacks
 INTAKE_WARNINGS = "intake_warnings"  # raw_samples: what reading the file found (JSON list)
 CLEANING_NOTES = "cleaning_notes"  # cleaned_data: cells cleaning changed, one line each

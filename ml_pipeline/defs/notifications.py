@@ -104,6 +104,21 @@ def decay_notice(partition: str | None, metadata: dict[str, object]) -> Notice |
     )
 
 
+def skew_notice(_partition: str | None, metadata: dict[str, object]) -> Notice | None:
+    """A prediction_monitoring run that found the service's features differing from
+    training's for the same served rows."""
+    skewed = metadata.get(names.SKEWED_FEATURES)
+    if not skewed:
+        return None
+    version = metadata.get(names.SCORED_BY)
+    return Notice(
+        "skew",
+        f"champion v{version}: serving and training compute different features",
+        str(metadata.get("feature_skew", "")),
+        {"model_version": str(version), "features": str(skewed)},
+    )
+
+
 def orphan_notice(lines: list[str]) -> Notice | None:
     """Runs whose process died, ended by a sensor."""
     if not lines:
@@ -186,12 +201,20 @@ def build_notification_sensors(config: PipelineConfig) -> list[dg.SensorDefiniti
         decay_notice,
         "Tells the notify webhooks when the champion decays on labelled served rows.",
     )
+    skew_notifier = _materialization_notifier(
+        config,
+        "skew_notifier",
+        names.PREDICTION_MONITORING,
+        skew_notice,
+        "Tells the notify webhooks when serving and training compute different features.",
+    )
     return [
         training_decision_notifier,
         failure_notifier,
         drift_notifier,
         decay_notifier,
         served_decay_notifier,
+        skew_notifier,
     ]
 
 

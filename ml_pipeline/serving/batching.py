@@ -37,7 +37,8 @@ class _Pending:
 
 def _slice(scored: Scored, start: int, stop: int) -> Scored:
     probabilities = scored.probabilities[start:stop] if scored.probabilities is not None else None
-    return Scored(scored.predictions[start:stop], probabilities)
+    features = scored.features[start:stop] if scored.features is not None else None
+    return Scored(scored.predictions[start:stop], probabilities, features)
 
 
 def _score_one(model: ServedModel, rows: Rows) -> Scored | RequestError:

@@ -63,6 +63,9 @@ def current_version_dir(
 class Scored:
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
+    # The model's input matrix as the compiled path computed it (a view, not a copy),
+    # kept for the skew check; None when the pipeline scored the rows itself.
+    features: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -82,18 +85,21 @@ class ServedModel:
     def score(self, rows: Rows) -> Scored:
         """Predictions for checked ``rows``, with class probabilities if any."""
         frame = rows.frame(self.schema)
+        features = None
         if self.compiled is not None:
             model, inputs = self.compiled.model, self.compiled.features(frame)
+            features = inputs
         else:
             model, inputs = self.pipeline, frame
         predictions = model.predict(inputs)
         if self.classes is None:
-            return Scored(np.asarray(predictions, dtype="float64").tolist())
+            return Scored(np.asarray(predictions, dtype="float64").tolist(), features=features)
         shares = model.predict_proba(inputs)
         labels = [str(label) for label in self.classes]
         return Scored(
             np.asarray(predictions).tolist(),
             [dict(zip(labels, row, strict=True)) for row in shares.tolist()],
+            features,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ml_pipeline.config import PipelineConfig, ServingConfig
 from ml_pipeline.core.deploy.deploy_folder import SHADOW_LINK, DeployFolderError, current_name
 from ml_pipeline.core.monitor.prediction_log import LoggedRequest
+from ml_pipeline.core.monitor.skew import feature_columns
 from ml_pipeline.core.storage import StoragePath
 from ml_pipeline.serving.batching import MicroBatcher
 from ml_pipeline.serving.champion import ChampionWatcher
@@ -205,8 +206,15 @@ class ScoringService:
                 predictions=scored.predictions if scored is not None else None,
                 probabilities=scored.probabilities if scored is not None else None,
                 raw_inputs=_head(raw.columns, limit) if sampled and raw is not None else None,
+                features=_features(scored, limit) if sampled else None,
             )
         )
+
+
+def _features(scored: Scored | None, limit: int) -> dict[str, list[float]] | None:
+    if scored is None or scored.features is None:
+        return None
+    return feature_columns(scored.features[:limit])
 
 
 def _head(columns: dict[str, list[object]], limit: int) -> dict[str, list[object]]:

@@ -39,10 +39,19 @@ COLUMNS = (
     "predictions",
     "probabilities",
     "raw_inputs",
+    "features",
 )
 CHAMPION_ROLE = "champion"
 SHADOW_ROLE = "shadow"
-_JSON_FIELDS = ("inputs", "outputs", "row_ids", "predictions", "probabilities", "raw_inputs")
+_JSON_FIELDS = (
+    "inputs",
+    "outputs",
+    "row_ids",
+    "predictions",
+    "probabilities",
+    "raw_inputs",
+    "features",
+)
 
 
 @dataclass
@@ -64,6 +73,8 @@ class LoggedRequest:
     probabilities: list[dict[str, float]] | None = None
     # The sampled rows as the client sent them, before any check: the skew check's input.
     raw_inputs: dict[str, list[Any]] | None = None
+    # The features the service computed for those rows (compiled scoring), by column.
+    features: dict[str, list[float]] | None = None
 
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {

@@ -4,15 +4,22 @@ import datetime as dt
 import json
 
 import dagster as dg
+import pandas as pd
 
 from ml_pipeline.config import PipelineConfig
 from ml_pipeline.core import names, storage
-from ml_pipeline.core.deploy.deploy_folder import CURRENT_LINK, DeployFolderError, current_name
+from ml_pipeline.core.deploy.deploy_folder import (
+    CURRENT_LINK,
+    DeployFolderError,
+    current_name,
+    fetch_current,
+)
 from ml_pipeline.core.monitor.live import collect_labels, label_files, label_id_column
 from ml_pipeline.core.monitor.monitoring import summarize
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
 from ml_pipeline.core.monitor.reference import load_reference
 from ml_pipeline.core.monitor.served import DecayRule, ServedQuality, served_quality
+from ml_pipeline.core.monitor.skew import served_skew
 from ml_pipeline.defs.assets.metadata import drift_table, markdown_table
 from ml_pipeline.defs.resources import PipelineSettings
 from ml_pipeline.defs.retries import retry_only_outages
@@ -115,4 +122,34 @@ def prediction_monitoring(
         metadata[names.SCORED_BY] = quality.champion
     if report.drift is not None:
         metadata["input_drift_by_column"] = drift_table(report.drift)
+    metadata.update(_skew_metadata(config, log, quality.champion))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _skew_metadata(
+    config: PipelineConfig, log: pd.DataFrame, champion: str | None
+) -> dict[str, object]:
+    if champion is None:
+        return {"feature_skew": "not measured: no champion is deployed"}
+
+    def load_champion():
+        from ml_pipeline.core.tracking import load_sklearn_model
+
+        name = current_name(config.deploy_dir, CURRENT_LINK)
+        if storage.is_remote(config.deploy_dir):
+            local = fetch_current(config.deploy_dir, config.model_cache_dir, CURRENT_LINK)
+        else:
+            local = config.deploy_dir / name
+        return load_sklearn_model(str(local))
+
+    found = served_skew(log, champion, load_champion, config.monitoring.skew_sample_rows)
+    if isinstance(found, str):
+        return {"feature_skew": found}
+    metadata: dict[str, object] = {
+        "feature_skew": found.sentence(),
+        "feature_skew_by_column": markdown_table([c.as_row() for c in found.columns]),
+    }
+    if found.skewed:
+        metadata[names.SKEWED_FEATURES] = ", ".join(found.skewed)
+        metadata[names.SCORED_BY] = champion
+    return metadata

@@ -23,6 +23,7 @@ from ml_pipeline.core import tracking
 from ml_pipeline.core.deploy.deploy_folder import SHADOW_LINK, point_current, remove_link
 from ml_pipeline.core.model import training
 from ml_pipeline.core.monitor.prediction_log import read_prediction_log
+from ml_pipeline.core.monitor.skew import served_skew
 from ml_pipeline.serving.app import create_app
 from ml_pipeline.serving.shadow import ShadowScorer, ShadowSettings
 from ml_pipeline_tests.conftest import tiny_regression_document, tiny_rows
@@ -151,3 +152,49 @@ def test_a_full_shadow_queue_drops_and_counts_instead_of_waiting(tmp_path) -> No
     assert shadow.offer("/predict", 1, {"temp": [1.0]}, ["late"]) is False
     assert time.perf_counter() - started < 1.0
     assert offered[0] is True and shadow.dropped >= 2
+
+
+def _skew_after_requests(config: PipelineConfig, client: TestClient, marker: str):
+    ids = [f"{marker}-{i}" for i in range(8)]
+    assert client.post("/predict", json=_records(8, ids=ids)).status_code == 200
+
+    def sampled():
+        log = _log(config)
+        mine = log[log["row_ids"].fillna("").str.contains(f"{marker}-0")]
+        return log if len(mine) and mine["features"].notna().all() else None
+
+    log = _poll(sampled)
+    mine = log[log["row_ids"].fillna("").str.contains(f"{marker}-0")]
+
+    def load():
+        return tracking.load_sklearn_model(str(config.deploy_dir / "v1"))
+
+    return served_skew(mine, "1", load, 100)
+
+
+def test_the_services_features_agree_with_trainings_for_the_same_rows(client, project) -> None:
+    found = _skew_after_requests(project, client, "agree")
+    assert found.rows == 8 and found.skewed == [], found.sentence()
+
+
+def test_a_serving_path_that_computes_other_features_is_reported(project, monkeypatch) -> None:
+    import dataclasses
+
+    from ml_pipeline.serving import model as served
+
+    compile_pipeline = served.compile_pipeline
+
+    def skewed(pipeline):
+        # A fault in the compiled path: every feature one block makes is off by one.
+        scorer = compile_pipeline(pipeline)
+        blocks = [(c, lambda v, f=f: f(v) + 1.0) for c, f in scorer.preprocess.blocks[:1]]
+        shifted = dataclasses.replace(
+            scorer.preprocess, blocks=blocks + scorer.preprocess.blocks[1:]
+        )
+        return dataclasses.replace(scorer, preprocess=shifted)
+
+    monkeypatch.setattr(served, "compile_pipeline", skewed)
+    with TestClient(create_app(project, token=None)) as client:
+        found = _skew_after_requests(project, client, "skewed")
+    assert found.skewed, found.sentence()
+    assert all(c.differing == 8 for c in found.columns if c.column in found.skewed)

@@ -1,0 +1,38 @@
+"""Feature comparison between serving and training, on plain numbers."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.core.monitor.skew import compare_features, feature_columns
+
+
+def test_equal_features_and_shared_gaps_are_no_skew() -> None:
+    found = compare_features(
+        {"a": [1.0, math.nan], "b": [0.5, 0.25]}, {"a": [1.0, math.nan], "b": [0.5, 0.25]}
+    )
+    assert found.skewed == [] and found.sentence().startswith("none: 2 feature(s) agree on 2")
+
+
+def test_a_shifted_feature_is_named_with_its_rows_and_largest_gap() -> None:
+    found = compare_features(
+        {"a": [1.0, 2.0, 3.0], "b": [0.0, math.nan, 1.0]},
+        {"a": [1.0, 2.5, 3.0], "b": [0.0, 0.0, 1.0]},
+    )
+    by_name = {c.column: c for c in found.columns}
+    assert (by_name["a"].differing, by_name["a"].max_difference) == (1, 0.5)
+    assert by_name["b"].differing == 1  # missing on one side only
+    assert found.skewed == ["a", "b"]
+
+
+def test_a_feature_only_one_side_has_is_skew() -> None:
+    found = compare_features({"a": [1.0], "extra": [2.0]}, {"a": [1.0]})
+    assert found.skewed == ["extra"]
+
+
+def test_feature_matrices_of_any_shape_become_named_columns() -> None:
+    frame = pd.DataFrame({"x": [1, 2]})
+    assert feature_columns(frame) == {"x": [1.0, 2.0]}
+    assert feature_columns(np.array([[1.0, 2.0]])) == {"feature_0": [1.0], "feature_1": [2.0]}
+    assert feature_columns(np.array([[1.0, 2.0]]), ["p", "q"]) == {"p": [1.0], "q": [2.0]}
