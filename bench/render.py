@@ -686,6 +686,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "serving_switch_interval": serving,
     "serving_prediction_log": serving,
     "serving_scoring_path": serving,
+    "serving_shadow": serving,
     "serving_batch_wait": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,

@@ -6,13 +6,15 @@ machine in the same session: ``ml-pipeline serve`` as configured, again with
 ``mlflow models serve``; with ``--revision REF`` also ``ml-pipeline serve`` as the code
 was at REF (its committed files exported to a scratch folder, first on ``sys.path``),
 to show a change's effect side by side; each ``--variant KEY=VALUE`` adds ours with one
-serving setting changed. Load comes from wrk (Debian package ``wrk``):
-2 threads and 8 connections, 1-row and 100-row ``dataframe_split`` requests taken from
-the first landed file. Rounds alternate between the servers and the table shows medians.
+serving setting changed; ``--shadow`` adds ours with a shadow version (a copy of the
+champion, in a scratch deploy folder) scoring every request in its child process.
+Load comes from wrk (Debian package ``wrk``): 2 threads and 8 connections, 1-row and
+100-row ``dataframe_split`` requests taken from the first landed file. Rounds alternate
+between the servers and the table shows medians.
 
     make run                              # a champion to serve
     .venv/bin/python bench/serve_bench.py --rounds 5 --seconds 10 \
-        [--variant KEY=VALUE ...] [--revision REF]
+        [--variant KEY=VALUE ...] [--shadow] [--revision REF]
 
 Writes ``bench/results/serving.json`` (or ``--result NAME``) with every round and the
 commit measured.
@@ -104,6 +106,26 @@ def with_serving(config, folder: Path, overrides: dict[str, object]) -> Path:
     return path
 
 
+def with_shadow(config, folder: Path, artifact: Path) -> Path:
+    """The same project served from a scratch deploy folder whose ``shadow`` link leads
+    to a second copy of the champion: every request is scored twice, as in production."""
+    from ml_pipeline.core.deploy.deploy_folder import SHADOW_LINK, point_current
+
+    deploy = folder / "shadowed" / "deploy"
+    deploy.mkdir(parents=True)
+    for name in ("v1", "v2"):
+        shutil.copytree(artifact, deploy / name)
+    point_current(deploy, deploy / "v1")
+    point_current(deploy, deploy / "v2", SHADOW_LINK)
+    settings = yaml.safe_load(config.source_path.read_text())
+    settings.setdefault("storage", {})["data_dir"] = str(config.data_dir)
+    settings["storage"]["shared"] = str(folder / "shadowed")
+    settings["dataset"]["landing_dir"] = str(config.dataset.landing_dir)
+    path = folder / "shadowed.yaml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def variant(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` of the serving section, the value read as YAML."""
     key, separator, value = text.partition("=")
@@ -165,6 +187,9 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="also serve with this serving setting changed (repeatable)",
     )
+    parser.add_argument(
+        "--shadow", action="store_true", help="also serve with a shadow version scoring"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -192,6 +217,9 @@ def main() -> int:
             f"http://127.0.0.1:{mlflow_port}",
             "/ping",
         )
+        if args.shadow:
+            shadowed = with_shadow(config, folder, artifact)
+            servers["ml-pipeline serve, with a shadow"] = ml_pipeline_server(ours, shadowed)
         if args.revision:
             label, launch = at_revision(args.revision, folder)
             servers[label] = ml_pipeline_server(launch, args.config)
@@ -221,6 +249,7 @@ def main() -> int:
             "command": f"python bench/serve_bench.py --rounds {args.rounds} "
             f"--seconds {args.seconds}"
             + "".join(f" --variant {key}={value}" for key, value in args.variant)
+            + (" --shadow" if args.shadow else "")
             + (f" --revision {args.revision}" if args.revision else "")
             + (f" --result {args.result}" if args.result != "serving" else ""),
             "model": f"{config.mlflow.registered_model} {artifact.name}",
