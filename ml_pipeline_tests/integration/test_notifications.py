@@ -186,3 +186,30 @@ def test_a_measured_decay_reaches_the_webhook_once(tmp_path, hook_url) -> None:
     [body] = RECEIVED
     assert body["event"] == "decay" and body["fields"]["partition"] == "worse"
     assert body["fields"]["model_version"] == "3" and "+31.0% worse" in body["title"]
+
+
+def test_served_decay_and_skew_reach_the_webhook_from_prediction_monitoring(
+    tmp_path, hook_url
+) -> None:
+    config = load_config(write_config(tmp_path, bike_document(notify=[{"url": hook_url}])))
+    sensors = {sensor.name: sensor for sensor in build_notification_sensors(config)}
+    with dg.instance_for_test() as instance:
+        for metadata in (
+            {"model_version": "2", "served_decay_check": "no decay: ...", "feature_skew": "none"},
+            {
+                "model_version": "2",
+                "decay": 0.25,
+                "served_decay_check": "decayed: rmse on served rows",
+                "skewed_features": "hour_sin",
+                "feature_skew": "1 feature(s) differ ...: hour_sin",
+            },
+        ):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="prediction_monitoring", metadata=metadata)
+            )
+        for name in ("served_decay_notifier", "skew_notifier"):
+            sensors[name](dg.build_sensor_context(instance=instance, cursor="0"))
+    decayed, skewed = RECEIVED
+    assert decayed["event"] == "decay" and "+25.0% worse" in decayed["title"]
+    assert decayed["text"] == "decayed: rmse on served rows"
+    assert skewed["event"] == "skew" and skewed["fields"]["features"] == "hour_sin"

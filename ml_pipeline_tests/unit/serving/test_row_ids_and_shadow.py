@@ -198,3 +198,23 @@ def test_a_serving_path_that_computes_other_features_is_reported(project, monkey
         found = _skew_after_requests(project, client, "skewed")
     assert found.skewed, found.sentence()
     assert all(c.differing == 8 for c in found.columns if c.column in found.skewed)
+
+
+def test_prediction_monitoring_reports_the_skew_check_on_what_the_service_logged(
+    client, project
+) -> None:
+    import dagster as dg
+
+    from ml_pipeline.defs.assets.monitoring import prediction_monitoring
+    from ml_pipeline.defs.resources import resources_for
+
+    _skew_after_requests(project, client, "asset")
+    result = dg.materialize(
+        [prediction_monitoring],
+        resources=resources_for(project),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    metadata = result.asset_materializations_for_node("prediction_monitoring")[0].metadata
+    assert metadata["feature_skew"].value.startswith("none: ")
+    assert "skewed_features" not in metadata
+    assert "| feature" in metadata["feature_skew_by_column"].value
