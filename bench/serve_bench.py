@@ -142,6 +142,14 @@ def predictions(url: str, body: Path) -> list[float]:
         return json.loads(response.read())["predictions"]
 
 
+def shadow_requests(url: str) -> dict[str, float]:
+    """The shadow's scored and dropped requests, from the service's /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
+        text = response.read().decode()
+    found = re.findall(r'ml_pipeline_shadow_requests\{outcome="(\w+)"\} ([0-9.e+]+)', text)
+    return {outcome: float(value) for outcome, value in found}
+
+
 def scoring_path(url: str) -> str:
     with urllib.request.urlopen(url + "/model", timeout=60) as response:
         return json.loads(response.read())["scoring_path"]
@@ -241,6 +249,9 @@ def main() -> int:
                     outcome = wrk(url + "/invocations", script, args.seconds)
                     results.setdefault((name, body_name), []).append(outcome)
                     print(f"round {round_number + 1} {name:<20} {body_name:<8} {outcome}")
+        shadowed = {
+            name: shadow_requests(url) for name, (_, url, _) in servers.items() if "shadow" in name
+        }
     write_result(
         args.result,
         {
@@ -255,6 +266,7 @@ def main() -> int:
             "model": f"{config.mlflow.registered_model} {artifact.name}",
             "load": f"wrk -t2 -c8 -d{args.seconds}s",
             "scoring_paths": paths,
+            "shadow_requests": shadowed,
             "rounds": [
                 {"server": name, "request": body_name, **outcome}
                 for (name, body_name), outcomes in results.items()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import signal
 import time
@@ -29,6 +30,8 @@ from ml_pipeline.core.storage import StoragePath
 LOGGER = logging.getLogger(__name__)
 # Requests the child scores in one predict call, at most.
 BATCH_REQUESTS = 64
+# The child's scheduling priority below the service's (docs/benchmarks.md, "Shadow scoring").
+SHADOW_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ def shadow_worker(settings: ShadowSettings, requests: Any, active: Any, scored: 
     """The child: follow the shadow link, score what arrives, log it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service's Ctrl-C stops it by sentinel
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # When the cores are busy, the champion's requests go first: the shadow falls behind,
+    # its queue fills and requests are dropped (counted) rather than answered later.
+    os.nice(SHADOW_NICENESS)
     from ml_pipeline.serving.batching import score_batch
     from ml_pipeline.serving.champion import ChampionWatcher
     from ml_pipeline.serving.inputs import RequestError, Rows
