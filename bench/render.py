@@ -585,6 +585,12 @@ def serving(data: dict[str, object]) -> str:
         "",
         f"Model: {data['model']}; load: {data['load']}; medians of {count} rounds{code}.",
     ]
+    for server, counts in (data.get("shadow_requests") or {}).items():
+        lines.append(
+            f"The shadow of `{server}`, when the rounds ended: "
+            f"{counts.get('scored', 0):,.0f} requests scored, "
+            f"{counts.get('dropped', 0):,.0f} dropped (queue full)."
+        )
     return "\n".join([*lines, "", _provenance(data)])
 
 
@@ -687,6 +693,8 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "serving_prediction_log": serving,
     "serving_scoring_path": serving,
     "serving_shadow": serving,
+    "serving_shadow_equal_priority": serving,
+    "serving_shadow_features_every_request": serving,
     "serving_batch_wait": serving,
     "cluster_ingest": cluster_ingest,
     "bookkeeping": bookkeeping,

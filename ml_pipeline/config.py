@@ -508,6 +508,9 @@ class ServingConfig(_Strict):
     log_sample_fraction: float = Field(default=1.0, ge=0, le=1)
     log_max_rows: int = Field(default=10, ge=0)
     log_flush_seconds: float = Field(default=2.0, gt=0)
+    # At most one sampled request per this many seconds also keeps, for the skew check,
+    # its rows as sent and the features the service computed for them.
+    skew_sample_seconds: float = Field(default=1.0, ge=0)
     # Score with the preprocessing compiled to NumPy where it reproduces the fitted step
     # (cheaper predict calls, docs/benchmarks.md); false serves the pipeline as it is.
     compiled_scoring: bool = True

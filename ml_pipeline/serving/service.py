@@ -8,6 +8,7 @@ import datetime as dt
 import hmac
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class ScoringService:
     # Started once the deploy folder first holds a shadow link.
     shadow: ShadowScorer | None = field(default=None, init=False)
     _shadow_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _next_skew_sample: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.watcher = ChampionWatcher(
@@ -191,6 +193,13 @@ class ScoringService:
             and random.random() < self.settings.log_sample_fraction
         )
         limit = self.settings.log_max_rows
+        # The skew check's rows (as sent, and the features computed) at most once per
+        # skew_sample_seconds: logged with every sample they cost 5% of 1-row throughput.
+        skew = sampled and scored.features is not None and raw is not None
+        if skew and (now := time.monotonic()) >= self._next_skew_sample:
+            self._next_skew_sample = now + self.settings.skew_sample_seconds
+        else:
+            skew = False
         self.log.append(
             LoggedRequest(
                 time=dt.datetime.now(dt.UTC),
@@ -205,16 +214,10 @@ class ScoringService:
                 row_ids=rows.ids if scored is not None else None,
                 predictions=scored.predictions if scored is not None else None,
                 probabilities=scored.probabilities if scored is not None else None,
-                raw_inputs=_head(raw.columns, limit) if sampled and raw is not None else None,
-                features=_features(scored, limit) if sampled else None,
+                raw_inputs=_head(raw.columns, limit) if skew else None,
+                features=feature_columns(scored.features[:limit]) if skew else None,
             )
         )
-
-
-def _features(scored: Scored | None, limit: int) -> dict[str, list[float]] | None:
-    if scored is None or scored.features is None:
-        return None
-    return feature_columns(scored.features[:limit])
 
 
 def _head(columns: dict[str, list[object]], limit: int) -> dict[str, list[object]]:

@@ -1,6 +1,7 @@
 """Champion and challenger through the real asset graph, registry and deploy folder."""
 
 import json
+import os
 import socket
 
 import dagster as dg
@@ -19,6 +20,7 @@ from ml_pipeline.core.names import (
     TRAINING_CUTOFF_TAG,
 )
 from ml_pipeline.defs.resources import mlflow_store
+from ml_pipeline.serving.model import load_served_model
 from ml_pipeline_tests.conftest import FAST_TRAINING, bike_document, write_config
 
 pytestmark = pytest.mark.slow
@@ -111,7 +113,10 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
             strong.dataset.landing_dir,
             strong.data_dir / "truth",
         )
-        noisy = run_pipeline(strong, instance)
+        shadowing = strong.model_copy(
+            update={"serving": strong.serving.model_copy(update={"shadow": True})}
+        )
+        noisy = run_pipeline(shadowing, instance)
         assert noisy.error is None and len(noisy.ingested) == 8
         assert not noisy.validation.decision.promote
         assert noisy.champion.version == "2" and str(store.champion().version) == "2"
@@ -119,7 +124,18 @@ def test_better_promoted_worse_kept_out_and_rollback(tmp_path) -> None:
         assert {
             p.name: p.stat().st_mtime_ns for p in (strong.deploy_dir / "v2").iterdir()
         } == v2_files
-        assert sorted(p.name for p in strong.deploy_dir.iterdir()) == ["current", "v1", "v2"]
+        # With serving.shadow the challenger that lost is exported for the service to
+        # shadow: loadable as served, named by its run.
+        shadowed = f"run-{noisy.training.mlflow_run_id}"
+        assert os.readlink(strong.deploy_dir / "shadow") == shadowed
+        assert sorted(p.name for p in strong.deploy_dir.iterdir()) == [
+            "current",
+            shadowed,
+            "shadow",
+            "v1",
+            "v2",
+        ]
+        assert load_served_model(strong.deploy_dir / shadowed).version == shadowed
         # Four trainings: the holdouts of v1, v2 and the latest stay, the refused one's went.
         holdouts = set(Warehouse(strong.warehouse_dir).partitions("holdout"))
         assert holdouts == {*store.registered_run_ids(), noisy.training.mlflow_run_id}

@@ -218,3 +218,18 @@ def test_prediction_monitoring_reports_the_skew_check_on_what_the_service_logged
     assert metadata["feature_skew"].value.startswith("none: ")
     assert "skewed_features" not in metadata
     assert "| feature" in metadata["feature_skew_by_column"].value
+
+
+def test_the_skew_sample_is_kept_at_most_once_per_skew_sample_seconds(client, project) -> None:
+    for batch in range(3):
+        ids = [f"often-{batch}-{i}" for i in range(2)]
+        assert client.post("/predict", json=_records(2, ids=ids)).status_code == 200
+
+    def logged():
+        log = _log(project)
+        mine = log[log["row_ids"].fillna("").str.contains("often-")]
+        return mine if len(mine) == 3 else None
+
+    mine = _poll(logged)
+    assert mine["inputs"].notna().all(), "the drift sample is kept for every request"
+    assert mine["features"].notna().sum() == 1 and mine["raw_inputs"].notna().sum() == 1
