@@ -50,9 +50,13 @@ def _export(config: PipelineConfig, version: int, slope: float) -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     """v1 serving, v2 exported beside it; the dataset names ``ride_id`` its row id."""
+    return _project(tmp_path_factory.mktemp("project"))
+
+
+def _project(folder: Path) -> PipelineConfig:
     document = tiny_regression_document(serving={"log_flush_seconds": 0.1, "poll_seconds": 0.1})
     document["dataset"]["id_columns"] = ["ride_id"]
-    config = parse_config(document, tmp_path_factory.mktemp("project") / "pipeline.yaml")
+    config = parse_config(document, folder / "pipeline.yaml")
     point_current(config.deploy_dir, _export(config, 1, slope=2.0))
     _export(config, 2, slope=-3.0)
     return config
@@ -177,7 +181,9 @@ def test_the_services_features_agree_with_trainings_for_the_same_rows(client, pr
     assert found.rows == 8 and found.skewed == [], found.sentence()
 
 
-def test_a_serving_path_that_computes_other_features_is_reported(project, monkeypatch) -> None:
+def test_a_serving_path_that_computes_other_features_is_reported(tmp_path, monkeypatch) -> None:
+    # A project of its own: the skewed features stay out of the shared project's log.
+    project = _project(tmp_path)
     import dataclasses
 
     from ml_pipeline.serving import model as served
