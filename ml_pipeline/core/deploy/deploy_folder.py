@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,26 @@ def export_challenger(
     for the scoring service to shadow; its card names the run."""
     card = f'{{"version": "run-{run_id}", "model": "challenger", "run_id": "{run_id}"}}'
     return _export(store, model_uri, deploy_dir / f"run-{run_id}", {"model_card.json": card})
+
+
+def prune_challengers(deploy_dir: StoragePath, keep: str | None) -> list[str]:
+    """Remove the ``run-<id>`` exports of challengers no longer shadowed, all but ``keep``.
+
+    One is exported per kept training with ``serving.shadow``; without pruning a daily
+    retraining would leave a year of them. Registered versions (``v<N>``) are never
+    touched. Returns the names removed."""
+    removed = []
+    if not storage.is_remote(deploy_dir) and not deploy_dir.is_dir():
+        return removed
+    for path in deploy_dir.iterdir():
+        if path.name == keep or not _SHADOW_DIR.match(path.name) or path.name.startswith("v"):
+            continue
+        if storage.is_remote(path):
+            path.fs.rm(path.path, recursive=True)
+        else:
+            shutil.rmtree(path)
+        removed.append(path.name)
+    return sorted(removed)
 
 
 def _export(

@@ -172,6 +172,7 @@ def deploy(
     crash_point("promoted")
     artifact = deploy_folder.point_current(deploy_dir, exported)
     deploy_folder.remove_link(deploy_dir, deploy_folder.SHADOW_LINK)
+    deploy_folder.prune_challengers(deploy_dir, keep=None)
     if reference_path is not None and training.drift_profile is not None:
         training.drift_profile.save(reference_path)
     return DeploymentOutcome(
@@ -196,6 +197,7 @@ def shadow_challenger(
         store, training.model_uri, training.mlflow_run_id, deploy_dir
     )
     deploy_folder.point_current(deploy_dir, exported, deploy_folder.SHADOW_LINK)
+    deploy_folder.prune_challengers(deploy_dir, keep=exported.name)
     return exported
 
 
