@@ -468,10 +468,13 @@ def conform(raw: RawRows, schema: InputSchema) -> Rows:
 def row_ids(given: list[Any] | None, count: int) -> list[str]:
     """The client's ids as text, the way cleaning reads an id column (a whole number
     without its decimal point); a row without one gets ``<request>-<row>``, unique."""
+    if given is None:  # the common case, on the hot path: no per-row checks
+        made = uuid.uuid4().hex[:16]
+        return [f"{made}-{row}" for row in range(count)]
     made = None
     ids = []
     for row in range(count):
-        value = given[row] if given is not None else None
+        value = given[row]
         text = None if _is_null(value) else category_text(value)
         if not isinstance(text, str) or not text:
             made = made or uuid.uuid4().hex[:16]
