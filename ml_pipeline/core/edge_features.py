@@ -87,6 +87,16 @@ def parse_number(value: str | None, column: str, row: int) -> float:
     return number if abs(number) <= FLOAT32_MAX else math.nan
 
 
+def _number(value: str | None, column: str, row: int, errors: list[str | None] | None) -> float:
+    if errors is None:
+        return parse_number(value, column, row)
+    try:
+        return parse_number(value, column, row)
+    except ValueError as error:
+        errors[row] = errors[row] or str(error)
+        return math.nan
+
+
 def _whole_number_text(number: float) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
@@ -145,16 +155,24 @@ def calendar(values: list[str | None]) -> np.ndarray:
     return out
 
 
-def model_inputs(columns: dict[str, list[str | None]], spec: EdgeSpec) -> dict[str, np.ndarray]:
+def model_inputs(
+    columns: dict[str, list[str | None]],
+    spec: EdgeSpec,
+    errors: list[str | None] | None = None,
+) -> dict[str, np.ndarray]:
     """The ONNX model's inputs from text columns: ``numeric`` (float32) and
-    ``categorical`` (strings), in the order the model was trained on."""
+    ``categorical`` (strings), in the order the model was trained on.
+
+    With ``errors`` (one entry per row), a cell that is not a number does not refuse
+    the whole input: its row's first such problem is written there, and the cell is
+    missing meanwhile; the caller leaves those rows unscored."""
     missing = [c for c in spec.required_columns if c not in columns]
     if missing:
         raise ValueError(f"input is missing required columns: {', '.join(missing)}")
     rows = len(next(iter(columns.values()))) if columns else 0
     blocks = [
         np.array(
-            [parse_number(v, name, row) for row, v in enumerate(columns[name])], dtype=float
+            [_number(v, name, row, errors) for row, v in enumerate(columns[name])], dtype=float
         ).reshape(rows, 1)
         for name in spec.numeric_columns
     ]

@@ -2,6 +2,8 @@
 when it predicts like it, the edge-compatible variant stands in for gradient boosting
 with native categories, and a failed check leaves the MLflow deployment going ahead."""
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -63,7 +65,8 @@ def _edge_score(model, rows_csv) -> np.ndarray:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return np.array([float(v) for v in done.stdout.splitlines()[1:]])
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    return np.array([float(line["prediction"]) for line in printed])
 
 
 def test_an_exact_conversion_is_published_and_logged(tmp_path) -> None:

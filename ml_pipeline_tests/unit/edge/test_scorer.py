@@ -1,6 +1,9 @@
 """``ml-pipeline edge-score``: the predictions of the scikit-learn model, from a process
 that never imports pandas, scikit-learn or MLflow; bad files refused in one line."""
 
+import csv
+import io
+import shlex
 import subprocess
 import sys
 
@@ -53,10 +56,12 @@ def test_edge_score_prints_the_pipeline_predictions_without_heavy_imports(export
     rows.to_csv(folder / "rows.csv", index=False)
     done = _edge_score(model, folder / "rows.csv")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "prediction"
-    printed = np.array([float(line) for line in lines[1:]])
-    np.testing.assert_allclose(printed, pipeline.predict(rows), atol=1e-3)
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert list(printed[0]) == ["row", "prediction", "score_error"]
+    assert [line["row"] for line in printed] == [str(i) for i in range(1, 26)]
+    assert all(line["score_error"] == "" for line in printed)
+    values = np.array([float(line["prediction"]) for line in printed])
+    np.testing.assert_allclose(values, pipeline.predict(rows), atol=1e-3)
 
 
 def test_edge_score_writes_the_output_file(exported) -> None:
@@ -68,11 +73,53 @@ def test_edge_score_writes_the_output_file(exported) -> None:
     assert [p.name for p in folder.glob(".out.csv*")] == []
 
 
+def test_a_row_the_model_cannot_read_gets_a_score_error_and_the_others_are_scored(
+    exported,
+) -> None:
+    folder, pipeline, model = exported
+    rows = tiny_rows(4, seed=8).assign(ride=["a", "b", "c", "d"])
+    rows.to_csv(folder / "mixed.csv", index=False)
+    text = (folder / "mixed.csv").read_text().splitlines()
+    fields = text[2].split(",")
+    fields[1] = "warm"  # temp of the second row
+    text[2] = ",".join(fields)
+    (folder / "mixed.csv").write_text("\n".join(text) + "\n")
+    done = _edge_score(model, folder / "mixed.csv", "--id-column", "ride")
+    assert done.returncode == 0, done.stderr
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [line["ride"] for line in printed] == ["a", "b", "c", "d"]
+    assert printed[1]["prediction"] == "" and "'warm' is not a number" in printed[1]["score_error"]
+    good = rows.drop(index=1)
+    values = np.array([float(printed[i]["prediction"]) for i in (0, 2, 3)])
+    np.testing.assert_allclose(values, pipeline.predict(good.drop(columns=["ride"])), atol=1e-3)
+
+
+def test_a_reader_that_stops_early_is_no_error(exported) -> None:
+    folder, _pipeline, model = exported
+    tiny_rows(5000, seed=9).to_csv(folder / "many.csv", index=False)
+    command = [
+        sys.executable,
+        "-m",
+        "ml_pipeline.edge.scorer",
+        str(model),
+        str(folder / "many.csv"),
+    ]
+    done = subprocess.run(
+        f"{' '.join(map(shlex.quote, command))} | head -n 2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.count("\n") == 2 and done.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("timestamp,temp\n2026-01-01,3\n", "missing required columns: weather"),
-        ("timestamp,temp,weather\n2026-01-01,warm,rain\n", "column 'temp': 'warm' is not a number"),
+        ("timestamp,temp,weather\n2026-01-01,warm,rain\n", "no row can be scored; row 1:"),
         ("timestamp,temp,weather\n2026-01-01,3\n", "row 1 has 2 fields, the header 3"),
         ("", "empty file, no header"),
     ],
