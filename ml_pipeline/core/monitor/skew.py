@@ -68,12 +68,20 @@ class SkewReport:
     columns: list[ColumnSkew]
     # Features one side has and the other lacks: skew in themselves.
     unmatched: list[str]
+    # Why the training pipeline refused rows the service scored: the worst skew of all.
+    refused: str | None = None
 
     @property
     def skewed(self) -> list[str]:
-        return [c.column for c in self.columns if c.differing] + self.unmatched
+        refused = ["(every feature: training refuses the rows)"] if self.refused else []
+        return refused + [c.column for c in self.columns if c.differing] + self.unmatched
 
     def sentence(self) -> str:
+        if self.refused:
+            return (
+                f"the training pipeline refuses {self.rows} served row(s) the service "
+                f"scored: {self.refused}"
+            )
         if not self.skewed:
             return f"none: {len(self.columns)} feature(s) agree on {self.rows} served row(s)"
         return (
@@ -147,4 +155,10 @@ def served_skew(log: pd.DataFrame, version: str, load_pipeline, max_rows: int) -
             f"not measured: no request v{version} served in the window kept its features "
             "(serving.compiled_scoring off, log_sample_fraction 0, or no requests)"
         )
-    return compare_features(served, training_features(load_pipeline(), raw))
+    pipeline = load_pipeline()
+    try:
+        training = training_features(pipeline, raw)
+    except (ValueError, TypeError, KeyError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return SkewReport(len(raw), [], [], refused=first)
+    return compare_features(served, training)

@@ -36,3 +36,28 @@ def test_feature_matrices_of_any_shape_become_named_columns() -> None:
     assert feature_columns(frame) == {"x": [1.0, 2.0]}
     assert feature_columns(np.array([[1.0, 2.0]])) == {"feature_0": [1.0], "feature_1": [2.0]}
     assert feature_columns(np.array([[1.0, 2.0]]), ["p", "q"]) == {"p": [1.0], "q": [2.0]}
+
+
+def test_rows_the_training_pipeline_refuses_are_reported_as_skew_not_a_failure() -> None:
+    from ml_pipeline.core.monitor.skew import served_skew
+
+    class Refusing:
+        steps = [("features", None), ("model", None)]
+
+        def __getitem__(self, _):
+            return self
+
+        def transform(self, _frame):
+            raise ValueError("column 'temp': 'warm' is not a number\nmore")
+
+    log = pd.DataFrame(
+        {
+            "role": ["champion"],
+            "model_version": ["1"],
+            "raw_inputs": ['{"temp": ["warm"]}'],
+            "features": ['{"feature_0": [1.0]}'],
+        }
+    )
+    found = served_skew(log, "1", Refusing, 100)
+    assert found.skewed and found.refused == "column 'temp': 'warm' is not a number"
+    assert found.sentence().startswith("the training pipeline refuses 1 served row(s)")
