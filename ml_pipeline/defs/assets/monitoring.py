@@ -35,16 +35,18 @@ def deployed_card(config: PipelineConfig) -> dict[str, object]:
     except DeployFolderError:
         return {}
     text = storage.read_text(config.deploy_dir / name / "model_card.json") if name else None
-    found = json.loads(text) if text else {}
+    try:
+        found = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}  # an unreadable card: served rows are still reported, decay is not judged
     return found if isinstance(found, dict) else {}
 
 
 def _served_quality(
-    config: PipelineConfig, end: dt.datetime, instance: dg.DagsterInstance
+    config: PipelineConfig, log: pd.DataFrame, instance: dg.DagsterInstance
 ) -> ServedQuality:
+    """``log`` covers the labels lookback."""
     monitoring, dataset = config.monitoring, config.dataset
-    start = end - dt.timedelta(days=monitoring.labels_lookback_days)
-    log = read_prediction_log(config.predictions_dir, start, end)
     labels = collect_labels(
         label_files(config.labels_dir),
         label_id_column(dataset.id_columns),
@@ -101,11 +103,16 @@ def prediction_monitoring(
     config = settings.load()
     end = dt.datetime.now(dt.UTC)
     start = end - dt.timedelta(hours=config.monitoring.window_hours)
-    log = read_prediction_log(config.predictions_dir, start, end)
+    # One read covers both the window and the labels lookback.
+    lookback = end - dt.timedelta(days=config.monitoring.labels_lookback_days)
+    served = read_prediction_log(config.predictions_dir, min(start, lookback), end)
+    log = served[served["time"] >= pd.Timestamp(start)].reset_index(drop=True)
     reference = load_reference(config.reference_path)
     report = summarize(log, reference, start, end, config.monitoring.drift_sample_rows)
     hours = report.by_hour.assign(hour=report.by_hour["hour"].astype(str))
-    quality = _served_quality(config, end, context.instance)
+    quality = _served_quality(
+        config, served[served["time"] >= pd.Timestamp(lookback)], context.instance
+    )
     metadata: dict[str, object] = {
         "window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
         **report.figures(),
