@@ -127,28 +127,32 @@ def collect_labels(paths: Iterable[Path], id_column: str, target: str, task: str
 def served_rows(log: pd.DataFrame, task: str) -> pd.DataFrame:
     """One row per scored row of the prediction log: time, role, model_version, row_id,
     prediction and, for a classifier, a probability per label (as performance keeps them)."""
-    parts = []
+    # Plain lists, one frame at the end: a frame per record would cost more than the
+    # rows it holds over two weeks of requests.
+    columns: dict[str, list] = {"time": [], "role": [], "model_version": [], ROW_ID: []}
+    predictions: list = []
+    shares: list[dict[str, float]] = []
+    any_shares = False
     scored = log[(log["status"] == 200) & log["row_ids"].notna()]
     for record in scored.itertuples(index=False):
         ids = json.loads(record.row_ids)
-        part = pd.DataFrame(
-            {
-                "time": record.time,
-                "role": record.role,
-                "model_version": str(record.model_version),
-                ROW_ID: ids,
-                PREDICTION: json.loads(record.predictions),
-            }
-        )
+        count = len(ids)
+        columns["time"] += [record.time] * count
+        columns["role"] += [record.role] * count
+        columns["model_version"] += [str(record.model_version)] * count
+        columns[ROW_ID] += ids
+        predictions += json.loads(record.predictions)
         if isinstance(record.probabilities, str):
-            shares = pd.DataFrame(json.loads(record.probabilities))
-            for label in shares.columns:
-                part[PROBABILITY_PREFIX + json.dumps(label)] = shares[label].to_numpy()
-        parts.append(part)
-    if not parts:
-        columns = ("time", "role", "model_version", ROW_ID, PREDICTION)
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
-    rows = pd.concat(parts, ignore_index=True)
+            shares += json.loads(record.probabilities)
+            any_shares = True
+        else:
+            shares += [{}] * count
+    rows = pd.DataFrame({**columns, PREDICTION: predictions}, dtype=object)
+    if any_shares:
+        table = pd.DataFrame(shares, index=rows.index)
+        for label in table.columns:
+            rows[PROBABILITY_PREFIX + json.dumps(label)] = table[label].to_numpy(dtype="float64")
+    rows["time"] = pd.to_datetime(rows["time"], utc=True)
     rows[PREDICTION] = truth_values(rows[PREDICTION], task)
     return rows
 
