@@ -219,6 +219,33 @@ def edge(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", _provenance(data)])
 
 
+def edge_exactness(data: dict[str, object]) -> str:
+    runs = {(run["dataset"], run["variant"]): run for run in data["runs"]}
+    lines = [
+        "| dataset | metric | candidates | challenger | holdout | withheld 20% | "
+        "`model.onnx` | edge against pyfunc | run |",
+        "|---|---|---|---|---:|---:|---|---|---:|",
+    ]
+    for (name, variant), run in runs.items():
+        metric = run["metric"]
+        holdout = run["holdout"].get(metric)
+        if run.get("labels_differing") is not None:
+            against = f"{run['labels_differing']} labels differ"
+        elif run.get("max_gap") is not None:
+            against = f"max gap {run['max_gap']:.2g}"
+        else:
+            against = "-"
+        left_out = f" ({', '.join(run['left_out'])} left out)" if run["left_out"] else ""
+        lines.append(
+            f"| {name} | {metric} | {variant}{left_out} | {run['challenger']} | "
+            f"{_number(holdout)} | {_number(run['withheld_score'])} | "
+            f"{'published' if run['onnx_published'] else 'none'} | {against} | "
+            f"{run['run_seconds']:.0f} s |"
+        )
+    code = f"Code at {data['commit'][:10]}."
+    return "\n".join([*lines, "", code, "", _provenance(data)])
+
+
 def incremental(data: dict[str, object]) -> str:
     histories = data["histories"]
     lines = [
@@ -665,6 +692,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "soak": soak,
     "profile": profile,
     "edge": edge,
+    "edge_exactness": edge_exactness,
     "incremental": incremental,
     "latency": latency,
     "latency_search_reuse": latency,

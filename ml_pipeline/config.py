@@ -565,14 +565,16 @@ class WebhookConfig(_Strict):
 class DeployConfig(_Strict):
     """What a promotion publishes besides the MLflow model directory.
 
-    ``onnx`` also exports ``model.onnx`` for edge devices (``pip install -e '.[edge]'``),
-    published only when it scores the smoke-test rows and ``onnx_parity_rows`` rows of
-    the holdout like the scikit-learn model, within ``onnx_tolerance``.
+    ``onnx`` also exports ``model.onnx`` for edge devices (``pip install -e '.[edge]'``).
+    Every candidate is then fitted in the form ONNX reproduces exactly, so the champion
+    is the model shipped; it is published only when it scores every holdout row, and
+    rows built to be hard, like the scikit-learn model: a prediction within
+    ``onnx_tolerance`` times max(1, |prediction|), every class probability within
+    ``onnx_tolerance`` and the same label.
     """
 
     onnx: bool = False
     onnx_tolerance: float = Field(default=1e-3, gt=0)
-    onnx_parity_rows: int = Field(default=3000, ge=1)
 
 
 class BatchScoringConfig(_Strict):
@@ -624,6 +626,9 @@ class ModelingConfig:
     training: TrainingConfig
     promotion: PromotionConfig
     contract_path: Path
+    # deploy.onnx: every candidate in its edge-exact form, checked before it may win.
+    edge_exact: bool = False
+    edge_tolerance: float = 1e-3
 
     @property
     def metric(self) -> str:
@@ -786,6 +791,8 @@ class PipelineConfig(_Strict):
             self.training,
             self.promotion,
             self.contract_path,
+            edge_exact=self.deploy.onnx,
+            edge_tolerance=self.deploy.onnx_tolerance,
         )
 
     @property

@@ -3,7 +3,9 @@
 It mirrors ``ml_pipeline.core.features.FeatureBuilder`` applied to a CSV file as
 ``pandas.read_csv`` would give it: numbers parsed, the timestamp expanded into calendar
 parts and their cycles, categories as stripped text (codes read as numbers become
-whole-number text, as in training). Timestamps must be ISO 8601. The spec it needs
+whole-number text, as in training). Timestamps must be ISO 8601 (the spec says so, and
+a row holding another format is refused with the format expected); the Python feature
+step reads more, so a device's file should write them that way. The spec it needs
 travels inside ``model.onnx`` as metadata, so the device needs that file alone.
 """
 
@@ -46,6 +48,7 @@ NA_TEXTS = frozenset(
     }
 )
 CALENDAR_PARTS = ("hour", "dayofweek", "month", "dayofyear")
+ISO_8601 = "ISO 8601 (YYYY-MM-DD, optionally [T ]HH:MM[:SS[.ffffff]] and Z or +HH:MM)"
 CYCLES = {"hour": 24, "dayofweek": 7, "month": 12}
 
 
@@ -56,6 +59,9 @@ class EdgeSpec:
     numeric_columns: list[str]
     categorical_columns: list[str]
     classes: list[str] | None = None
+    # The column passed through as each output row's id when a file holds it.
+    id_column: str | None = None
+    timestamp_format: str = ISO_8601
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -122,22 +128,34 @@ def category_texts(values: list[str | None]) -> np.ndarray:
     return out
 
 
-def _timestamp(value: str | None) -> dt.datetime | None:
+def parse_timestamp(value: str | None, column: str, row: int) -> dt.datetime | None:
+    """An ISO 8601 cell as a datetime (its wall-clock time), None when blank."""
     if _blank(value):
         return None
     try:
         return dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        return None
+        raise ValueError(
+            f"column {column!r}: {value!r} is not an {ISO_8601} timestamp (row {row})"
+        ) from None
 
 
-def calendar(values: list[str | None]) -> np.ndarray:
+def calendar(
+    values: list[str | None], column: str = "timestamp", errors: list[str | None] | None = None
+) -> np.ndarray:
     """Calendar parts, is-weekend and the cycles, one row per value (NaN where the
-    timestamp is missing or unreadable)."""
+    timestamp is missing). A value in another format is refused, or with ``errors``
+    named there and read as missing."""
     width = len(CALENDAR_PARTS) + 1 + 2 * len(CYCLES)
     out = np.full((len(values), width), np.nan)
     for row, value in enumerate(values):
-        stamp = _timestamp(value)
+        try:
+            stamp = parse_timestamp(value, column, row)
+        except ValueError as error:
+            if errors is None:
+                raise
+            errors[row] = errors[row] or str(error)
+            continue
         if stamp is None:
             continue
         parts = {
@@ -160,10 +178,11 @@ def model_inputs(
     spec: EdgeSpec,
     errors: list[str | None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The ONNX model's inputs from text columns: ``numeric`` (float32) and
+    """The ONNX model's inputs from text columns: ``numeric`` (float64) and
     ``categorical`` (strings), in the order the model was trained on.
 
-    With ``errors`` (one entry per row), a cell that is not a number does not refuse
+    With ``errors`` (one entry per row), a cell that is not a number, or a timestamp
+    not in ISO 8601, does not refuse
     the whole input: its row's first such problem is written there, and the cell is
     missing meanwhile; the caller leaves those rows unscored."""
     missing = [c for c in spec.required_columns if c not in columns]
@@ -177,9 +196,9 @@ def model_inputs(
         for name in spec.numeric_columns
     ]
     if spec.timestamp_column:
-        blocks.append(calendar(columns[spec.timestamp_column]))
+        blocks.append(calendar(columns[spec.timestamp_column], spec.timestamp_column, errors))
     numeric = np.hstack(blocks) if blocks else np.empty((rows, 0))
     categorical = np.empty((rows, len(spec.categorical_columns)), dtype=object)
     for index, name in enumerate(spec.categorical_columns):
         categorical[:, index] = category_texts(columns[name])
-    return {"numeric": numeric.astype(np.float32), "categorical": categorical}
+    return {"numeric": numeric.astype(np.float64), "categorical": categorical}

@@ -90,7 +90,8 @@ def _overflow_to_infinity(value: object) -> object:
 
 def category_text(value: object) -> object:
     if isinstance(value, str):
-        return value.strip()
+        # Blank text is a gap, as read_csv makes an empty cell and the edge scorer reads it.
+        return value.strip() or np.nan
     if isinstance(value, float):
         if not np.isfinite(value):
             return np.nan
@@ -302,3 +303,15 @@ class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if self.low_ is None:
             return values
         return np.clip(values, self.low_, self.high_)
+
+
+class Float32(TransformerMixin, BaseEstimator):
+    """The design matrix as float32, the numbers an ONNX model reads. A tree fitted and
+    scored through this step compares the same values its ONNX form compares, so the two
+    split every row alike (``deploy.onnx`` puts it before every tree)."""
+
+    def fit(self, X: object, y: object = None) -> Float32:
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32)

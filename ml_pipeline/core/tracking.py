@@ -45,6 +45,7 @@ SKOPS_TRUSTED_TYPES = [
     "functools.partial",
     "ml_pipeline.core.features.FeatureBuilder",
     "ml_pipeline.core.features.OutlierClipper",
+    "ml_pipeline.core.features.Float32",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",

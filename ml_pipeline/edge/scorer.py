@@ -1,11 +1,12 @@
 """Score a CSV file with ``model.onnx``: onnxruntime, NumPy and the standard library.
 
 ``ml-pipeline edge-score MODEL.onnx FILE.csv`` (or ``python -m ml_pipeline.edge.scorer``)
-prints one row per input row, in batch scoring's column names: the row's id
-(``--id-column``) or its number (``row``, from 1), ``prediction`` and, for a classifier,
+prints one row per input row, in batch scoring's column names: the row's id (the
+``--id-column``, else the dataset's id column the model names when the file holds it)
+or its number (``row``, from 1), ``prediction`` and, for a classifier,
 ``probability__<class>`` per class, then ``score_error``. A row the model cannot read
-(text in a number column) gets its reason there and no prediction; the other rows are
-scored. ``--output`` writes the same CSV atomically instead.
+(text in a number column, a timestamp not in ISO 8601) gets its reason there and no
+prediction; the other rows are scored. ``--output`` writes the same CSV atomically.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class EdgeModel:
         if SPEC_KEY not in metadata:
             raise ValueError(f"{path}: not an ml_pipeline edge model (no {SPEC_KEY} metadata)")
         self.spec = EdgeSpec.from_json(metadata[SPEC_KEY])
+        # Models exported before the graph read float64 take float32.
+        numeric = next(i for i in self.session.get_inputs() if i.name == "numeric")
+        self.numeric_dtype = np.float64 if numeric.type == "tensor(double)" else np.float32
 
     def score(
         self, columns: dict[str, list[str | None]], errors: list[str | None] | None = None
@@ -53,7 +57,9 @@ class EdgeModel:
 
         With ``errors``, rows the model cannot read are named there and scored on their
         readable cells only; the caller does not report those predictions."""
-        outputs = self.session.run(None, model_inputs(columns, self.spec, errors))
+        inputs = model_inputs(columns, self.spec, errors)
+        inputs["numeric"] = inputs["numeric"].astype(self.numeric_dtype, copy=False)
+        outputs = self.session.run(None, inputs)
         if self.spec.task == "regression":
             return {"prediction": outputs[0].reshape(-1)}
         return {"prediction": outputs[0], "probabilities": outputs[1]}
@@ -99,6 +105,8 @@ def score_file(edge: EdgeModel, data: Path, id_column: str | None) -> Scores:
     rows = len(next(iter(columns.values()), []))
     if id_column is not None and id_column not in columns:
         raise ValueError(f"{data}: no id column {id_column!r} (--id-column)")
+    if id_column is None and edge.spec.id_column in columns:
+        id_column = edge.spec.id_column
     ids = columns[id_column] if id_column else [str(row) for row in range(1, rows + 1)]
     errors: list[str | None] = [None] * rows
     scored = edge.score(columns, errors)
@@ -153,7 +161,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="CSV file with the model's input columns")
     parser.add_argument("--output", type=Path, help="write the predictions here (CSV)")
     parser.add_argument(
-        "--id-column", help="a column of the file to pass through (default: the row number)"
+        "--id-column",
+        help="a column of the file to pass through (default: the dataset's id column the "
+        "model names, when the file holds it, else the row number)",
     )
 
 

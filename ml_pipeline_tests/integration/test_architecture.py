@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_pipeline.core.features import FeatureBuilder, OutlierClipper
+from ml_pipeline.core.features import FeatureBuilder, Float32, OutlierClipper
 from ml_pipeline.core.tracking import SKOPS_TRUSTED_TYPES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ml_pipeline"
@@ -98,9 +98,11 @@ def test_exported_models_name_only_the_stable_feature_path() -> None:
     ours = {name for name in SKOPS_TRUSTED_TYPES if name.startswith("ml_pipeline")}
     assert ours == {
         "ml_pipeline.core.features.FeatureBuilder",
+        "ml_pipeline.core.features.Float32",
         "ml_pipeline.core.features.OutlierClipper",
     }
-    for path, expected in zip(sorted(ours), (FeatureBuilder, OutlierClipper), strict=True):
+    shipped = (FeatureBuilder, Float32, OutlierClipper)
+    for path, expected in zip(sorted(ours), shipped, strict=True):
         module, _, name = path.rpartition(".")
         assert getattr(importlib.import_module(module), name) is expected
 

@@ -94,9 +94,6 @@ def card_markdown(card: dict[str, object]) -> str:
             }
         )
     edge = card.get("edge")
-    if edge and edge.get("variant_metrics"):
-        label = "model.onnx" if edge.get("onnx") else "not published"
-        metrics.append({"model": f"edge variant ({label})", **edge["variant_metrics"]})
     deployed = card.get("deployed") or {"refit": False}
     in_sample = ", ".join(f"{k}={v:.4g}" for k, v in deployed.get("in_sample", {}).items())
     refit_line = (

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml_pipeline.config import CandidateConfig, ModelingConfig
-from ml_pipeline.core import names, tracking
+from ml_pipeline.core import edge_parity, names, tracking
 from ml_pipeline.core.crashpoints import crash_point
 from ml_pipeline.core.data.contract import (
     SchemaContract,
@@ -423,6 +423,7 @@ def _search_one(
                 balance_classes=settings.try_balanced_class_weights,
                 deadline=deadline,
                 fit_best=False,
+                edge_exact=modeling.edge_exact,
             )
         except Exception as error:
             # Leaving the block with the error ends the nested run as FAILED.
@@ -441,6 +442,23 @@ def _search_one(
     return result
 
 
+def edge_problem(modeling: ModelingConfig, model: object, rows: pd.DataFrame) -> str | None:
+    """With ``deploy.onnx``, why ``model`` cannot ship as an exact ``model.onnx`` (checked
+    on ``rows`` and the hard rows built from them); None when it can, or when no edge
+    model is wanted. Without the edge extra the deployment says what is missing."""
+    if not modeling.edge_exact:
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+        import skl2onnx  # noqa: F401
+    except ImportError:
+        return None
+    shipped, said = edge_parity.exactness(
+        model, modeling.dataset.task, rows, modeling.edge_tolerance
+    )
+    return None if shipped is not None else said
+
+
 def fit_best_that_fits(
     results: list[training.CandidateResult],
     X: pd.DataFrame,
@@ -448,10 +466,14 @@ def fit_best_that_fits(
     metric: str,
     failed: dict[str, str],
     holdout: pd.DataFrame | None = None,
+    modeling: ModelingConfig | None = None,
 ) -> training.CandidateResult:
-    """The best-ranked candidate whose fit on the whole sample succeeds and which can
-    predict the ``holdout``'s inputs (the gate scores it there); each one that raises is
-    added to ``failed`` and the next is tried."""
+    """The best-ranked candidate whose fit on the whole sample succeeds, which can
+    predict the ``holdout``'s inputs (the gate scores it there) and, with ``deploy.onnx``,
+    converts exactly; each one that fails is added to ``failed`` and the next is tried.
+    When none converts exactly, the best that fits stands (the lifecycle goes on) and
+    the deployment publishes no ``model.onnx``, saying why."""
+    inexact: training.CandidateResult | None = None
     for result in training.ranked(results, evaluation.higher_is_better(metric)):
         stage = "refit on the training sample: "
         try:
@@ -462,7 +484,20 @@ def fit_best_that_fits(
         except Exception as error:  # the next-best candidate takes its place
             leave_out(failed, result.name, error, stage)
             continue
+        problem = edge_problem(modeling, result.model, holdout) if modeling else None
+        if problem is not None:
+            failed[result.name] = f"not exact as ONNX (deploy.onnx): {problem}"
+            if inexact is None:
+                inexact = result
+            else:
+                result.model = None  # a fitted forest is hundreds of MB
+            continue
+        if inexact is not None:
+            inexact.model = None
         return result
+    if inexact is not None:  # the deployment's edge note says why there is no model.onnx
+        del failed[inexact.name]
+        return inexact
     raise training.CandidateError(every_candidate_failed(failed), failed)
 
 
@@ -567,6 +602,7 @@ def fit_fixed(modeling: ModelingConfig, candidate: CandidateConfig, X: pd.DataFr
         dataset.ignored_columns,
         modeling.training.random_seed,
         modeling.cleaning.missing == "indicator",
+        modeling.edge_exact,
     )
 
 
@@ -620,7 +656,7 @@ def _train(
         )
         choice = None
         if past is not None and refusal is None:
-            choice, refusal = _reuse(modeling, past, adjust, X, y)
+            choice, refusal = _reuse(modeling, past, adjust, X, y, holdout)
         if choice is not None:
             mlflow.set_tag(names.SEARCH_REUSED_TAG, past.run_id)
         else:
@@ -699,7 +735,12 @@ class _Choice:
 
 
 def _reuse(
-    modeling: ModelingConfig, past: object, adjust: Callable, X: pd.DataFrame, y: pd.Series
+    modeling: ModelingConfig,
+    past: object,
+    adjust: Callable,
+    X: pd.DataFrame,
+    y: pd.Series,
+    holdout: pd.DataFrame,
 ) -> tuple[_Choice | None, str | None]:
     """The last search's choice refit on this sample; or None, and why not."""
     started = time.perf_counter()
@@ -709,6 +750,9 @@ def _reuse(
         if outage(error) is not None:
             raise
         return None, f"its choice failed to fit: {one_line(error)}"
+    problem = edge_problem(modeling, model, holdout.drop(columns=[modeling.dataset.target]))
+    if problem is not None:
+        return None, f"its choice is not exact as ONNX: {problem}"
     best = training.CandidateResult.unsearched(past.choice, model, time.perf_counter() - started)
     return _Choice(
         best, past.choice, [best], {}, f"reused the choice of search run {past.run_id}"
@@ -736,7 +780,7 @@ def _search(
     if not results:
         raise training.CandidateError(every_candidate_failed(failed), failed)
     holdout_inputs = holdout.drop(columns=[modeling.dataset.target])
-    best = fit_best_that_fits(results, X, y, metric, failed, holdout_inputs)
+    best = fit_best_that_fits(results, X, y, metric, failed, holdout_inputs, modeling)
     chosen = next(c for c in candidates if c.name == best.name).model_copy(
         update={"params": best.params, "search": {}}
     )
@@ -779,6 +823,9 @@ def _against_reference(
         return best, chosen, None, None
     if not verdict.replaces:
         return best, chosen, verdict.reason, model
+    problem = edge_problem(modeling, model, holdout.drop(columns=[modeling.dataset.target]))
+    if problem is not None:
+        return best, chosen, f"{verdict.reason}; it stays out, not exact as ONNX: {problem}", model
     winner = training.CandidateResult.unsearched(reference, model, time.perf_counter() - started)
     return winner, reference, verdict.reason, model
 

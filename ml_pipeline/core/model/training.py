@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ml_pipeline.config import CandidateConfig
-from ml_pipeline.core.features import FeatureBuilder, OutlierClipper
+from ml_pipeline.core.features import FeatureBuilder, Float32, OutlierClipper
 from ml_pipeline.core.model import evaluation
 
 TREE_ESTIMATORS = frozenset({"random_forest", "hist_gradient_boosting"})
@@ -253,8 +253,13 @@ def build_pipeline(
     ignored_columns: list[str],
     seed: int,
     missing_indicator: bool = False,
+    edge_exact: bool = False,
 ) -> Pipeline:
-    """Raw columns in, prediction out: features, imputation, encoding, estimator."""
+    """Raw columns in, prediction out: features, imputation, encoding, estimator.
+
+    ``edge_exact`` builds the form an ONNX model reproduces exactly: gradient boosting
+    reads category codes as plain numbers (its native categories have no exact
+    conversion), and trees read float32, the precision of their ONNX thresholds."""
     builder = FeatureBuilder(timestamp_column, ignored_columns).fit(X)
     tree = candidate.estimator in TREE_ESTIMATORS
     params = candidate.params
@@ -277,9 +282,12 @@ def build_pipeline(
     preprocess = ColumnTransformer(blocks, verbose_feature_names_out=False)
     estimator_only = {k: v for k, v in params.items() if k not in PIPELINE_OPTIONS}
     estimator = make_estimator(candidate.estimator, task, estimator_only, seed)
-    if candidate.estimator == "hist_gradient_boosting" and builder.categorical_columns_:
-        estimator.set_params(categorical_features=list(range(len(builder.categorical_columns_))))
-    return Pipeline([("features", builder), ("preprocess", preprocess), ("model", estimator)])
+    if candidate.estimator == "hist_gradient_boosting":
+        codes = list(range(len(builder.categorical_columns_)))
+        estimator.set_params(categorical_features=None if edge_exact or not codes else codes)
+    cast = [("float32", Float32())] if edge_exact and tree else []
+    steps = [("features", builder), ("preprocess", preprocess), *cast, ("model", estimator)]
+    return Pipeline(steps)
 
 
 def _encoder(tree: bool) -> OneHotEncoder | OrdinalEncoder:
@@ -357,10 +365,11 @@ def fit_configuration(
     ignored_columns: list[str],
     seed: int,
     missing_indicator: bool = False,
+    edge_exact: bool = False,
 ) -> Pipeline:
     """One pipeline with the candidate's fixed parameters, fitted on X."""
     pipeline = build_pipeline(
-        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator, edge_exact
     )
     return pipeline.fit(X, y)
 
@@ -386,6 +395,7 @@ def tune_candidate(
     balance_classes: bool = False,
     deadline: float | None = None,
     fit_best: bool = True,
+    edge_exact: bool = False,
 ) -> CandidateResult:
     """Randomised search over the candidate's options; the best is refit on all of X,
     or, with ``fit_best=False``, left for ``CandidateResult.fit`` (so a search over
@@ -398,7 +408,7 @@ def tune_candidate(
     within about one round of its budget. The first round always runs.
     """
     pipeline = build_pipeline(
-        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator
+        candidate, task, X, timestamp_column, ignored_columns, seed, missing_indicator, edge_exact
     )
     options = estimator_params(
         candidate.estimator, task, search_space(candidate, task, balance_classes)

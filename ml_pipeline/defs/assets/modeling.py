@@ -289,7 +289,7 @@ def deployed_model(
     edge = None
     if config.deploy.onnx:
         edge = edge_for_deployment(
-            config.modeling, config.deploy, trained_model, validation_metrics, warehouse.get()
+            config.modeling, trained_model, validation_metrics, warehouse.get()
         )
         context.log.info(f"edge: {edge.note}")
     outcome = deployment.deploy(

@@ -14,7 +14,7 @@ CSV = """timestamp,temp,humidity,weather,station,record_id
 2026-03-01 00:00:00,4.5,80,clear,7,a1
 2026-03-01T13:30:00,,NA,rain,7,a2
 2026-03-07 09:00:00+02:00,-1.25,55, fog ,12,a3
-not a time,3,60,,,a4
+2026-03-04,3,60,,,a4
 2026-12-31T23:59:59Z,1e1,,snow,007,a5
 ,,,,,a6
 2026-03-02 01:00:00,inf,-Infinity,clear,8,a7
@@ -44,7 +44,7 @@ def test_edge_features_equal_the_python_feature_step_on_a_csv() -> None:
     )
     inputs = model_inputs(_columns(CSV), spec)
     numeric = expected[builder.numeric_output_columns()].to_numpy(dtype=float)
-    np.testing.assert_allclose(inputs["numeric"], numeric.astype(np.float32), equal_nan=True)
+    np.testing.assert_allclose(inputs["numeric"], numeric, rtol=1e-15, equal_nan=True)
     for index, column in enumerate(builder.categorical_columns_):
         reference = [MISSING if pd.isna(v) else v for v in expected[column]]
         assert inputs["categorical"][:, index].tolist() == reference, column
@@ -79,6 +79,18 @@ def test_non_finite_numbers_are_missing_on_the_edge_as_in_the_model() -> None:
         .fit(pd.DataFrame({"x": [1.0]}))
         .transform(pd.DataFrame({"x": pd.Series(cells, dtype=object)}))
     )
-    np.testing.assert_array_equal(inputs["numeric"][:, 0], expected["x"].to_numpy(np.float32))
+    np.testing.assert_array_equal(inputs["numeric"][:, 0], expected["x"].to_numpy(np.float64))
     assert np.isnan(inputs["numeric"][:6, 0]).all()
     assert np.isfinite(inputs["numeric"][6:, 0]).all()
+
+
+def test_a_timestamp_in_another_format_names_the_format_expected() -> None:
+    spec = EdgeSpec("regression", "timestamp", [], [])
+    cells = ["2026-03-01T10:00:00", "not a time", "03/01/2026"]
+    with pytest.raises(ValueError, match=r"column 'timestamp': 'not a time' is not an ISO 8601"):
+        model_inputs({"timestamp": cells}, spec)
+    errors: list[str | None] = [None] * 3
+    inputs = model_inputs({"timestamp": cells}, spec, errors)
+    assert errors[0] is None and "(row 1)" in errors[1] and "'03/01/2026'" in errors[2]
+    assert "YYYY-MM-DD" in errors[2] and spec.timestamp_format.startswith("ISO 8601")
+    assert inputs["numeric"][0, 0] == 10.0  # the hour of the readable row

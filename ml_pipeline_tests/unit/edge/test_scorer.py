@@ -14,8 +14,8 @@ pytest.importorskip("onnxruntime", reason="the edge extra is not installed")
 pytest.importorskip("skl2onnx", reason="the edge extra is not installed")
 
 from ml_pipeline.config import CandidateConfig
-from ml_pipeline.core.deploy.onnx_export import export_onnx
 from ml_pipeline.core.model import training
+from ml_pipeline.core.onnx_export import export_onnx
 from ml_pipeline_tests.conftest import tiny_rows
 
 # Runs the command, then fails if any library the edge must do without was imported.
@@ -92,6 +92,60 @@ def test_a_row_the_model_cannot_read_gets_a_score_error_and_the_others_are_score
     good = rows.drop(index=1)
     values = np.array([float(printed[i]["prediction"]) for i in (0, 2, 3)])
     np.testing.assert_allclose(values, pipeline.predict(good.drop(columns=["ride"])), atol=1e-3)
+
+
+def test_a_timestamp_not_in_iso_8601_is_a_score_error_naming_the_format(exported) -> None:
+    folder, pipeline, model = exported
+    rows = tiny_rows(3, seed=9)
+    rows.to_csv(folder / "stamps.csv", index=False)
+    text = (folder / "stamps.csv").read_text().splitlines()
+    fields = text[3].split(",")
+    fields[0] = "03/01/2026 10:00"  # the third row, written month first
+    text[3] = ",".join(fields)
+    (folder / "stamps.csv").write_text("\n".join(text) + "\n")
+    done = _edge_score(model, folder / "stamps.csv")
+    assert done.returncode == 0, done.stderr
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    error = printed[2]["score_error"]
+    assert "column 'timestamp': '03/01/2026 10:00' is not an ISO 8601" in error
+    assert "YYYY-MM-DD" in error and printed[2]["prediction"] == ""
+    values = np.array([float(printed[i]["prediction"]) for i in (0, 1)])
+    np.testing.assert_allclose(values, pipeline.predict(rows.head(2)), rtol=1e-6)
+
+
+def test_the_dataset_id_column_the_model_names_is_passed_through(exported, tmp_path) -> None:
+    _folder, pipeline, _model = exported
+    named = tmp_path / "model.onnx"
+    named.write_bytes(export_onnx(pipeline, "regression", id_column="ride_id"))
+    rows = tiny_rows(3, seed=10).assign(ride_id=[17, 18, 19])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    done = _edge_score(named, tmp_path / "rows.csv")
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [line["ride_id"] for line in printed] == ["17", "18", "19"]
+    rows.drop(columns=["ride_id"]).to_csv(tmp_path / "no_ids.csv", index=False)
+    done = _edge_score(named, tmp_path / "no_ids.csv")
+    assert [line["row"] for line in csv.DictReader(io.StringIO(done.stdout))] == ["1", "2", "3"]
+
+
+def test_a_model_exported_with_float32_inputs_is_still_scored(exported, tmp_path) -> None:
+    import onnx
+
+    _folder, pipeline, model = exported
+    # The graph as exported before it read float64: a Cast in front of the same graph.
+    graph = onnx.load(str(model))
+    graph.graph.input[0].type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    for node in graph.graph.node:
+        node.input[:] = ["numeric64" if name == "numeric" else name for name in node.input]
+    cast = onnx.helper.make_node("Cast", ["numeric"], ["numeric64"], to=onnx.TensorProto.DOUBLE)
+    graph.graph.node.insert(0, cast)
+    old = tmp_path / "old.onnx"
+    onnx.save(graph, str(old))
+    tiny_rows(4, seed=11).to_csv(tmp_path / "rows.csv", index=False)
+    done = _edge_score(old, tmp_path / "rows.csv")
+    assert done.returncode == 0, done.stderr
+    printed = list(csv.DictReader(io.StringIO(done.stdout)))
+    values = np.array([float(line["prediction"]) for line in printed])
+    np.testing.assert_allclose(values, pipeline.predict(tiny_rows(4, seed=11)), atol=1e-3)
 
 
 def test_a_reader_that_stops_early_is_no_error(exported) -> None:

@@ -25,10 +25,13 @@ def test_skops_trusted_types_are_exactly_those_used() -> None:
             # The linear model clips its numbers: the clipper is shipped in the model too.
             params = {"clip_outliers": True} if estimator == "linear" else {}
             candidate = CandidateConfig(name=estimator, estimator=estimator, params=params)
-            model = build_pipeline(candidate, task, X, "ts", ["id"], 0).fit(X, y)
-            found = set(sio.get_untrusted_types(data=sio.dumps(model)))
-            assert found <= set(SKOPS_TRUSTED_TYPES), found - set(SKOPS_TRUSTED_TYPES)
-            used |= found
+            for edge_exact in (False, True):  # deploy.onnx adds a float32 step to trees
+                model = build_pipeline(
+                    candidate, task, X, "ts", ["id"], 0, edge_exact=edge_exact
+                ).fit(X, y)
+                found = set(sio.get_untrusted_types(data=sio.dumps(model)))
+                assert found <= set(SKOPS_TRUSTED_TYPES), found - set(SKOPS_TRUSTED_TYPES)
+                used |= found
     assert used == set(SKOPS_TRUSTED_TYPES)
 
 

@@ -2,7 +2,9 @@
 
 The feature step stays outside the graph: ``ml_pipeline.core.edge_features`` reimplements
 it in NumPy, and its spec travels in the model's metadata. The graph takes what that
-step yields, ``numeric`` (float32) and ``categorical`` (strings), and holds the rest:
+step yields, ``numeric`` (float64) and ``categorical`` (strings), and holds the rest in
+float64, as scikit-learn computes it; a tree reads its inputs cast to float32, as
+scikit-learn's forests do and an edge-exact pipeline's ``float32`` step does:
 
 - the numeric block (median imputation, missing-value indicators, scaling) as plain
   ONNX operators built from the fitted parameters;
@@ -15,24 +17,27 @@ step yields, ``numeric`` (float32) and ``categorical`` (strings), and holds the 
 
 Converters can be silently wrong (HistGradientBoosting with native categories is), so
 nothing is published on conversion alone: :func:`parity` compares the two models on
-real rows.
+the holdout and on :func:`hard_rows`, each read from the same CSV text, the way a
+client's file reaches the service and the device.
+
+A pipeline built with ``edge_exact`` (``deploy.onnx``) converts exactly: its trees read
+float32, as ONNX trees do, and each threshold becomes the largest float32 that splits
+float32 inputs as the float64 threshold does.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from ml_pipeline.core.edge_features import MISSING, SPEC_KEY, EdgeSpec, model_inputs
+from ml_pipeline.core.edge_features import MISSING, SPEC_KEY, EdgeSpec
 
 OPSET = 17
 ML_OPSET = 3
+# onnx.TensorProto's element types, without importing onnx at module import.
+FLOAT, DOUBLE = 1, 11
 UNSEEN = "\x00unseen"
 FULL_STEPS = ["features", "preprocess", "model"]
 EDGE_STEPS = ["features", "preprocess", "float32", "model"]
@@ -44,7 +49,7 @@ class EdgeExportError(RuntimeError):
 
 def _steps(pipeline: Any) -> tuple[Any, Any, Any]:
     """The feature step, the preprocessing and the estimator (a ``float32`` step between
-    the last two, as :func:`edge_variant` adds, is what the ONNX input does anyway)."""
+    the last two, as an edge-exact pipeline has, is what the ONNX input does anyway)."""
     names = [name for name, _ in pipeline.steps]
     if names not in (FULL_STEPS, EDGE_STEPS):
         raise EdgeExportError(f"expected the steps {', '.join(FULL_STEPS)}; got {names}")
@@ -65,7 +70,7 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
     if unknown:
         raise EdgeExportError(f"numeric step(s) {sorted(unknown)} have no edge form")
     imputer = steps["impute"]
-    statistics = np.asarray(imputer.statistics_, dtype=np.float32)
+    statistics = np.asarray(imputer.statistics_, dtype=np.float64)
     kept = np.flatnonzero(~np.isnan(statistics)).astype(np.int64)
     nodes = [
         _const(helper, numpy_helper, "num_fill", np.nan_to_num(statistics)),
@@ -79,8 +84,8 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
     if clipper is not None and clipper.low_ is not None:
         # After the imputation, not before as in the pipeline: a fill value is a median
         # of clipped numbers, so it lies within the bounds and the order changes nothing.
-        low = np.asarray(clipper.low_, dtype=np.float32)[kept]
-        high = np.asarray(clipper.high_, dtype=np.float32)[kept]
+        low = np.asarray(clipper.low_, dtype=np.float64)[kept]
+        high = np.asarray(clipper.high_, dtype=np.float64)[kept]
         nodes += [
             _const(helper, numpy_helper, "num_low", low),
             _const(helper, numpy_helper, "num_high", high),
@@ -93,7 +98,7 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
         nodes += [
             _const(helper, numpy_helper, "num_flagged", flagged),
             helper.make_node("Gather", ["num_isnan", "num_flagged"], ["num_flags"], axis=1),
-            helper.make_node("Cast", ["num_flags"], ["num_indicators"], to=1),
+            helper.make_node("Cast", ["num_flags"], ["num_indicators"], to=DOUBLE),
             helper.make_node("Concat", [current, "num_indicators"], ["num_with_flags"], axis=1),
         ]
         current = "num_with_flags"
@@ -102,8 +107,8 @@ def _numeric_nodes(block: Any, helper, numpy_helper) -> tuple[list, str]:
         mean = scaler.mean_ if scaler.with_mean else np.zeros(scaler.n_features_in_)
         scale = scaler.scale_ if scaler.with_std else np.ones(scaler.n_features_in_)
         nodes += [
-            _const(helper, numpy_helper, "num_mean", np.asarray(mean, dtype=np.float32)),
-            _const(helper, numpy_helper, "num_scale", np.asarray(scale, dtype=np.float32)),
+            _const(helper, numpy_helper, "num_mean", np.asarray(mean, dtype=np.float64)),
+            _const(helper, numpy_helper, "num_scale", np.asarray(scale, dtype=np.float64)),
             helper.make_node("Sub", [current, "num_mean"], ["num_centred"]),
             helper.make_node("Div", ["num_centred", "num_scale"], ["num_scaled"]),
         ]
@@ -127,7 +132,7 @@ def _categorical_nodes(block: Any, columns: list[str], helper, numpy_helper) -> 
         known = [str(c) for c in encoder.categories_[index] if isinstance(c, str)]
         probe = pd.DataFrame({c: [fill[c]] * (len(known) + 2) for c in columns}, dtype=object)
         probe[name] = [*known, np.nan, UNSEEN]
-        table = np.asarray(block.transform(probe), dtype=np.float32)
+        table = np.asarray(block.transform(probe), dtype=np.float64)
         table = table[:, start : start + widths[index]]
         start += widths[index]
         keys = [*known, MISSING]
@@ -153,8 +158,9 @@ def _categorical_nodes(block: Any, columns: list[str], helper, numpy_helper) -> 
     return nodes, "cat_encoded"
 
 
-def _preprocess_model(builder: Any, preprocess: Any, helper, numpy_helper, onnx):
-    """The ColumnTransformer as a graph from (numeric, categorical) to ``design``."""
+def _preprocess_model(builder: Any, preprocess: Any, tree: bool, helper, numpy_helper, onnx):
+    """The ColumnTransformer as a graph from (numeric, categorical) to ``design``: float64,
+    or float32 for a tree."""
     nodes, parts = [], []
     numeric_columns = builder.numeric_output_columns()
     for name, block, columns in preprocess.transformers_:
@@ -168,18 +174,19 @@ def _preprocess_model(builder: Any, preprocess: Any, helper, numpy_helper, onnx)
             raise EdgeExportError(f"preprocessing block {name!r} has no edge form")
         nodes += built
         parts.append(output)
-    nodes.append(helper.make_node("Concat", parts, ["design"], axis=1))
+    nodes.append(helper.make_node("Concat", parts, ["design64"], axis=1))
+    nodes.append(helper.make_node("Cast", ["design64"], ["design"], to=FLOAT if tree else DOUBLE))
     tensor = onnx.TensorProto
     graph = helper.make_graph(
         nodes,
         "preprocess",
         [
-            helper.make_tensor_value_info("numeric", tensor.FLOAT, [None, len(numeric_columns)]),
+            helper.make_tensor_value_info("numeric", tensor.DOUBLE, [None, len(numeric_columns)]),
             helper.make_tensor_value_info(
                 "categorical", tensor.STRING, [None, len(builder.categorical_columns_)]
             ),
         ],
-        [helper.make_tensor_value_info("design", tensor.FLOAT, [None, None])],
+        [helper.make_tensor_value_info("design", FLOAT if tree else DOUBLE, [None, None])],
     )
     return helper.make_model(
         graph,
@@ -210,15 +217,61 @@ def _route_missing_values(model, estimator: Any) -> None:
         node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks))
 
 
+def _float32_below(thresholds: np.ndarray) -> np.ndarray:
+    """The largest float32 at or below each float64 threshold: for every float32 x,
+    ``x <= t`` holds exactly when ``x <= _float32_below(t)`` does."""
+    rounded = thresholds.astype(np.float32)
+    above = rounded.astype(np.float64) > thresholds
+    rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
+    return rounded
+
+
+def _gradient_boosting_trees(estimator: Any) -> list[Any] | None:
+    """HistGradientBoosting's trees in the order skl2onnx numbers them."""
+    predictors = getattr(estimator, "_predictors", None)
+    if predictors is None:
+        return None
+    return [tree for iteration in predictors for tree in iteration]
+
+
+def _round_thresholds_down(model, estimator: Any) -> None:
+    """skl2onnx rounds HistGradientBoosting's float64 thresholds to the nearest float32,
+    which sends a float32 value lying between the two the other way; the forest
+    converter already rounds down."""
+    trees = _gradient_boosting_trees(estimator)
+    if trees is None:
+        return
+    from onnx import helper
+
+    for node in model.graph.node:
+        if not node.op_type.startswith("TreeEnsemble"):
+            continue
+        attributes = {a.name: a for a in node.attribute}
+        values = np.asarray(attributes["nodes_values"].floats, dtype=np.float32)
+        branch = np.asarray(attributes["nodes_modes"].strings) != b"LEAF"
+        pairs = zip(attributes["nodes_treeids"].ints, attributes["nodes_nodeids"].ints, strict=True)
+        originals = np.asarray([trees[tree].nodes["num_threshold"][at] for tree, at in pairs])
+        values[branch] = _float32_below(originals[branch])
+        node.attribute.remove(attributes["nodes_values"])
+        node.attribute.append(helper.make_attribute("nodes_values", values.tolist()))
+
+
+def is_tree(estimator: Any) -> bool:
+    """Forests and gradient boosting: what reads float32 in scikit-learn or the edge."""
+    return hasattr(estimator, "estimators_") or hasattr(estimator, "_predictors")
+
+
 def _estimator_model(estimator: Any, width: int, task: str):
     from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    tensor_type = FloatTensorType if is_tree(estimator) else DoubleTensorType
 
     options = {id(estimator): {"zipmap": False}} if task == "classification" else None
     try:
         model = convert_sklearn(
             estimator,
-            initial_types=[("design", FloatTensorType([None, width]))],
+            initial_types=[("design", tensor_type([None, width]))],
             options=options,
             target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
         )
@@ -227,10 +280,11 @@ def _estimator_model(estimator: Any, width: int, task: str):
             f"{type(estimator).__name__}: no ONNX conversion: {type(error).__name__}: {error}"
         ) from None
     _route_missing_values(model, estimator)
+    _round_thresholds_down(model, estimator)
     return model
 
 
-def edge_spec(pipeline: Any, task: str) -> EdgeSpec:
+def edge_spec(pipeline: Any, task: str, id_column: str | None = None) -> EdgeSpec:
     builder, _preprocess, estimator = _steps(pipeline)
     classes = getattr(estimator, "classes_", None)
     return EdgeSpec(
@@ -239,17 +293,18 @@ def edge_spec(pipeline: Any, task: str) -> EdgeSpec:
         numeric_columns=list(builder.numeric_columns_),
         categorical_columns=list(builder.categorical_columns_),
         classes=[str(c) for c in classes] if classes is not None else None,
+        id_column=id_column,
     )
 
 
-def export_onnx(pipeline: Any, task: str) -> bytes:
+def export_onnx(pipeline: Any, task: str, id_column: str | None = None) -> bytes:
     """The pipeline after its feature step as one serialized ONNX model."""
     import onnx
     from onnx import compose, helper, numpy_helper
 
     builder, preprocess, estimator = _steps(pipeline)
     width = int(getattr(estimator, "n_features_in_", 0))
-    pre = _preprocess_model(builder, preprocess, helper, numpy_helper, onnx)
+    pre = _preprocess_model(builder, preprocess, is_tree(estimator), helper, numpy_helper, onnx)
     model = _estimator_model(estimator, width, task)
     pre.ir_version = model.ir_version
     # skl2onnx may declare a domain twice or at an older version: both sides get one set.
@@ -267,96 +322,7 @@ def export_onnx(pipeline: Any, task: str) -> bytes:
         for output in merged.graph.output:
             if output.name == old:
                 output.name = new
-    spec = edge_spec(pipeline, task)
+    spec = edge_spec(pipeline, task, id_column)
     helper.set_model_props(merged, {SPEC_KEY: spec.to_json()})
     onnx.checker.check_model(merged)
     return merged.SerializeToString()
-
-
-def as_csv_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
-    """``frame`` as the text columns an edge device reads from its CSV file."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    buffer.seek(0)
-    reader = csv.reader(buffer)
-    header = next(reader)
-    rows = list(reader)
-    return {name: [row[i] for row in rows] for i, name in enumerate(header)}
-
-
-@dataclass(frozen=True)
-class Parity:
-    rows: int
-    differing: int
-    max_difference: float
-    tolerance: float
-
-    @property
-    def passed(self) -> bool:
-        return self.differing == 0
-
-    def describe(self) -> str:
-        if self.passed:
-            return (
-                f"ONNX parity: {self.rows} rows agree (max difference "
-                f"{self.max_difference:.3g}, tolerance {self.tolerance:g})"
-            )
-        return (
-            f"ONNX parity failed: {self.differing} of {self.rows} rows differ, "
-            f"max {self.max_difference:.3g}"
-        )
-
-
-def parity(
-    pipeline: Any, model_bytes: bytes, frame: pd.DataFrame, task: str, tolerance: float
-) -> Parity:
-    """Score ``frame`` with both models. A regression row differs when the predictions
-    are further apart than ``tolerance``; a classification row when the labels differ
-    or any class probability is further apart than ``tolerance``."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    inputs = model_inputs(as_csv_columns(frame), edge_spec(pipeline, task))
-    outputs = session.run(None, inputs)
-    if task == "regression":
-        expected = np.asarray(pipeline.predict(frame), dtype=float)
-        gap = np.abs(outputs[0].reshape(-1).astype(float) - expected)
-        bad = ~(gap <= tolerance)
-    else:
-        labels = np.asarray(pipeline.predict(frame)).astype(str)
-        gap = np.abs(outputs[1].astype(float) - pipeline.predict_proba(frame)).max(axis=1)
-        bad = (outputs[0].astype(str) != labels) | ~(gap <= tolerance)
-    finite = gap[np.isfinite(gap)]
-    worst = float(finite.max()) if finite.size else float("nan")
-    if not np.isfinite(gap).all():
-        worst = float("inf")
-    return Parity(len(frame), int(bad.sum()), worst, tolerance)
-
-
-class Float32(TransformerMixin, BaseEstimator):
-    """The design matrix as float32: an edge model reads float32, so an estimator fit
-    and scored through this step decides exactly as its ONNX conversion does. Only the
-    edge variant uses it, and only its ONNX form is saved."""
-
-    def fit(self, X: object, y: object = None) -> Float32:
-        return self
-
-    def transform(self, X: object) -> np.ndarray:
-        return np.asarray(X, dtype=np.float32)
-
-
-def edge_variant(pipeline: Any, X: pd.DataFrame, y: Any) -> Any:
-    """The pipeline with its estimator refit to convert exactly: no native categories
-    (their codes become plain numbers) and trained on the float32 values the edge
-    model reads. The feature and preprocessing steps are kept as fitted."""
-    from sklearn.base import clone
-    from sklearn.pipeline import Pipeline
-
-    builder, preprocess, estimator = _steps(pipeline)
-    refit = clone(estimator)
-    if "categorical_features" in refit.get_params():
-        refit.set_params(categorical_features=None)
-    cast = Float32()
-    refit.fit(cast.transform(preprocess.transform(builder.transform(X))), y)
-    steps = [("features", builder), ("preprocess", preprocess), ("float32", cast)]
-    return Pipeline([*steps, ("model", refit)])
