@@ -143,7 +143,9 @@ def _coerce_types(
             else:
                 # The model's own rule, so a client's codes match the categories trained on.
                 converted = pd.Series(categories(values), index=values.index, dtype=object)
-            failed = int((values.notna() & converted.isna()).sum())
+            # Blank text is a gap (as an empty cell is), not a value that failed to read.
+            blank = values.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
+            failed = int((values.notna() & converted.isna() & ~blank.fillna(False).astype(bool)).sum())
         if failed:
             report.mistyped[column] = failed
         coerced[column] = converted

@@ -57,6 +57,14 @@ def test_types_are_coerced_and_unparseable_values_counted() -> None:
     assert pd.api.types.is_datetime64_any_dtype(cleaned["ts"])
 
 
+def test_blank_text_in_a_category_is_a_gap_not_a_mistyped_value() -> None:
+    kinds = ["a", " ", "b", "   ", "\t"] + ["a"] * 16
+    cleaned, report = clean(batch(x=[str(v) for v in range(21)], kind=kinds))
+    assert report.column_kinds["kind"] == "categorical"
+    assert report.mistyped == {}
+    assert cleaned["kind"].isna().sum() == 3 and set(cleaned["kind"].dropna()) == {"a", "b"}
+
+
 def test_non_finite_numbers_become_missing_and_are_counted_apart_from_typos() -> None:
     values = [str(v) for v in range(20)] + ["inf", "-Infinity", "1e400", "oops"]
     cleaned, report = clean(batch(x=values), missing="indicator")
