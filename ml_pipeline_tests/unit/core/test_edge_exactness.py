@@ -96,38 +96,31 @@ def test_every_classifier_in_edge_exact_form_gives_the_same_labels(churn, name, 
     _exact(pipeline, "classification", scored)
 
 
-def test_gradient_boosting_keeps_native_categories_only_off_the_edge(bikes) -> None:
+def _bike_boosting(bikes, edge_exact: bool):
     X, y, _ = bikes
-    native = _fit(
+    return _fit(
         "hist_gradient_boosting",
         "regression",
         X,
         y,
         "timestamp",
         ["record_id"],
-        edge_exact=False,
+        edge_exact=edge_exact,
         max_iter=40,
     )
-    exact = _fit(
-        "hist_gradient_boosting", "regression", X, y, "timestamp", ["record_id"], max_iter=40
-    )
+
+
+def test_gradient_boosting_keeps_native_categories_only_off_the_edge(bikes) -> None:
+    native = _bike_boosting(bikes, edge_exact=False)
+    exact = _bike_boosting(bikes, edge_exact=True)
     assert native[-1].categorical_features is not None
     assert exact[-1].categorical_features is None
     assert [name for name, _ in exact.steps] == ["features", "preprocess", "float32", "model"]
 
 
 def test_the_check_refuses_native_categories_and_names_the_first_differing_row(bikes) -> None:
-    X, y, scored = bikes
-    native = _fit(
-        "hist_gradient_boosting",
-        "regression",
-        X,
-        y,
-        "timestamp",
-        ["record_id"],
-        edge_exact=False,
-        max_iter=40,
-    )
+    scored = bikes[2]
+    native = _bike_boosting(bikes, edge_exact=False)
     model, said = edge_parity.exactness(native, "regression", scored, TOLERANCE)
     assert model is None
     assert said.startswith("ONNX parity failed: ") and "(first at row " in said
