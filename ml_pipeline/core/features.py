@@ -311,6 +311,8 @@ class Float32(TransformerMixin, BaseEstimator):
     split every row alike (``deploy.onnx`` puts it before every tree)."""
 
     def fit(self, X: object, y: object = None) -> Float32:
+        # A fitted attribute, so that slices of a pipeline ending here count as fitted.
+        self.n_features_in_ = np.shape(X)[1]
         return self
 
     def transform(self, X: object) -> np.ndarray:

@@ -261,8 +261,14 @@ def compile_pipeline(pipeline: Any) -> CompiledScorer:
     """The pipeline's scorer with its ColumnTransformer compiled and checked against it
     on probe rows; raises NotCompilable saying why it stays as it is."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from ml_pipeline.core.features import Float32
 
     steps = [step for _, step in getattr(pipeline, "steps", [])]
+    if len(steps) >= 3 and isinstance(steps[-2], Float32):
+        # deploy.onnx's trees read float32: the cast stays with the estimator.
+        steps = [*steps[:-2], Pipeline([("float32", steps[-2]), ("model", steps[-1])])]
     if len(steps) < 2 or not isinstance(steps[-2], ColumnTransformer):
         raise NotCompilable("no ColumnTransformer just before the estimator")
     transformer, model = steps[-2], steps[-1]

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml_pipeline.core.features import Float32
+
 # Float noise between two correct computations of one feature stays far below these.
 RELATIVE_TOLERANCE = 1e-6
 ABSOLUTE_TOLERANCE = 1e-9
@@ -41,7 +43,10 @@ def training_features(pipeline: Any, raw: pd.DataFrame) -> dict[str, list[float]
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) < 2:
         raise ValueError("the model is not a pipeline with steps before its estimator")
-    matrix = pipeline[:-1].transform(raw)
+    head = pipeline[:-1]
+    if isinstance(head.steps[-1][1], Float32):  # deploy.onnx's cast belongs to the trees
+        head = head[:-1]
+    matrix = head.transform(raw)
     names = getattr(steps[-1][1], "feature_names_in_", None)
     return feature_columns(matrix, [str(n) for n in names] if names is not None else None)
 

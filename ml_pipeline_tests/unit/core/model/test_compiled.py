@@ -31,14 +31,21 @@ def client_rows(count: int, seed: int) -> pd.DataFrame:
     )
 
 
-def fitted(estimator: str, task: str, missing_indicator: bool = False):
+def fitted(estimator: str, task: str, missing_indicator: bool = False, edge_exact: bool = False):
     X = client_rows(400, 0)
     y = X["temp"].fillna(10) * 2 + (X["weather"] == "rain") * 5
     if task == "classification":
         y = np.where(y > y.median(), "busy", "quiet")
     candidate = CandidateConfig(name=estimator, estimator=estimator)
     pipeline = build_pipeline(
-        candidate, task, X, "timestamp", [], seed=0, missing_indicator=missing_indicator
+        candidate,
+        task,
+        X,
+        "timestamp",
+        [],
+        seed=0,
+        missing_indicator=missing_indicator,
+        edge_exact=edge_exact,
     )
     return pipeline.fit(X, y)
 
@@ -70,6 +77,20 @@ def test_compiled_scorer_predicts_what_the_pipeline_predicts(estimator, task, in
         np.testing.assert_array_equal(
             scorer.model.predict_proba(inputs), pipeline.predict_proba(rows)
         )
+
+
+@pytest.mark.parametrize(
+    ("estimator", "task"),
+    [("hist_gradient_boosting", "regression"), ("random_forest", "classification")],
+)
+def test_an_edge_exact_tree_compiles_with_its_float32_step(estimator, task):
+    pipeline = fitted(estimator, task, edge_exact=True)
+    assert "float32" in pipeline.named_steps
+    scorer = compile_pipeline(pipeline)
+    rows = unseen_rows()
+    np.testing.assert_array_equal(
+        scorer.model.predict(scorer.features(rows)), pipeline.predict(rows)
+    )
 
 
 def test_the_compiled_step_matches_the_fitted_one_on_single_rows():

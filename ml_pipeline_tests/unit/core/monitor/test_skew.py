@@ -61,3 +61,22 @@ def test_rows_the_training_pipeline_refuses_are_reported_as_skew_not_a_failure()
     found = served_skew(log, "1", Refusing, 100)
     assert found.skewed and found.refused == "column 'temp': 'warm' is not a number"
     assert found.sentence().startswith("the training pipeline refuses 1 served row(s)")
+
+
+def test_an_edge_exact_tree_compares_the_features_the_service_computes() -> None:
+    # deploy.onnx puts a float32 cast before the trees; the service's features come
+    # before it, so training's must too, or every number would read as skew.
+    from ml_pipeline.config import CandidateConfig
+    from ml_pipeline.core.model.compiled import compile_pipeline
+    from ml_pipeline.core.model.training import build_pipeline
+    from ml_pipeline.core.monitor.skew import training_features
+    from ml_pipeline_tests.conftest import tiny_rows
+
+    X = tiny_rows(200, seed=1)
+    y = X["temp"] * 0.37
+    candidate = CandidateConfig(name="hgb", estimator="hist_gradient_boosting")
+    pipeline = build_pipeline(candidate, "regression", X, "timestamp", [], 0, edge_exact=True)
+    pipeline.fit(X, y)
+    served = compile_pipeline(pipeline).features(X.head(20))
+    found = compare_features(feature_columns(served), training_features(pipeline, X.head(20)))
+    assert found.skewed == [], found.sentence()
