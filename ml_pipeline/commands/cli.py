@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         parents=[parent],
         help="serve the deployed champion over HTTP (MLflow scoring protocol); "
-        "set ML_PIPELINE_API_TOKEN to require a bearer token",
+        "set ML_PIPELINE_API_TOKEN (or ML_PIPELINE_API_TOKEN_FILE, a file holding it) to "
+        "require a bearer token",
     )
     serve.add_argument("--host", help="address to bind (default: serving.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: serving.port, 8000)")
@@ -442,11 +443,16 @@ def cmd_serve(config: PipelineConfig, args: argparse.Namespace) -> int:
     from ml_pipeline.serving.app import serve
     from ml_pipeline.serving.service import token_from_environment
 
+    try:
+        token = token_from_environment()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     serve(
         config,
         host=args.host or config.serving.host,
         port=args.port or config.serving.port,
-        token=token_from_environment(),
+        token=token,
     )
     return 0
 

@@ -26,11 +26,28 @@ from ml_pipeline.serving.model import Scored
 from ml_pipeline.serving.shadow import ShadowScorer, ShadowSettings
 
 TOKEN_ENV_VAR = "ML_PIPELINE_API_TOKEN"
+# A file holding the token: how Docker and Kubernetes secrets reach a process.
+TOKEN_FILE_ENV_VAR = "ML_PIPELINE_API_TOKEN_FILE"
 
 
 def token_from_environment() -> str | None:
-    """The bearer token clients must send, if the operator set one."""
-    return os.environ.get(TOKEN_ENV_VAR) or None
+    """The bearer token clients must send, if the operator set one: the value of
+    ML_PIPELINE_API_TOKEN, or the contents of the file ML_PIPELINE_API_TOKEN_FILE names
+    (surrounding whitespace dropped). Both set, an unreadable or an empty file is an
+    error naming the variable, never a service without a token."""
+    value = os.environ.get(TOKEN_ENV_VAR) or None
+    path = os.environ.get(TOKEN_FILE_ENV_VAR) or None
+    if path is None:
+        return value
+    if value is not None:
+        raise ValueError(f"set {TOKEN_ENV_VAR} or {TOKEN_FILE_ENV_VAR}, not both")
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"{TOKEN_FILE_ENV_VAR}: cannot read {path}: {error.strerror}") from None
+    if not token:
+        raise ValueError(f"{TOKEN_FILE_ENV_VAR}: {path} is empty")
+    return token
 
 
 @dataclass
