@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
@@ -212,11 +213,37 @@ class StorageConfig(_Strict):
         return self
 
 
+# ``${NAME}``: a setting read from the environment variable NAME where it is used, so a
+# password never sits in this file or in any file written from it.
+ENV_REFERENCE = r"\$\{[A-Za-z_][A-Za-z0-9_]*\}"
+
+
+def env_reference(value: str) -> str | None:
+    """NAME when ``value`` is exactly ``${NAME}``."""
+    return value[2:-1] if re.fullmatch(ENV_REFERENCE, value) else None
+
+
+def resolve_env_reference(value: str, field: str) -> str:
+    """``value``, or the environment variable it references; a variable that is not set
+    is an error naming the field and the variable."""
+    name = env_reference(value)
+    if name is None:
+        return value
+    resolved = os.environ.get(name)
+    if not resolved:
+        raise ValueError(f"{field} is ${{{name}}}, and {name} is not set in the environment")
+    return resolved
+
+
 class CeleryConfig(_Strict):
     """dagster-celery's executor: every step is a Celery task that any ``ml-pipeline
-    worker`` (on any machine reaching the broker) may take."""
+    worker`` (on any machine reaching the broker) may take. Either URL may be
+    ``${NAME}``: read from that environment variable by each process that needs it,
+    and written to no file."""
 
-    broker: str = Field(min_length=1, pattern=r"^(amqp|pyamqp|redis|rediss)://")
+    broker: str = Field(
+        min_length=1, pattern=rf"^((amqp|pyamqp|redis|rediss)://.*|{ENV_REFERENCE})$"
+    )
     backend: str = Field(default="rpc://", min_length=1)
 
 

@@ -478,13 +478,17 @@ def cmd_ui(config: PipelineConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(config: PipelineConfig, args: argparse.Namespace) -> int:
-    from ml_pipeline.defs.cluster import worker_command
+    from ml_pipeline.defs.cluster import worker_command, worker_environment
     from ml_pipeline.runtime.instance import ensure_dagster_home
 
     if config.dagster.executor != "celery":
         return _config_error(
             config, "dagster.executor is not 'celery': no broker to take steps from"
         )
+    try:
+        os.environ.update(worker_environment(config))
+    except ValueError as error:
+        return _config_error(config, str(error))
     # The worker opens the instance and the code location from these, as the daemon does.
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(config))
     os.environ[CONFIG_ENV_VAR] = str(config.source_path)

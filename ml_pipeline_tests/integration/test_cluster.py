@@ -12,6 +12,7 @@ from ml_pipeline.defs.cluster import (
     celery_settings,
     executor_for,
     worker_command,
+    worker_environment,
     write_worker_config,
 )
 from ml_pipeline.defs.jobs import INGEST_JOB, TRAINING_JOB
@@ -75,7 +76,13 @@ def test_every_job_runs_on_the_celery_executor_with_redelivery(production) -> No
 
 def test_workers_read_the_same_celery_settings_as_the_runs(production) -> None:
     written = yaml.safe_load(write_worker_config(production).read_text())
-    assert written == {"execution": {"config": celery_settings(production)}}
+    settings = celery_settings(production)
+    assert written == {"execution": {"config": {"config_source": settings["config_source"]}}}
+    # The URLs reach the worker as the variables Celery reads first, in no file.
+    assert worker_environment(production) == {
+        "CELERY_BROKER_URL": PRODUCTION["celery"]["broker"],
+        "CELERY_RESULT_BACKEND": "rpc://",
+    }
     command = worker_command("dagster-celery", production, "gpu-box")
     assert command[:5] == ["dagster-celery", "worker", "start", "-A", "dagster_celery.app"]
     assert command[command.index("-n") + 1] == "gpu-box"
@@ -102,3 +109,38 @@ def test_scale_out_mistakes_are_refused_naming_the_field(tmp_path, dagster, prob
 def test_a_worker_without_the_celery_executor_is_refused(bike_config, capsys) -> None:
     assert main(["worker", "--config", str(bike_config.source_path)]) == 2
     assert "dagster.executor is not 'celery'" in capsys.readouterr().err
+
+
+SECRET = "s3cr3t-broker-password-7f1c"
+
+
+def test_a_broker_url_from_the_environment_is_written_to_no_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TEAM_BROKER_URL", f"amqp://ml:{SECRET}@broker.internal:5672/ml")
+    monkeypatch.setenv("TEAM_BACKEND_URL", f"redis://:{SECRET}@cache.internal:6379/0")
+    dagster = {
+        **PRODUCTION,
+        "celery": {"broker": "${TEAM_BROKER_URL}", "backend": "${TEAM_BACKEND_URL}"},
+    }
+    config = load_config(write_config(tmp_path / "project", bike_document(dagster=dagster)))
+    settings = celery_settings(config)
+    assert settings["broker"] == {"env": "TEAM_BROKER_URL"}
+    assert settings["backend"] == {"env": "TEAM_BACKEND_URL"}
+    build_definitions(config).resolve_job_def(TRAINING_JOB)
+    write_worker_config(config)
+    ensure_dagster_home(config)
+    environment = worker_environment(config)
+    assert SECRET in environment["CELERY_BROKER_URL"]
+    assert SECRET in environment["CELERY_RESULT_BACKEND"]
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if SECRET in p.read_text(errors="replace")]
+
+
+def test_an_unset_broker_variable_stops_the_worker_in_one_line(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.delenv("TEAM_BROKER_URL", raising=False)
+    dagster = {**PRODUCTION, "celery": {"broker": "${TEAM_BROKER_URL}"}}
+    path = write_config(tmp_path / "project", bike_document(dagster=dagster))
+    assert main(["worker", "--config", str(path)]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "dagster.celery.broker is ${TEAM_BROKER_URL}, and TEAM_BROKER_URL is not set" in error

@@ -40,6 +40,8 @@ psycopg2 = pytest.importorskip("psycopg2", reason="the cluster extra is not inst
 pytest.importorskip("dagster_celery", reason="the cluster extra is not installed")
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+# The broker URL reaches every process from the environment, as a secret would.
+BROKER_VARIABLE = "ML_PIPELINE_TEST_BROKER_URL"
 LANDED = 6
 WORKERS = ("first", "second")
 
@@ -63,6 +65,7 @@ def deployed_model_file(config) -> bool:
 def cluster(tmp_path_factory, s3_endpoint):
     project = tmp_path_factory.mktemp("cluster")
     shared_artifacts = project / "shared" / "mlflow-artifacts"
+    os.environ[BROKER_VARIABLE] = BROKER
     with (
         scratch_database("test_dagster") as dagster_db,
         scratch_database("test_mlflow") as mlflow_db,
@@ -101,7 +104,7 @@ def cluster(tmp_path_factory, s3_endpoint):
                 "postgres_url": dagster_db,
                 "max_concurrent_runs": 4,
                 "executor": "celery",
-                "celery": {"broker": BROKER},
+                "celery": {"broker": f"${{{BROKER_VARIABLE}}}"},
             },
             storage={
                 "data_dir": "data",
@@ -134,6 +137,7 @@ def cluster(tmp_path_factory, s3_endpoint):
                 )
             )
         yield config, url, logs, workers, shared_artifacts, mlflow_db
+    os.environ.pop(BROKER_VARIABLE, None)
 
 
 def logs_tail(logs: dict[str, Path]) -> str:
@@ -366,3 +370,18 @@ def test_files_to_score_run_on_the_workers_and_a_backfill_rescores_with_a_chosen
     assert set(warehouse.read(names.BATCH_PREDICTIONS, kept)[batch_scoring.MODEL_VERSION]) == {
         champion
     }
+
+
+def test_the_broker_url_from_the_environment_is_in_no_file(cluster) -> None:
+    # Runs and workers have taken steps through the broker by now (the tests above);
+    # dagster-celery's generated worker config and every file of the project lack it.
+    config, _url, logs, *_ = cluster
+    project = config.source_path.parent
+    generated = list((config.dagster_home / "dagster_celery").rglob("*.py"))
+    assert generated, logs_tail(logs)
+    holding = [
+        path
+        for path in project.rglob("*")
+        if path.is_file() and BROKER in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert holding == []
