@@ -74,14 +74,14 @@ def _vary(base: Columns, column: str, values: list[str]) -> Columns:
 
 def _tree_thresholds(pipeline: Any) -> dict[str, np.ndarray]:
     """Each raw numeric column's split thresholds, for a tree model."""
-    builder, preprocess, estimator = onnx_export._steps(pipeline)
+    builder, preprocess, estimator = onnx_export.pipeline_parts(pipeline)
     names = list(preprocess.get_feature_names_out())
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     for tree in getattr(estimator, "estimators_", []):
         if hasattr(tree, "tree_"):
             split = tree.tree_.feature >= 0
             pairs.append((tree.tree_.feature[split], tree.tree_.threshold[split]))
-    for tree in onnx_export._gradient_boosting_trees(estimator) or []:
+    for tree in onnx_export.gradient_boosting_trees(estimator) or []:
         split = ~tree.nodes["is_leaf"].astype(bool)
         pairs.append((tree.nodes["feature_idx"][split], tree.nodes["num_threshold"][split]))
     out: dict[str, list[float]] = {}
@@ -97,7 +97,7 @@ def _either_side(thresholds: np.ndarray, rng: np.random.Generator) -> list[str]:
     """The float32 values just at and just above sampled thresholds, as exact text."""
     if thresholds.size > THRESHOLDS:
         thresholds = rng.choice(thresholds, THRESHOLDS, replace=False)
-    below = onnx_export._float32_below(thresholds)
+    below = onnx_export.float32_below(thresholds)
     above = np.nextafter(below, np.float32(np.inf))
     return [repr(float(v)) for v in np.concatenate([below, above])]
 

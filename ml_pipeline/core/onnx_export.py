@@ -47,7 +47,7 @@ class EdgeExportError(RuntimeError):
     """The pipeline has a part this exporter cannot express; the message names it."""
 
 
-def _steps(pipeline: Any) -> tuple[Any, Any, Any]:
+def pipeline_parts(pipeline: Any) -> tuple[Any, Any, Any]:
     """The feature step, the preprocessing and the estimator (a ``float32`` step between
     the last two, as an edge-exact pipeline has, is what the ONNX input does anyway)."""
     names = [name for name, _ in pipeline.steps]
@@ -217,16 +217,16 @@ def _route_missing_values(model, estimator: Any) -> None:
         node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks))
 
 
-def _float32_below(thresholds: np.ndarray) -> np.ndarray:
+def float32_below(thresholds: np.ndarray) -> np.ndarray:
     """The largest float32 at or below each float64 threshold: for every float32 x,
-    ``x <= t`` holds exactly when ``x <= _float32_below(t)`` does."""
+    ``x <= t`` holds exactly when ``x <= float32_below(t)`` does."""
     rounded = thresholds.astype(np.float32)
     above = rounded.astype(np.float64) > thresholds
     rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
     return rounded
 
 
-def _gradient_boosting_trees(estimator: Any) -> list[Any] | None:
+def gradient_boosting_trees(estimator: Any) -> list[Any] | None:
     """HistGradientBoosting's trees in the order skl2onnx numbers them."""
     predictors = getattr(estimator, "_predictors", None)
     if predictors is None:
@@ -238,7 +238,7 @@ def _round_thresholds_down(model, estimator: Any) -> None:
     """skl2onnx rounds HistGradientBoosting's float64 thresholds to the nearest float32,
     which sends a float32 value lying between the two the other way; the forest
     converter already rounds down."""
-    trees = _gradient_boosting_trees(estimator)
+    trees = gradient_boosting_trees(estimator)
     if trees is None:
         return
     from onnx import helper
@@ -251,7 +251,7 @@ def _round_thresholds_down(model, estimator: Any) -> None:
         branch = np.asarray(attributes["nodes_modes"].strings) != b"LEAF"
         pairs = zip(attributes["nodes_treeids"].ints, attributes["nodes_nodeids"].ints, strict=True)
         originals = np.asarray([trees[tree].nodes["num_threshold"][at] for tree, at in pairs])
-        values[branch] = _float32_below(originals[branch])
+        values[branch] = float32_below(originals[branch])
         node.attribute.remove(attributes["nodes_values"])
         node.attribute.append(helper.make_attribute("nodes_values", values.tolist()))
 
@@ -285,7 +285,7 @@ def _estimator_model(estimator: Any, width: int, task: str):
 
 
 def edge_spec(pipeline: Any, task: str, id_column: str | None = None) -> EdgeSpec:
-    builder, _preprocess, estimator = _steps(pipeline)
+    builder, _preprocess, estimator = pipeline_parts(pipeline)
     classes = getattr(estimator, "classes_", None)
     return EdgeSpec(
         task=task,
@@ -302,7 +302,7 @@ def export_onnx(pipeline: Any, task: str, id_column: str | None = None) -> bytes
     import onnx
     from onnx import compose, helper, numpy_helper
 
-    builder, preprocess, estimator = _steps(pipeline)
+    builder, preprocess, estimator = pipeline_parts(pipeline)
     width = int(getattr(estimator, "n_features_in_", 0))
     pre = _preprocess_model(builder, preprocess, is_tree(estimator), helper, numpy_helper, onnx)
     model = _estimator_model(estimator, width, task)

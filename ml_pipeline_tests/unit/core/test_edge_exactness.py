@@ -22,7 +22,7 @@ from ml_pipeline.core.deploy.edge import build_edge_model
 from ml_pipeline.core.edge_features import SPEC_KEY, EdgeSpec, model_inputs
 from ml_pipeline.core.model import training
 from ml_pipeline.core.model.challenger import fit_best_that_fits
-from ml_pipeline.core.onnx_export import _float32_below, export_onnx
+from ml_pipeline.core.onnx_export import export_onnx, float32_below
 from ml_pipeline_tests.churn_data import churn_batch
 from ml_pipeline_tests.conftest import bike_document, write_config
 from ml_pipeline_tests.mutations import ODD_TEXT, SPECIAL_NUMBERS, examples
@@ -164,7 +164,7 @@ def test_hard_rows_vary_every_input_and_straddle_thresholds(bikes) -> None:
 
 def test_float32_below_is_the_largest_float32_not_above_the_threshold() -> None:
     thresholds = np.array([0.1, 0.5, -0.1, 1e-8, 3.0000001, np.inf])
-    below = _float32_below(thresholds)
+    below = float32_below(thresholds)
     assert (below.astype(np.float64) <= thresholds).all()
     above = np.nextafter(below, np.float32(np.inf))
     finite = np.isfinite(thresholds)
