@@ -453,9 +453,14 @@ def edge_problem(modeling: ModelingConfig, model: object, rows: pd.DataFrame) ->
         import skl2onnx  # noqa: F401
     except ImportError:
         return None
-    shipped, said = edge_parity.exactness(
-        model, modeling.dataset.task, rows, modeling.edge_tolerance
-    )
+    try:
+        shipped, said = edge_parity.exactness(
+            model, modeling.dataset.task, rows, modeling.edge_tolerance
+        )
+    except Exception as error:  # the candidate is left out for it; training goes on
+        if outage(error) is not None:
+            raise
+        return f"the check failed: {one_line(error)}"
     return None if shipped is not None else said
 
 

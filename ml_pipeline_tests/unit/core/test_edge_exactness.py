@@ -310,3 +310,21 @@ def test_any_csv_the_pipeline_scores_the_edge_scores_alike(exported_bikes, data)
             assume(False)  # a file the pipeline refuses is not a parity question
         result = edge_parity.parity(pipeline, model, cells, "regression", TOLERANCE)
         assert result.passed, (result.describe(), type(pipeline[-1]).__name__)
+
+
+def test_a_check_that_raises_leaves_the_candidate_out_and_training_goes_on(
+    bikes, edge_modeling, monkeypatch
+) -> None:
+    X, y, scored = bikes
+    exact = _searched("ridge", 0.5, _unfitted("linear", X, True))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter crashed\nwith a traceback")
+
+    monkeypatch.setattr(edge_parity, "exactness", broken)
+    failed: dict[str, str] = {}
+    chosen = fit_best_that_fits([exact], X, y, "r2", failed, scored, edge_modeling)
+    assert chosen is exact and failed == {}  # the best stands, as when none is exact
+    outcome = build_edge_model(chosen.model, "regression", scored, TOLERANCE)
+    assert not outcome.published
+    assert outcome.note == "not published: the check failed: RuntimeError: converter crashed"
