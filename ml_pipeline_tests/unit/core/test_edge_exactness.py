@@ -318,6 +318,7 @@ def test_a_check_that_raises_leaves_the_candidate_out_and_training_goes_on(
     X, y, scored = bikes
     exact = _searched("ridge", 0.5, _unfitted("linear", X, True))
 
+    # A mock: no real pipeline makes the converter crash on purpose.
     def broken(*args, **kwargs):
         raise RuntimeError("converter crashed\nwith a traceback")
 
