@@ -24,7 +24,6 @@ from ml_pipeline.core.data.warehouse import Warehouse
 from ml_pipeline.core.model import evaluation
 from ml_pipeline.core.model.blame import content_digest
 from ml_pipeline.core.model.challenger import TrainingOutcome, fingerprint, fit_fixed
-from ml_pipeline.core.model.splitting import holdout_mask
 
 PARTITIONS_ARTIFACT = "training_partitions.json"
 # Per refit training run, the content hash of every row the refit trained on.
@@ -75,24 +74,6 @@ def all_rows_sample(
     if column:
         sample = sample.sort_values(column, kind="stable").reset_index(drop=True)
     return sample
-
-
-def training_sample(
-    outcome: TrainingOutcome, warehouse: Warehouse, modeling: ModelingConfig
-) -> tuple[pd.DataFrame, pd.Series]:
-    """The challenger's training rows again (the holdout left out, the same cap and
-    seed), split into inputs and target."""
-    sample = warehouse.sample(
-        names.FEATURES,
-        outcome.partitions,
-        modeling.training.sample_rows,
-        modeling.training.random_seed,
-        row_filter=lambda frame: ~holdout_mask(frame, outcome.holdout),
-        columns=outcome.columns,
-        kinds=outcome.kinds,
-    )
-    target = modeling.dataset.target
-    return sample.drop(columns=[target]), sample[target]
 
 
 def newest_timestamp(frame: pd.DataFrame, column: str | None) -> str | None:
