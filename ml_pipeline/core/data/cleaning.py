@@ -143,9 +143,11 @@ def _coerce_types(
             else:
                 # The model's own rule, so a client's codes match the categories trained on.
                 converted = pd.Series(categories(values), index=values.index, dtype=object)
-            # Blank text is a gap (as an empty cell is), not a value that failed to read.
-            blank = values.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
-            failed = int((values.notna() & converted.isna() & ~blank.fillna(False).astype(bool)).sum())
+            lost = values.notna() & converted.isna()
+            # Blank text is a gap (as an empty cell is), not a value that failed to read;
+            # only the few lost values are looked at, not the whole column.
+            blank = values[lost].map(lambda v: isinstance(v, str) and not v.strip())
+            failed = int(lost.sum()) - int(blank.astype(bool).sum())
         if failed:
             report.mistyped[column] = failed
         coerced[column] = converted
