@@ -500,9 +500,10 @@ class RetrainingConfig(_Strict):
 class IngestConfig(_Strict):
     """How `ml-pipeline run` ingests many landed files at once."""
 
-    # Dagster runs in parallel processes, one per core by default; each run is still one
-    # partition with its own checks and failure. Below four files per worker the start-up
-    # of a worker (imports) costs more than it saves, so fewer files run one by one.
+    # At most this many Dagster runs in parallel processes, one per core by default; each
+    # run is still one partition with its own checks and failure. A worker is started only
+    # for enough files to repay its start-up (imports), so a few small files run one by
+    # one in the command's own process.
     workers: int = Field(default=2, ge=1)
 
 

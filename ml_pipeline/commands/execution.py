@@ -64,14 +64,17 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str:
 def ingest_landed_files(
     config: PipelineConfig, instance: dg.DagsterInstance, summary: RunSummary, reingest: bool
 ) -> None:
-    _files, plan = plan_landing(instance, config, reingest=reingest)
+    files, plan = plan_landing(instance, config, reingest=reingest)
     summary.conflicts = plan.conflicts
     summary.forgotten = plan.forgotten
     if plan.new_partitions:
         instance.add_dynamic_partitions(landed_files.name, plan.new_partitions)
     to_run = {key for key, _run_key in plan.runs}
     summary.unchanged = [k for k in plan.digests if k not in to_run and k not in plan.forgotten]
-    for key, result in _ingest_runs(config, instance, [k for k, _ in plan.runs]):
+    sizes = {landed.partition_key: landed.size for landed in files}
+    keys = [key for key, _run_key in plan.runs]
+    workers = ingest_workers(config.ingest.workers, [sizes.get(key, 0) for key in keys])
+    for key, result in _ingest_runs(config, instance, keys, workers):
         if result.error is None:
             summary.ingested.append(key)
         else:
@@ -82,7 +85,24 @@ def ingest_landed_files(
             summary.warnings[key] = result.warnings
 
 
-MIN_FILES_PER_WORKER = 4
+# What an ingest run costs, to decide whether worker processes pay for their start: a
+# small file's run takes about 0.7 s in a warm process, plus about 0.35 s per MB read
+# (docs/benchmarks.md: the ingest profile, and the 10M-row end-to-end run); a spawned
+# worker takes about 3.2 s to import and build the job before its first run.
+RUN_SECONDS = 0.7
+SECONDS_PER_MB = 0.35
+WORKER_START_SECONDS = 3.2
+
+
+def ingest_workers(configured: int, sizes: list[int]) -> int:
+    """How many worker processes to ingest files of these sizes in (1: in this process).
+
+    A worker is started only for at least twice its start-up in work: below that, the
+    runs finish sooner one by one in a process that has already imported everything,
+    and cost less CPU (a few small files, the common case of a scheduled run)."""
+    work = sum(RUN_SECONDS + size / 1e6 * SECONDS_PER_MB for size in sizes)
+    worth = int(work // (2 * WORKER_START_SECONDS)) if WORKER_START_SECONDS else len(sizes)
+    return max(1, min(configured, len(sizes), worth))
 
 
 @dataclass(frozen=True)
@@ -95,11 +115,10 @@ class IngestResult:
 
 
 def _ingest_runs(
-    config: PipelineConfig, instance: dg.DagsterInstance, keys: list[str]
+    config: PipelineConfig, instance: dg.DagsterInstance, keys: list[str], workers: int
 ) -> Iterator[tuple[str, IngestResult]]:
     """One ingest run per partition, each yielding its first error or None and the
     columns the contract left out, in key order."""
-    workers = min(config.ingest.workers, len(keys) // MIN_FILES_PER_WORKER)
     # An in-memory instance cannot be shared with other processes.
     if workers <= 1 or instance.is_ephemeral:
         job = _job(config, INGEST_JOB)
