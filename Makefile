@@ -22,12 +22,14 @@ run: install
 	$(BIN)/ml-pipeline run
 
 # One pytest worker per core; a test module stays on one worker, so the project a module
-# trains once is shared by its tests.
+# trains once is shared by its tests. Modules start in the order the suite's conftest
+# gives (the longest, live ones first), not xdist's default of most tests first, which
+# left the live modules for last and one worker waiting on them.
 TEST_WORKERS ?= 2
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check .

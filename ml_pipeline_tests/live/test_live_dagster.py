@@ -27,7 +27,7 @@ from ml_pipeline_tests.servers import free_port, graphql, running, wait_for_http
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SENSED = 4
-BACKFILLED = 12
+BACKFILLED = 8
 RUNS_QUERY = (
     "{ runsOrError(limit: 500) { ... on Runs { results { jobName status tags { key value } } } } }"
 )
