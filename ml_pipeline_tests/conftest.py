@@ -207,20 +207,3 @@ def s3_root(s3_endpoint: str):
     from ml_pipeline_tests.s3 import new_bucket
 
     return location(f"s3://{new_bucket(s3_endpoint)}/team", {"endpoint_url": s3_endpoint})
-
-
-def _module_rank(item: pytest.Item) -> int:
-    """Live modules first, then slow ones: the longest start first, so that the test
-    workers (``make test`` runs two) finish together rather than one waiting on another."""
-    marks = {mark.name for mark in item.iter_markers()}
-    return 0 if "live" in marks else 1 if "slow" in marks else 2
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Whole modules move, never single tests: a module's shared fixtures are made once.
-    rank: dict[str, int] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        rank[module] = min(rank.get(module, 2), _module_rank(item))
-    order = {id(item): index for index, item in enumerate(items)}
-    items.sort(key=lambda item: (rank[item.nodeid.split("::")[0]], order[id(item)]))
