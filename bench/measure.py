@@ -91,12 +91,12 @@ def _proportional_bytes(entry: Path, fields: list[str]) -> int:
     return 0
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
     """Resident bytes of ``root`` and its descendants."""
     return int(tree_total(root, _resident_bytes))
 
 
-def _tree_pss(root: int) -> int:
+def tree_pss(root: int) -> int:
     """Proportional set size of ``root`` and its descendants."""
     return int(tree_total(root, _proportional_bytes))
 
@@ -129,8 +129,8 @@ def measure(
             while process.poll() is None:
                 # Reading a large process's PSS costs the kernel about 13 ms (its page
                 # tables): every 20th sample, so the sampler does not slow what it measures.
-                pss = _tree_pss(process.pid) if len(samples) % PSS_EVERY == 0 else None
-                samples.append((time.time(), _tree_rss(process.pid), pss))
+                pss = tree_pss(process.pid) if len(samples) % PSS_EVERY == 0 else None
+                samples.append((time.time(), tree_rss(process.pid), pss))
                 time.sleep(interval)
             seconds = time.perf_counter() - started
         finally:

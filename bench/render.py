@@ -1,8 +1,9 @@
-"""Render the tables of ``docs/benchmarks.md`` from ``bench/results/*.json``.
+"""Render the tables of ``docs/benchmarks.md`` and ``docs/scaling.md`` from
+``bench/results/*.json``.
 
 A table sits between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``; everything
 between the markers is replaced by what the renderer for NAME makes of
-``bench/results/NAME.json``. ``--check`` changes nothing and exits 1 when the document
+``bench/results/NAME.json``. ``--check`` changes nothing and exits 1 when a document
 differs from what the data renders.
 
     python bench/render.py [--check]
@@ -23,6 +24,8 @@ from bench.results import read_result
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+# The capacity estimate for the scale-out profile quotes measured figures too.
+DOCS = (DOC, DOC.with_name("scaling.md"))
 
 
 def _number(value: object, digits: int = 3) -> str:
@@ -688,6 +691,27 @@ def soak(data: dict[str, object]) -> str:
     return "\n".join([*lines, "", f"{code}.", "", _provenance(data)])
 
 
+def mlflow_server(data: dict[str, object]) -> str:
+    lines = [
+        "| server workers | processes | RSS idle | RSS after the load | PSS after the load "
+        f"| load ({data['runs']} runs) | each repeat (RSS, PSS) |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for setting in data["settings"]:
+        median = setting["median"]
+        repeats = ", ".join(
+            f"{r['rss_mib']:.0f} / {r['pss_mib']:.0f} MiB" for r in setting["repeats"]
+        )
+        lines.append(
+            f"| {setting['workers']} | {median['processes']:.0f} "
+            f"| {median['idle_rss_mib']:.0f} MiB | {median['rss_mib']:.0f} MiB "
+            f"| {median['pss_mib']:.0f} MiB | {median['load_seconds']:.1f} s | {repeats} |"
+        )
+    return "\n".join(
+        [*lines, "", f"Medians; code at {data['commit'][:10]}.", "", _provenance(data)]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "soak": soak,
     "profile": profile,
@@ -732,6 +756,7 @@ RENDERERS: dict[str, Callable[[dict[str, object]], str]] = {
     "quality": quality,
     "calibration": calibration,
     "decay": decay,
+    "mlflow_server": mlflow_server,
 }
 
 
@@ -750,15 +775,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    current = DOC.read_text(encoding="utf-8")
-    rendered = render(current)
-    if args.check:
-        if rendered != current:
-            print(f"{DOC}: tables differ from bench/results; run python bench/render.py")
-            return 1
-        return 0
-    DOC.write_text(rendered, encoding="utf-8")
-    return 0
+    differ = 0
+    for doc in DOCS:
+        current = doc.read_text(encoding="utf-8")
+        rendered = render(current)
+        if not args.check:
+            doc.write_text(rendered, encoding="utf-8")
+        elif rendered != current:
+            print(f"{doc}: tables differ from bench/results; run python bench/render.py")
+            differ = 1
+    return differ
 
 
 if __name__ == "__main__":
