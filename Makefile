@@ -23,8 +23,8 @@ run: install
 
 # One pytest worker per core; a test module stays on one worker, so the project a module
 # trains once is shared by its tests. xdist starts the modules with the most tests first,
-# which leaves the live ones, mostly waiting on servers, to overlap the CPU-bound tests:
-# the conftest's order (live first) took 25.7 min against 21.1 min on two cores.
+# which leaves the live ones, mostly waiting on servers, to overlap the CPU-bound tests;
+# starting the live ones first made the suite slower on two cores.
 TEST_WORKERS ?= 2
 
 test: install
